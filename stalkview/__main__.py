@@ -1,0 +1,3 @@
+from stalkview.cli import main
+
+raise SystemExit(main())

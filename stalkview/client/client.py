@@ -1,0 +1,408 @@
+"""The greenstalk-shaped asyncio API, plus pipelines, timeouts and reconnects."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+from stalkview.client import commands as cmd
+from stalkview.client.address import AddressLike, parse_address
+from stalkview.client.commands import Body, Call, Job, JobOrID
+from stalkview.client.connection import DEFAULT_CONNECT_TIMEOUT, Connection
+from stalkview.client.errors import ConnectionLostError, Error
+from stalkview.client.protocol import (
+    DEFAULT_DELAY,
+    DEFAULT_PRIORITY,
+    DEFAULT_TTR,
+    Reply,
+    check_tube,
+)
+
+T = TypeVar("T")
+TubeOrTubes = str | Iterable[str]
+
+
+def _tube_list(tubes: TubeOrTubes) -> list[str]:
+    names = [tubes] if isinstance(tubes, str) else list(tubes)
+    for name in names:
+        check_tube(name)
+    return names
+
+
+class Client:
+    """An asyncio beanstalkd client with greenstalk's API.
+
+    ``Client(address)`` does not connect; use ``async with Client(address) as c``
+    or ``c = await Client.connect(address)``.
+
+    Calls made concurrently (``asyncio.gather``) are pipelined on the one
+    connection and matched to their replies in order. A blocking ``reserve``
+    occupies the connection until it returns, as the protocol says: commands
+    sent meanwhile wait behind it, so reserve on a client of its own.
+    """
+
+    def __init__(
+        self,
+        address: AddressLike,
+        *,
+        encoding: str | None = "utf-8",
+        use: str = "default",
+        watch: TubeOrTubes = "default",
+        connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+        command_timeout: float | None = None,
+        auto_reconnect: bool = False,
+    ) -> None:
+        self.address = parse_address(address)
+        self.encoding = encoding
+        self.connect_timeout = connect_timeout
+        #: Seconds to wait for any non-blocking reply before the connection is
+        #: declared dead (None: wait forever). Blocking reserves get their own
+        #: timeout on top of this.
+        self.command_timeout = command_timeout
+        #: Reopen a lost connection on the next call. A call that was in flight
+        #: when the connection died still fails: it is never sent twice.
+        self.auto_reconnect = auto_reconnect
+        check_tube(use)
+        self._using = use
+        self._watching = _tube_list(watch)
+        if not self._watching:
+            raise ValueError("watch list is empty: watch at least one tube")
+        self._conn: Connection | None = None
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        state = "connected" if self.connected else "not connected"
+        return f"<Client {self.address} {state}>"
+
+    # --- lifecycle -----------------------------------------------------------
+
+    @classmethod
+    async def connect(cls, address: AddressLike, **kwargs: Any) -> Client:
+        client = cls(address, **kwargs)
+        await client.open()
+        return client
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None and not self._conn.is_closed
+
+    async def open(self) -> None:
+        """Connect, then restore the used tube and the watch list."""
+        async with self._lock:
+            if not self.connected:
+                await self._open()
+
+    async def _open(self) -> None:
+        conn = await Connection.open(self.address, connect_timeout=self.connect_timeout)
+        conn.on_orphan = self._give_back
+        calls: list[Call[Any]] = []
+        if self._using != "default":
+            calls.append(cmd.use(self._using))
+        calls += [cmd.watch(t) for t in self._watching if t != "default"]
+        if "default" not in self._watching:
+            calls.append(cmd.ignore("default"))
+        if calls:
+            replies = await conn.request_many([c.line for c in calls], timeout=self.command_timeout)
+            for call, reply in zip(calls, replies):
+                call.decode(reply, self.encoding)
+        self._conn = conn
+
+    async def reconnect(self) -> None:
+        """Drop the connection (if any) and open a new one with the same use/watch state."""
+        async with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+            await self._open()
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            await self._conn.wait_closed()
+
+    async def __aenter__(self) -> Client:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def _connection(self) -> Connection:
+        conn = self._conn
+        if conn is not None and not conn.is_closed:
+            return conn
+        if conn is None:
+            raise ConnectionLostError(
+                str(self.address), "not connected: use 'async with Client(...)' or Client.connect()"
+            )
+        if not self.auto_reconnect:
+            conn._check_open()
+        await self.open()
+        assert self._conn is not None
+        return self._conn
+
+    # --- running calls -------------------------------------------------------
+
+    def _track(self, call: Call[Any]) -> None:
+        if call.state is None:
+            return
+        verb, tube = call.state
+        if verb == "use":
+            self._using = tube
+        elif verb == "watch":
+            if tube not in self._watching:
+                self._watching.append(tube)
+        elif tube in self._watching:
+            self._watching.remove(tube)
+
+    async def _run(self, call: Call[T], *, timeout: float | None = None) -> T:
+        conn = await self._connection()
+        reply = await conn.request(call.line, timeout=timeout or self.command_timeout)
+        result = call.decode(reply, self.encoding)
+        self._track(call)
+        return result
+
+    async def run_many(
+        self, calls: Sequence[Call[Any]], *, raise_on_error: bool = False
+    ) -> list[Any]:
+        """Send calls in one write and return their results in order.
+
+        A server error for one call does not stop the others: its place in the
+        list holds the exception (or it is raised, with ``raise_on_error``).
+        Connection failures always raise.
+        """
+        conn = await self._connection()
+        replies = await conn.request_many([c.line for c in calls], timeout=self.command_timeout)
+        return self._decode_all(calls, replies, raise_on_error)
+
+    def _decode_all(
+        self, calls: Sequence[Call[Any]], replies: list[Reply], raise_on_error: bool
+    ) -> list[Any]:
+        results: list[Any] = []
+        encoding = self.encoding
+        for call, reply in zip(calls, replies):
+            try:
+                results.append(call.decode(reply, encoding))
+                self._track(call)
+            except Error as exc:
+                if raise_on_error:
+                    raise
+                results.append(exc)
+        return results
+
+    def pipeline(self) -> Pipeline:
+        """Queue commands and send them together: ``async with client.pipeline() as p:``."""
+        return Pipeline(self)
+
+    def _give_back(self, reply: Reply) -> None:
+        # A reserve whose caller was cancelled still gets its job from the
+        # server. Release it with its own priority so it is not held until TTR.
+        if reply.status == b"RESERVED" and reply.args:
+            asyncio.get_running_loop().create_task(self._release_orphan(int(reply.args[0])))
+
+    async def _release_orphan(self, jid: int) -> None:
+        try:
+            stats = await self.stats_job(jid)
+            await self.release(jid, priority=stats["pri"], delay=0)
+        except Error:
+            pass  # gone, or the connection went: the server releases it then
+
+    # --- greenstalk's API ----------------------------------------------------
+
+    async def put(
+        self,
+        body: Body,
+        *,
+        priority: int = DEFAULT_PRIORITY,
+        delay: int = DEFAULT_DELAY,
+        ttr: int = DEFAULT_TTR,
+    ) -> int:
+        """Put a job into the used tube; return its id."""
+        return await self._run(cmd.put(cmd.encode_body(body, self.encoding), priority, delay, ttr))
+
+    async def use(self, tube: str) -> None:
+        await self._run(cmd.use(tube))
+
+    async def reserve(self, timeout: int | None = None) -> Job:
+        """Reserve a job from the watched tubes; wait at most ``timeout`` seconds if given.
+
+        Raises TimedOutError when the timeout passes, DeadlineSoonError when a
+        job this connection holds is about to pass its TTR.
+        """
+        call = cmd.reserve(timeout)
+        wait = None
+        if timeout is not None and self.command_timeout is not None:
+            wait = timeout + self.command_timeout
+        conn = await self._connection()
+        reply = await conn.request(call.line, timeout=wait)
+        return call.decode(reply, self.encoding)
+
+    async def reserve_job(self, job: JobOrID) -> Job:
+        return await self._run(cmd.reserve_job(job))
+
+    async def delete(self, job: JobOrID) -> None:
+        await self._run(cmd.delete(job))
+
+    async def release(
+        self, job: JobOrID, *, priority: int = DEFAULT_PRIORITY, delay: int = DEFAULT_DELAY
+    ) -> None:
+        await self._run(cmd.release(job, priority, delay))
+
+    async def bury(self, job: JobOrID, *, priority: int = DEFAULT_PRIORITY) -> None:
+        await self._run(cmd.bury(job, priority))
+
+    async def touch(self, job: JobOrID) -> None:
+        await self._run(cmd.touch(job))
+
+    async def watch(self, tube: str) -> int:
+        return await self._run(cmd.watch(tube))
+
+    async def ignore(self, tube: str) -> int:
+        return await self._run(cmd.ignore(tube))
+
+    async def peek(self, job: JobOrID) -> Job:
+        return await self._run(cmd.peek(job))
+
+    async def peek_ready(self) -> Job:
+        return await self._run(cmd.PEEK_READY)
+
+    async def peek_delayed(self) -> Job:
+        return await self._run(cmd.PEEK_DELAYED)
+
+    async def peek_buried(self) -> Job:
+        return await self._run(cmd.PEEK_BURIED)
+
+    async def kick(self, bound: int) -> int:
+        return await self._run(cmd.kick(bound))
+
+    async def kick_job(self, job: JobOrID) -> None:
+        await self._run(cmd.kick_job(job))
+
+    async def stats_job(self, job: JobOrID) -> dict[str, Any]:
+        return await self._run(cmd.stats_job(job))
+
+    async def stats_tube(self, tube: str) -> dict[str, Any]:
+        return await self._run(cmd.stats_tube(tube))
+
+    async def stats(self) -> dict[str, Any]:
+        return await self._run(cmd.STATS)
+
+    async def tubes(self) -> list[str]:
+        return await self._run(cmd.LIST_TUBES)
+
+    async def using(self) -> str:
+        return await self._run(cmd.LIST_TUBE_USED)
+
+    async def watching(self) -> list[str]:
+        return await self._run(cmd.LIST_TUBES_WATCHED)
+
+    async def pause_tube(self, tube: str, delay: int) -> None:
+        await self._run(cmd.pause_tube(tube, delay))
+
+
+class Pipeline:
+    """Commands queued on one client and sent in a single write.
+
+    Each method queues a command and returns the pipeline; ``await p.execute()``
+    sends them and returns their results in order (a server error in its slot
+    as an exception object unless ``raise_on_error``). Used as ``async with``,
+    the queue is executed on exit and the results kept in ``p.results``.
+    """
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._calls: list[Call[Any]] = []
+        self.results: list[Any] = []
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    def add(self, call: Call[Any]) -> Pipeline:
+        self._calls.append(call)
+        return self
+
+    async def execute(self, *, raise_on_error: bool = False) -> list[Any]:
+        calls, self._calls = self._calls, []
+        self.results = await self._client.run_many(calls, raise_on_error=raise_on_error)
+        return self.results
+
+    async def __aenter__(self) -> Pipeline:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            await self.execute()
+
+    def put(
+        self,
+        body: Body,
+        *,
+        priority: int = DEFAULT_PRIORITY,
+        delay: int = DEFAULT_DELAY,
+        ttr: int = DEFAULT_TTR,
+    ) -> Pipeline:
+        return self.add(cmd.put(cmd.encode_body(body, self._client.encoding), priority, delay, ttr))
+
+    def use(self, tube: str) -> Pipeline:
+        return self.add(cmd.use(tube))
+
+    def reserve_job(self, job: JobOrID) -> Pipeline:
+        return self.add(cmd.reserve_job(job))
+
+    def delete(self, job: JobOrID) -> Pipeline:
+        return self.add(cmd.delete(job))
+
+    def release(
+        self, job: JobOrID, *, priority: int = DEFAULT_PRIORITY, delay: int = DEFAULT_DELAY
+    ) -> Pipeline:
+        return self.add(cmd.release(job, priority, delay))
+
+    def bury(self, job: JobOrID, *, priority: int = DEFAULT_PRIORITY) -> Pipeline:
+        return self.add(cmd.bury(job, priority))
+
+    def touch(self, job: JobOrID) -> Pipeline:
+        return self.add(cmd.touch(job))
+
+    def peek(self, job: JobOrID) -> Pipeline:
+        return self.add(cmd.peek(job))
+
+    def peek_ready(self) -> Pipeline:
+        return self.add(cmd.PEEK_READY)
+
+    def peek_delayed(self) -> Pipeline:
+        return self.add(cmd.PEEK_DELAYED)
+
+    def peek_buried(self) -> Pipeline:
+        return self.add(cmd.PEEK_BURIED)
+
+    def kick(self, bound: int) -> Pipeline:
+        return self.add(cmd.kick(bound))
+
+    def kick_job(self, job: JobOrID) -> Pipeline:
+        return self.add(cmd.kick_job(job))
+
+    def stats_job(self, job: JobOrID) -> Pipeline:
+        return self.add(cmd.stats_job(job))
+
+    def stats_tube(self, tube: str) -> Pipeline:
+        return self.add(cmd.stats_tube(tube))
+
+    def stats(self) -> Pipeline:
+        return self.add(cmd.STATS)
+
+    def tubes(self) -> Pipeline:
+        return self.add(cmd.LIST_TUBES)
+
+    def pause_tube(self, tube: str, delay: int) -> Pipeline:
+        return self.add(cmd.pause_tube(tube, delay))

@@ -1,0 +1,136 @@
+"""Exceptions: one class per server reply word, all under :class:`Error`.
+
+The names match greenstalk's so code moving between the two clients keeps its
+``except`` clauses. Connection problems are their own branch
+(:class:`BeanstalkConnectionError`) because the caller's reaction differs: a
+server reply is an answer, a lost connection means the answer never came.
+"""
+
+from __future__ import annotations
+
+
+class Error(Exception):
+    """Base class of every error stalkview's client raises."""
+
+
+class BeanstalkdError(Error):
+    """The server answered with an error reply word."""
+
+    #: The reply word this class stands for, e.g. ``"NOT_FOUND"``.
+    reply: str = ""
+
+
+class BuriedError(BeanstalkdError):
+    """The server buried the job (out of memory growing its priority queue)."""
+
+    reply = "BURIED"
+
+    def __init__(self, id: int | None = None) -> None:
+        self.id = id
+        if id is None:
+            super().__init__("the server buried the job: it ran out of memory growing its queue")
+        else:
+            super().__init__(
+                f"the server buried job {id}: it ran out of memory growing its queue"
+            )
+
+
+class DeadlineSoonError(BeanstalkdError):
+    reply = "DEADLINE_SOON"
+
+
+class DrainingError(BeanstalkdError):
+    reply = "DRAINING"
+
+
+class ExpectedCrlfError(BeanstalkdError):
+    reply = "EXPECTED_CRLF"
+
+
+class InternalError(BeanstalkdError):
+    reply = "INTERNAL_ERROR"
+
+
+class JobTooBigError(BeanstalkdError):
+    reply = "JOB_TOO_BIG"
+
+
+class NotFoundError(BeanstalkdError):
+    reply = "NOT_FOUND"
+
+
+class NotIgnoredError(BeanstalkdError):
+    reply = "NOT_IGNORED"
+
+
+class OutOfMemoryError(BeanstalkdError):
+    reply = "OUT_OF_MEMORY"
+
+
+class TimedOutError(BeanstalkdError):
+    reply = "TIMED_OUT"
+
+
+class UnknownCommandError(BeanstalkdError):
+    reply = "UNKNOWN_COMMAND"
+
+
+class BadFormatError(BeanstalkdError):
+    reply = "BAD_FORMAT"
+
+
+class UnknownResponseError(Error):
+    """The server answered with a reply word the command does not expect."""
+
+    def __init__(self, status: str, values: list[str]) -> None:
+        self.status = status
+        self.values = values
+        shown = " ".join([status, *values])
+        super().__init__(f"unexpected reply from the server: {shown!r}")
+
+
+class ProtocolError(Error):
+    """The bytes from the server are not a well-formed reply; the connection is closed."""
+
+
+class BeanstalkConnectionError(Error, OSError):
+    """The connection could not be opened, or was lost. Names the address and why."""
+
+    def __init__(self, address: str, reason: str) -> None:
+        self.address = address
+        self.reason = reason
+        super().__init__(f"{address}: {reason}")
+
+    def __str__(self) -> str:
+        return f"{self.address}: {self.reason}"
+
+
+class ConnectionFailedError(BeanstalkConnectionError):
+    """Connecting failed: refused, unreachable, no such socket, or timed out."""
+
+
+class ConnectionLostError(BeanstalkConnectionError):
+    """An open connection ended (EOF, reset, or closed by us) before a reply came."""
+
+
+class CommandTimeoutError(BeanstalkConnectionError, TimeoutError):
+    """No reply within the client's command timeout; the connection is closed."""
+
+
+ERROR_REPLIES: dict[bytes, type[BeanstalkdError]] = {
+    cls.reply.encode(): cls
+    for cls in (
+        BuriedError,
+        DeadlineSoonError,
+        DrainingError,
+        ExpectedCrlfError,
+        InternalError,
+        JobTooBigError,
+        NotFoundError,
+        NotIgnoredError,
+        OutOfMemoryError,
+        TimedOutError,
+        UnknownCommandError,
+        BadFormatError,
+    )
+}
