@@ -1,4 +1,4 @@
-"""Server addresses: ``host``, ``host:port``, ``[v6]:port``, ``(host, port)`` or a Unix socket path."""
+"""Server addresses: ``host``, ``host:port``, ``[v6]:port``, ``(host, port)``, a socket path."""
 
 from __future__ import annotations
 
@@ -26,8 +26,9 @@ class UnixAddress:
         return self.path
 
 
-Address = Union[TcpAddress, UnixAddress]
-AddressLike = Union[str, tuple[str, int], TcpAddress, UnixAddress]
+# Runtime aliases (not annotations), so Union keeps them working on 3.10.
+Address = Union[TcpAddress, UnixAddress]  # noqa: UP007
+AddressLike = Union[str, tuple[str, int], TcpAddress, UnixAddress]  # noqa: UP007
 
 
 class AddressError(ValueError):
@@ -55,7 +56,8 @@ def parse_address(address: AddressLike) -> Address:
             raise AddressError(f"address {address!r} has an invalid port: use 1-65535")
         return TcpAddress(str(host), port)
     if not isinstance(address, str):
-        raise AddressError(f"address must be a string or (host, port), not {type(address).__name__}")
+        kind = type(address).__name__
+        raise AddressError(f"address must be a string or (host, port), not {kind}")
     text = address.strip()
     if not text:
         raise AddressError(f"address is empty: {_FORMS}")
@@ -78,9 +80,9 @@ def parse_address(address: AddressLike) -> Address:
     if text.count(":") > 1:
         # A bare IPv6 address such as ::1 has no room for a port.
         return TcpAddress(text)
-    host, sep, port = text.partition(":")
+    host, sep, port_text = text.partition(":")
     if not host:
         raise AddressError(f"address {address!r} names no host: {_FORMS}")
     if not sep:
         return TcpAddress(host)
-    return TcpAddress(host, _port(port, address))
+    return TcpAddress(host, _port(port_text, address))

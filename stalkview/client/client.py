@@ -11,7 +11,7 @@ from stalkview.client import commands as cmd
 from stalkview.client.address import AddressLike, parse_address
 from stalkview.client.commands import Body, Call, Job, JobOrID
 from stalkview.client.connection import DEFAULT_CONNECT_TIMEOUT, Connection
-from stalkview.client.errors import ConnectionLostError, Error
+from stalkview.client.errors import ALWAYS_ERRORS, ConnectionLostError, Error
 from stalkview.client.protocol import (
     DEFAULT_DELAY,
     DEFAULT_PRIORITY,
@@ -105,7 +105,7 @@ class Client:
             calls.append(cmd.ignore("default"))
         if calls:
             replies = await conn.request_many([c.line for c in calls], timeout=self.command_timeout)
-            for call, reply in zip(calls, replies):
+            for call, reply in zip(calls, replies):  # noqa: B905 - same length by construction
                 call.decode(reply, self.encoding)
         self._conn = conn
 
@@ -162,10 +162,16 @@ class Client:
             self._watching.remove(tube)
 
     async def _run(self, call: Call[T], *, timeout: float | None = None) -> T:
-        conn = await self._connection()
-        reply = await conn.request(call.line, timeout=timeout or self.command_timeout)
+        # The hot path of every method: no extra coroutine layers when connected.
+        conn = self._conn
+        if conn is None or conn._closed_exc is not None:
+            conn = await self._connection()
+        fut = conn.send(call.line)
+        timeout = timeout or self.command_timeout
+        reply = await fut if timeout is None else await conn.wait(fut, timeout)
         result = call.decode(reply, self.encoding)
-        self._track(call)
+        if call.state is not None:
+            self._track(call)
         return result
 
     async def run_many(
@@ -177,23 +183,38 @@ class Client:
         list holds the exception (or it is raised, with ``raise_on_error``).
         Connection failures always raise.
         """
-        conn = await self._connection()
-        replies = await conn.request_many([c.line for c in calls], timeout=self.command_timeout)
+        conn = self._conn
+        if conn is None or conn._closed_exc is not None:
+            conn = await self._connection()
+        fut = conn.send_many([c.line for c in calls])
+        replies = await conn.wait(fut, self.command_timeout)
         return self._decode_all(calls, replies, raise_on_error)
 
     def _decode_all(
         self, calls: Sequence[Call[Any]], replies: list[Reply], raise_on_error: bool
     ) -> list[Any]:
         results: list[Any] = []
+        append = results.append
         encoding = self.encoding
-        for call, reply in zip(calls, replies):
+        errors = ALWAYS_ERRORS
+        for call, reply in zip(calls, replies):  # noqa: B905 - same length by construction
+            # Error words are made into exception objects without raising:
+            # an inventory batch can hold thousands of NOT_FOUND.
+            cls = errors.get(reply[0])
+            if cls is not None:
+                if raise_on_error:
+                    raise cls()
+                append(cls())
+                continue
             try:
-                results.append(call.decode(reply, encoding))
-                self._track(call)
+                append(call.decode(reply, encoding))
             except Error as exc:
                 if raise_on_error:
                     raise
-                results.append(exc)
+                append(exc)
+                continue
+            if call.state is not None:
+                self._track(call)
         return results
 
     def pipeline(self) -> Pipeline:
@@ -239,8 +260,10 @@ class Client:
         wait = None
         if timeout is not None and self.command_timeout is not None:
             wait = timeout + self.command_timeout
-        conn = await self._connection()
-        reply = await conn.request(call.line, timeout=wait)
+        conn = self._conn
+        if conn is None or conn._closed_exc is not None:
+            conn = await self._connection()
+        reply = await conn.wait(conn.send(call.line), wait)
         return call.decode(reply, self.encoding)
 
     async def reserve_job(self, job: JobOrID) -> Job:

@@ -2,29 +2,33 @@
 
 The client's methods and its pipelines are built from these, so a command is
 encoded and decoded in exactly one place whichever way it is sent.
+A decoder returns the result or raises the error the reply stands for.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, TypeVar, Union
+from typing import Any, Generic, NoReturn, TypeVar, Union
 
 from stalkview.client.errors import ERROR_REPLIES, BuriedError, UnknownResponseError
 from stalkview.client.protocol import (
+    MAX_PRIORITY,
+    MAX_SECONDS,
     STRING_STATS,
     Reply,
     check_job_id,
     check_priority,
     check_seconds,
     check_tube,
-    encode_line,
     encode_put,
     parse_list,
     parse_stats,
+    parse_stats_job,
 )
 
 T = TypeVar("T")
-Body = Union[str, bytes]
+Body = Union[str, bytes]  # noqa: UP007 - a runtime alias; must work on 3.10 without __future__
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,26 +39,47 @@ class Job:
     body: Any
 
 
-JobOrID = Union[Job, int]
+JobOrID = Union[Job, int]  # noqa: UP007
 
 #: A reply decoder: takes the reply and the client's encoding.
-Decoder = Callable[[Reply, Union[str, None]], T]
+Decoder = Callable[[Reply, Union[str, None]], T]  # noqa: UP007
 
 
-@dataclass(frozen=True, slots=True)
 class Call(Generic[T]):
-    """One command ready to send. ``state`` records use/watch/ignore for reconnects."""
+    """One command ready to send. ``state`` records use/watch/ignore for reconnects.
 
-    line: bytes
-    decode: Decoder[T]
-    state: tuple[str, str] | None = None
+    A plain slotted class rather than a frozen dataclass: one is built per
+    command, and a frozen dataclass's ``__init__`` costs several times more.
+    """
+
+    __slots__ = ("decode", "line", "state")
+
+    def __init__(
+        self, line: bytes, decode: Decoder[T], state: tuple[str, str] | None = None
+    ) -> None:
+        self.line = line
+        self.decode = decode
+        self.state = state
+
+    def __repr__(self) -> str:
+        return f"Call({self.line!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Call):
+            return NotImplemented
+        return (self.line, self.decode, self.state) == (other.line, other.decode, other.state)
+
+    def __hash__(self) -> int:
+        return hash((self.line, self.state))
 
 
 def job_id(job: JobOrID) -> int:
+    if type(job) is int and 0 < job < 2**64:
+        return job
     return check_job_id(job.id if isinstance(job, Job) else job)
 
 
-def raise_for(reply: Reply, job: int | None = None) -> None:
+def raise_for(reply: Reply, job: int | None = None) -> NoReturn:
     """Raise the exception a reply word stands for."""
     cls = ERROR_REPLIES.get(reply.status)
     if cls is BuriedError:
@@ -69,7 +94,7 @@ def raise_for(reply: Reply, job: int | None = None) -> None:
 
 def _expect(word: bytes) -> Decoder[None]:
     def decode(reply: Reply, encoding: str | None) -> None:
-        if reply.status != word:
+        if reply[0] != word:
             raise_for(reply)
 
     return decode
@@ -77,21 +102,21 @@ def _expect(word: bytes) -> Decoder[None]:
 
 def _expect_int(word: bytes) -> Decoder[int]:
     def decode(reply: Reply, encoding: str | None) -> int:
-        if reply.status != word or not reply.args:
+        if reply[0] != word or not reply[1]:
             raise_for(reply)
-        return int(reply.args[0])
+        return int(reply[1][0])
 
     return decode
 
 
 def _expect_job(word: bytes) -> Decoder[Job]:
     def decode(reply: Reply, encoding: str | None) -> Job:
-        if reply.status != word or reply.body is None:
+        body: Any = reply[2]
+        if reply[0] != word or body is None or not reply[1]:
             raise_for(reply)
-        body: Any = reply.body
         if encoding is not None:
             body = body.decode(encoding)
-        return Job(int(reply.args[0]), body)
+        return Job(int(reply[1][0]), body)
 
     return decode
 
@@ -121,18 +146,33 @@ _OK = {
     word: _expect(word)
     for word in (b"DELETED", b"RELEASED", b"BURIED", b"TOUCHED", b"KICKED", b"PAUSED")
 }
+_DELETED = _OK[b"DELETED"]
 _WATCHING = _expect_int(b"WATCHING")
 _INSERTED = _expect_int(b"INSERTED")
 _KICKED_N = _expect_int(b"KICKED")
 _RESERVED = _expect_job(b"RESERVED")
 _FOUND = _expect_job(b"FOUND")
-_STATS_JOB = _expect_stats(frozenset({"tube", "state"}))
+
+
+def _decode_stats_job(reply: Reply, encoding: str | None) -> dict[str, Any]:
+    body = reply[2]
+    if body is None or reply[0] != b"OK":
+        raise_for(reply)
+    return parse_stats_job(body)
+
+
+_STATS_JOB = _decode_stats_job
 _STATS_TUBE = _expect_stats(frozenset({"name"}))
 #: In `stats`, "id" is the server's random id: text, even when it happens to be all digits.
 _STATS = _expect_stats(STRING_STATS | {"id"})
 
 
 def encode_body(body: Body, encoding: str | None) -> bytes:
+    """The body as bytes, or TypeError when its type does not match the encoding."""
+    if type(body) is bytes:
+        return body
+    if type(body) is str and encoding is not None:
+        return body.encode(encoding)
     if isinstance(body, (bytes, bytearray, memoryview)):
         return bytes(body)
     if isinstance(body, str):
@@ -146,28 +186,32 @@ def encode_body(body: Body, encoding: str | None) -> bytes:
 
 
 def put(body: bytes, priority: int, delay: int, ttr: int) -> Call[int]:
-    check_priority(priority)
-    check_seconds("delay", delay)
-    check_seconds("ttr", ttr)
+    # Inline range checks: put is the hot path; the checkers give the messages.
+    if not (type(priority) is int and 0 <= priority <= MAX_PRIORITY):
+        check_priority(priority)
+    if not (type(delay) is int and 0 <= delay <= MAX_SECONDS):
+        check_seconds("delay", delay)
+    if not (type(ttr) is int and 0 <= ttr <= MAX_SECONDS):
+        check_seconds("ttr", ttr)
     return Call(encode_put(body, priority, delay, ttr), _INSERTED)
 
 
 def use(tube: str) -> Call[str]:
-    return Call(encode_line(b"use", check_tube(tube)), _decode_using, ("use", tube))
+    return Call(b"use %b\r\n" % check_tube(tube), _decode_using, ("use", tube))
 
 
 def reserve(timeout: int | None) -> Call[Job]:
     if timeout is None:
         return Call(b"reserve\r\n", _RESERVED)
-    return Call(encode_line(b"reserve-with-timeout", check_seconds("timeout", timeout)), _RESERVED)
+    return Call(b"reserve-with-timeout %d\r\n" % check_seconds("timeout", timeout), _RESERVED)
 
 
 def reserve_job(job: JobOrID) -> Call[Job]:
-    return Call(encode_line(b"reserve-job", job_id(job)), _RESERVED)
+    return Call(b"reserve-job %d\r\n" % job_id(job), _RESERVED)
 
 
 def delete(job: JobOrID) -> Call[None]:
-    return Call(encode_line(b"delete", job_id(job)), _OK[b"DELETED"])
+    return Call(b"delete %d\r\n" % job_id(job), _DELETED)
 
 
 def release(job: JobOrID, priority: int, delay: int) -> Call[None]:
@@ -179,28 +223,28 @@ def release(job: JobOrID, priority: int, delay: int) -> Call[None]:
         if reply.status != b"RELEASED":
             raise_for(reply, jid)
 
-    return Call(encode_line(b"release", jid, priority, delay), decode)
+    return Call(b"release %d %d %d\r\n" % (jid, priority, delay), decode)
 
 
 def bury(job: JobOrID, priority: int) -> Call[None]:
     check_priority(priority)
-    return Call(encode_line(b"bury", job_id(job), priority), _OK[b"BURIED"])
+    return Call(b"bury %d %d\r\n" % (job_id(job), priority), _OK[b"BURIED"])
 
 
 def touch(job: JobOrID) -> Call[None]:
-    return Call(encode_line(b"touch", job_id(job)), _OK[b"TOUCHED"])
+    return Call(b"touch %d\r\n" % job_id(job), _OK[b"TOUCHED"])
 
 
 def watch(tube: str) -> Call[int]:
-    return Call(encode_line(b"watch", check_tube(tube)), _WATCHING, ("watch", tube))
+    return Call(b"watch %b\r\n" % check_tube(tube), _WATCHING, ("watch", tube))
 
 
 def ignore(tube: str) -> Call[int]:
-    return Call(encode_line(b"ignore", check_tube(tube)), _WATCHING, ("ignore", tube))
+    return Call(b"ignore %b\r\n" % check_tube(tube), _WATCHING, ("ignore", tube))
 
 
 def peek(job: JobOrID) -> Call[Job]:
-    return Call(encode_line(b"peek", job_id(job)), _FOUND)
+    return Call(b"peek %d\r\n" % job_id(job), _FOUND)
 
 
 PEEK_READY: Call[Job] = Call(b"peek-ready\r\n", _FOUND)
@@ -213,23 +257,21 @@ LIST_TUBES_WATCHED: Call[list[str]] = Call(b"list-tubes-watched\r\n", _decode_li
 
 
 def kick(bound: int) -> Call[int]:
-    return Call(encode_line(b"kick", check_seconds("kick bound", bound)), _KICKED_N)
+    return Call(b"kick %d\r\n" % check_seconds("kick bound", bound), _KICKED_N)
 
 
 def kick_job(job: JobOrID) -> Call[None]:
-    return Call(encode_line(b"kick-job", job_id(job)), _OK[b"KICKED"])
+    return Call(b"kick-job %d\r\n" % job_id(job), _OK[b"KICKED"])
 
 
 def stats_job(job: JobOrID) -> Call[dict[str, Any]]:
-    return Call(encode_line(b"stats-job", job_id(job)), _STATS_JOB)
+    return Call(b"stats-job %d\r\n" % job_id(job), _STATS_JOB)
 
 
 def stats_tube(tube: str) -> Call[dict[str, Any]]:
-    return Call(encode_line(b"stats-tube", check_tube(tube)), _STATS_TUBE)
+    return Call(b"stats-tube %b\r\n" % check_tube(tube), _STATS_TUBE)
 
 
 def pause_tube(tube: str, delay: int) -> Call[None]:
-    return Call(
-        encode_line(b"pause-tube", check_tube(tube), check_seconds("pause delay", delay)),
-        _OK[b"PAUSED"],
-    )
+    line = b"pause-tube %b %d\r\n" % (check_tube(tube), check_seconds("pause delay", delay))
+    return Call(line, _OK[b"PAUSED"])

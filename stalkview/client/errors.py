@@ -14,10 +14,21 @@ class Error(Exception):
 
 
 class BeanstalkdError(Error):
-    """The server answered with an error reply word."""
+    """The server answered with an error reply word.
+
+    Built without arguments (a batch of 10,000 lookups may make 5,000 of
+    them), the message comes from the class: the reply word and what it means.
+    """
 
     #: The reply word this class stands for, e.g. ``"NOT_FOUND"``.
     reply: str = ""
+    #: What the reply means, for the default message.
+    meaning: str = ""
+
+    def __str__(self) -> str:
+        if self.args:
+            return super().__str__()
+        return f"{self.reply}: {self.meaning}" if self.meaning else self.reply
 
 
 class BuriedError(BeanstalkdError):
@@ -37,46 +48,59 @@ class BuriedError(BeanstalkdError):
 
 class DeadlineSoonError(BeanstalkdError):
     reply = "DEADLINE_SOON"
+    meaning = (
+        "a job reserved by this connection is about to pass its TTR: delete, release or touch it"
+    )
 
 
 class DrainingError(BeanstalkdError):
     reply = "DRAINING"
+    meaning = "the server is draining and accepts no new jobs: put them on another server"
 
 
 class ExpectedCrlfError(BeanstalkdError):
     reply = "EXPECTED_CRLF"
+    meaning = "the job body was not followed by CRLF (a client bug)"
 
 
 class InternalError(BeanstalkdError):
     reply = "INTERNAL_ERROR"
+    meaning = "the server hit an internal error (a server bug)"
 
 
 class JobTooBigError(BeanstalkdError):
     reply = "JOB_TOO_BIG"
+    meaning = "the job body is larger than the server's max job size (beanstalkd -z)"
 
 
 class NotFoundError(BeanstalkdError):
     reply = "NOT_FOUND"
+    meaning = "no such job or tube (or the job is reserved by another connection)"
 
 
 class NotIgnoredError(BeanstalkdError):
     reply = "NOT_IGNORED"
+    meaning = "cannot ignore the only watched tube: watch another one first"
 
 
 class OutOfMemoryError(BeanstalkdError):
     reply = "OUT_OF_MEMORY"
+    meaning = "the server is out of memory"
 
 
 class TimedOutError(BeanstalkdError):
     reply = "TIMED_OUT"
+    meaning = "no job became ready within the reserve timeout"
 
 
 class UnknownCommandError(BeanstalkdError):
     reply = "UNKNOWN_COMMAND"
+    meaning = "the server does not know this command (an older beanstalkd?)"
 
 
 class BadFormatError(BeanstalkdError):
     reply = "BAD_FORMAT"
+    meaning = "the server could not parse the command line (a client bug)"
 
 
 class UnknownResponseError(Error):
@@ -133,4 +157,10 @@ ERROR_REPLIES: dict[bytes, type[BeanstalkdError]] = {
         UnknownCommandError,
         BadFormatError,
     )
+}
+
+#: Reply words that are an error whatever the command. BURIED is not here: it
+#: is the success reply of ``bury`` and an error only for put/release.
+ALWAYS_ERRORS: dict[bytes, type[BeanstalkdError]] = {
+    word: cls for word, cls in ERROR_REPLIES.items() if cls is not BuriedError
 }

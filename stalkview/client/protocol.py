@@ -40,31 +40,91 @@ class Reply(NamedTuple):
     body: bytes | None = None
 
 
+# NamedTuple's generated __new__ is a Python function; building the tuple
+# directly skips a frame per reply, which shows when parsing 100,000 replies/s.
+_new_reply = tuple.__new__
+
+#: Start with a buffer this big: one read can take a whole pipelined burst.
+BUFFER_SIZE = 256 * 1024
+#: Never offer the socket less room than this for one read.
+MIN_READ = 16 * 1024
+
+
 class ReplyParser:
-    """Incremental reply parser: feed it bytes, get back the complete replies.
+    """Incremental reply parser: give it bytes, get back the complete replies.
+
+    Two ways in: :meth:`feed` takes bytes (tests, any transport), and
+    :meth:`get_buffer` / :meth:`buffer_updated` let the socket read straight
+    into the parser's own buffer (``asyncio.BufferedProtocol``), so no bytes
+    object is allocated per read.
 
     Raises :class:`ProtocolError` on bytes that cannot be a reply; after that the
     stream has no recoverable boundary and the connection must be closed.
     """
 
-    __slots__ = ("_buf", "_need")
+    __slots__ = ("_buf", "_end", "_need", "_start", "_view")
 
-    def __init__(self) -> None:
-        self._buf = bytearray()
+    def __init__(self, size: int = BUFFER_SIZE) -> None:
+        self._buf = bytearray(max(size, MIN_READ))
+        # A persistent view for slicing without copies. It pins the bytearray's
+        # size, so the buffer is replaced, never resized.
+        self._view = memoryview(self._buf)
+        self._start = 0  # first unparsed byte
+        self._end = 0  # end of received bytes
         # While waiting for a body, the (status, args, size) of its header.
         self._need: tuple[bytes, list[bytes], int] | None = None
 
     @property
     def pending(self) -> int:
         """Bytes received but not yet part of a complete reply."""
-        return len(self._buf)
+        return self._end - self._start
 
-    def feed(self, data: bytes) -> list[Reply]:
-        buf = self._buf
-        buf += data
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Reply]:
+        """Add received bytes; return the replies they complete, in order."""
         replies: list[Reply] = []
-        pos = 0
-        end = len(buf)
+        src = memoryview(data).cast("B")
+        while src:
+            room = self.get_buffer(len(src))
+            n = min(len(room), len(src))
+            room[:n] = src[:n]
+            replies += self.buffer_updated(n)
+            src = src[n:]
+        return replies
+
+    def get_buffer(self, sizehint: int = -1) -> memoryview:
+        """Writable room for the next read (``BufferedProtocol.get_buffer``)."""
+        if len(self._buf) - self._end < MIN_READ:
+            self._make_room()
+        return self._view[self._end :]
+
+    def buffer_updated(self, nbytes: int) -> list[Reply]:
+        """``nbytes`` were written into the last :meth:`get_buffer`; parse them."""
+        self._end += nbytes
+        return self._parse()
+
+    def _make_room(self) -> None:
+        live = self._end - self._start
+        want = live + MIN_READ
+        if self._need is not None:
+            want = max(want, self._need[2] + 2 + MIN_READ)
+        if want <= len(self._buf):
+            # Equal-size slice assignment: allowed even while views exist.
+            self._buf[:live] = bytes(self._view[self._start : self._end])
+        else:
+            buf = bytearray(max(want, 2 * len(self._buf)))
+            buf[:live] = self._view[self._start : self._end]
+            self._buf = buf
+            self._view = memoryview(buf)
+        self._start = 0
+        self._end = live
+
+    def _parse(self) -> list[Reply]:
+        buf = self._buf
+        view = self._view
+        pos = self._start
+        end = self._end
+        replies: list[Reply] = []
+        append = replies.append
         while pos < end:
             need = self._need
             if need is not None:
@@ -72,39 +132,42 @@ class ReplyParser:
                 stop = pos + size
                 if end < stop + 2:
                     break
-                if buf[stop : stop + 2] != b"\r\n":
+                if buf[stop] != 13 or buf[stop + 1] != 10:
                     raise ProtocolError(
                         f"{status.decode()} body of {size} bytes is not followed by CRLF"
                     )
-                replies.append(Reply(status, args, bytes(buf[pos:stop])))
+                append(_new_reply(Reply, (status, args, bytes(view[pos:stop]))))
                 pos = stop + 2
                 self._need = None
                 continue
-            eol = buf.find(b"\r\n", pos)
-            if eol < 0:
-                if end - pos > MAX_REPLY_LINE:
+            eol = buf.find(b"\r\n", pos, end)
+            if eol < 0 or eol - pos > MAX_REPLY_LINE:
+                if eol >= 0 or end - pos > MAX_REPLY_LINE:
                     raise ProtocolError(
                         f"reply line longer than {MAX_REPLY_LINE} bytes without CRLF"
                     )
                 break
-            line = bytes(buf[pos:eol])
+            parts = bytes(view[pos:eol]).split(b" ")
             pos = eol + 2
-            parts = line.split(b" ")
             status = parts[0]
-            if not status:
-                raise ProtocolError(f"malformed reply line {line!r}")
             if status in BODY_REPLIES:
                 try:
                     size = int(parts[-1])
                 except ValueError:
                     size = -1
                 if len(parts) < 2 or size < 0:
-                    raise ProtocolError(f"malformed reply line {line!r}: no body size")
+                    raise ProtocolError(
+                        f"malformed reply line {b' '.join(parts)!r}: no body size"
+                    )
                 self._need = (status, parts[1:-1], size)
+            elif status:
+                append(_new_reply(Reply, (status, parts[1:], None)))
             else:
-                replies.append(Reply(status, parts[1:]))
-        if pos:
-            del buf[:pos]
+                raise ProtocolError(f"malformed reply line {b' '.join(parts)!r}")
+        if pos == end:
+            self._start = self._end = 0
+        else:
+            self._start = pos
         return replies
 
 
@@ -230,3 +293,46 @@ def parse_list(body: bytes) -> list[str]:
                 item = item[1:-1]
             items.append(item)
     return items
+
+
+#: The keys of a stats-job reply, in the order beanstalkd (1.10-1.13) sends them.
+_JOB_STATS_KEYS = [
+    b"id", b"tube", b"state", b"pri", b"age", b"delay", b"ttr", b"time-left",
+    b"file", b"reserves", b"timeouts", b"releases", b"buries", b"kicks",
+]  # fmt: skip
+_JOB_STRING_KEYS = frozenset({"tube", "state"})
+
+
+def _unquote(value: bytes) -> str:
+    if len(value) >= 2 and value[0] == value[-1] == 34:  # '"'
+        value = value[1:-1]
+    return value.decode("utf-8", "replace")
+
+
+def parse_stats_job(body: bytes) -> dict[str, Any]:
+    """Parse a stats-job body; same result as :func:`parse_stats`, about twice as fast.
+
+    The inventory stat's every job id, so this is the hot path: with the
+    server's usual layout (known keys in a known order) the dict is built in
+    one expression; anything else goes through the general parser.
+    """
+    parts = body.replace(b": ", b"\n").split(b"\n")
+    if parts[1:-1:2] != _JOB_STATS_KEYS:
+        return parse_stats(body, string_keys=_JOB_STRING_KEYS)
+    v = parts[2::2]
+    return {
+        "id": int(v[0]),
+        "tube": _unquote(v[1]),
+        "state": _unquote(v[2]),
+        "pri": int(v[3]),
+        "age": int(v[4]),
+        "delay": int(v[5]),
+        "ttr": int(v[6]),
+        "time-left": int(v[7]),
+        "file": int(v[8]),
+        "reserves": int(v[9]),
+        "timeouts": int(v[10]),
+        "releases": int(v[11]),
+        "buries": int(v[12]),
+        "kicks": int(v[13]),
+    }
