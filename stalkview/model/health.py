@@ -1,8 +1,8 @@
 """Health hints and poison jobs: what an on-call engineer should notice first.
 
 Poison jobs (from the ``stats-job`` history counters), with the default ``threshold`` of 3:
-- timed out 2 or more times (``timeouts >= max(2, threshold - 1)``): the job keeps outliving its TTR,
-  which usually means it hangs or kills its worker;
+- timed out 2 or more times (``timeouts >= max(2, threshold - 1)``): the job keeps outliving its
+  TTR, which usually means it hangs or kills its worker;
 - buried 2 or more times (``buries >= max(2, threshold - 1)``): buried, kicked, and buried again;
 - released 3 or more times (``releases >= threshold``): retried over and over;
 - reserved 5 or more times (``reserves >= threshold + 2``): handed out again and again without ever

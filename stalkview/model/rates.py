@@ -1,10 +1,10 @@
 """Live rates from the deltas of beanstalkd's counters, and their formatting.
 
-One ``RateTracker`` per stats source: ``RateTracker()`` for the server's ``stats`` (it tracks the
-``cmd-*`` counters that mean "something changed", ``job-timeouts``, and ``reserves`` = cmd-reserve +
-cmd-reserve-with-timeout), ``RateTracker.for_tube()`` for one tube's ``stats-tube``. ``TubeRateBook``
-keeps one tube tracker per tube and forgets tubes that vanish. ``ServerRates`` / ``TubeRates`` are
-snapshots of the current rates for the hints and the screen.
+One ``RateTracker`` per stats source: ``RateTracker()`` for the server's ``stats`` (it tracks
+the ``cmd-*`` counters that mean "something changed", ``job-timeouts``, and ``reserves`` =
+cmd-reserve + cmd-reserve-with-timeout), ``RateTracker.for_tube()`` for one tube's
+``stats-tube``. ``TubeRateBook`` keeps one tube tracker per tube and forgets tubes that vanish.
+``ServerRates`` / ``TubeRates`` are snapshots of the current rates for the hints and the screen.
 
 A counter that goes down means the server restarted (or a tube was re-created): the history is
 dropped and the new sample becomes the baseline, so rates are never negative.
@@ -36,6 +36,7 @@ HISTORY_SECONDS = 600.0
 MAX_SAMPLES = 4096
 DEFAULT_WINDOW = 10.0
 LONG_WINDOW = 300.0
+UNKNOWN = "\u2013"
 
 
 def _counter(value: Any) -> int:
@@ -86,7 +87,7 @@ class RateTracker:
         base = tuple(_counter(stats.get(key)) for key in self._keys)
         sums = tuple(sum(_counter(stats.get(k)) for k in ks) for ks in self._derived.values())
         values = base + sums
-        if self._values and any(v < p for v, p in zip(values, self._values[-1])):
+        if self._values and any(v < p for v, p in zip(values, self._values[-1], strict=True)):
             self.clear()
             self.resets += 1
         self._times.append(now)
@@ -237,9 +238,10 @@ class TubeRateBook:
 
 
 def format_rate(x: float | None) -> str:
-    """ "12.3/s", "0.5/s", "123/s", "1.2k/s", "3.4M/s"; "–" when unknown; "0/s" when idle."""
+    """ "12.3/s", "0.5/s", "123/s", "1.2k/s", "3.4M/s"; UNKNOWN (an en dash) when unknown;
+    "0/s" when idle."""
     if x is None:
-        return "–"
+        return UNKNOWN
     if x == 0:
         return "0/s"
     magnitude = abs(x)
@@ -264,9 +266,9 @@ def eta(count: int, rate: float | None) -> float | None:
 
 
 def format_duration(seconds: float | None) -> str:
-    """ "42s", "5m 3s", "2h 5m", "3d 4h"; "–" when unknown."""
+    """ "42s", "5m 3s", "2h 5m", "3d 4h"; UNKNOWN (an en dash) when unknown."""
     if seconds is None:
-        return "–"
+        return UNKNOWN
     total = max(round(seconds), 0)
     days, rest = divmod(total, 86400)
     hours, rest = divmod(rest, 3600)
