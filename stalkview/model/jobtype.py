@@ -87,7 +87,7 @@ def _type_from_prefix(text: str) -> str | None:
         if match is None:
             continue
         value = _json_unescape(match.group(1))
-        if value and value != LARAVEL_HANDLER:
+        if value:
             return shorten(value)
     return None
 
