@@ -1,0 +1,227 @@
+"""The sans-I/O core: reply parsing from bytes alone, encoding, validation, stats parsing."""
+
+from __future__ import annotations
+
+import pytest
+
+from stalkview.client import commands as cmd
+from stalkview.client.errors import (
+    BuriedError,
+    DeadlineSoonError,
+    NotFoundError,
+    ProtocolError,
+    UnknownResponseError,
+)
+from stalkview.client.protocol import (
+    MAX_REPLY_LINE,
+    Reply,
+    ReplyParser,
+    check_tube,
+    parse_list,
+    parse_stats,
+    parse_stats_job,
+)
+
+STATS_JOB = (
+    b"---\nid: 7\ntube: default\nstate: ready\npri: 5\nage: 3\ndelay: 0\nttr: 60\n"
+    b"time-left: 0\nfile: 0\nreserves: 1\ntimeouts: 0\nreleases: 2\nburies: 0\nkicks: 0\n"
+)
+STREAM = (
+    b"INSERTED 1\r\n"
+    b"RESERVED 1 4\r\nab\r\n\r\n"
+    b"NOT_FOUND\r\n"
+    b"OK %d\r\n" % len(STATS_JOB) + STATS_JOB + b"\r\n"
+    b"FOUND 9 0\r\n\r\n"
+    b"USING foo\r\n"
+)
+EXPECTED = [
+    Reply(b"INSERTED", [b"1"]),
+    Reply(b"RESERVED", [b"1"], b"ab\r\n"),
+    Reply(b"NOT_FOUND", []),
+    Reply(b"OK", [], STATS_JOB),
+    Reply(b"FOUND", [b"9"], b""),
+    Reply(b"USING", [b"foo"]),
+]
+
+
+def test_one_byte_at_a_time() -> None:
+    parser = ReplyParser()
+    replies: list[Reply] = []
+    for i in range(len(STREAM)):
+        replies += parser.feed(STREAM[i : i + 1])
+    assert replies == EXPECTED
+    assert parser.pending == 0
+
+
+def test_many_replies_in_one_chunk() -> None:
+    parser = ReplyParser()
+    assert parser.feed(STREAM * 500) == EXPECTED * 500
+
+
+@pytest.mark.parametrize("cut", [1, 5, 12, 13, 20, 27, 40, len(STREAM) - 1])
+def test_any_split_point(cut: int) -> None:
+    parser = ReplyParser()
+    first = parser.feed(STREAM[:cut])
+    assert first + parser.feed(STREAM[cut:]) == EXPECTED
+
+
+def test_body_larger_than_the_buffer() -> None:
+    parser = ReplyParser(size=16 * 1024)
+    body = bytes(range(256)) * 1000  # 256,000 bytes with CRLFs inside
+    data = b"FOUND 3 %d\r\n" % len(body) + body + b"\r\nDELETED\r\n"
+    replies: list[Reply] = []
+    for i in range(0, len(data), 7000):
+        replies += parser.feed(data[i : i + 7000])
+    assert replies == [Reply(b"FOUND", [b"3"], body), Reply(b"DELETED", [])]
+
+
+def test_buffer_protocol_path_matches_feed() -> None:
+    parser = ReplyParser(size=16 * 1024)
+    replies: list[Reply] = []
+    data = STREAM * 300
+    pos = 0
+    while pos < len(data):
+        room = parser.get_buffer(-1)
+        n = min(len(room), 1000, len(data) - pos)
+        room[:n] = data[pos : pos + n]
+        pos += n
+        replies += parser.buffer_updated(n)
+    assert replies == EXPECTED * 300
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"OK abc\r\n", "no body size"),
+        (b"FOUND 1 -3\r\n", "no body size"),
+        (b"OK\r\n", "no body size"),
+        (b"RESERVED 1 2\r\nabXY", "not followed by CRLF"),
+        (b"X" * (MAX_REPLY_LINE + 1), "longer than"),
+        (b"Y" * (MAX_REPLY_LINE + 5) + b"\r\n", "longer than"),
+        (b"\r\n", "malformed reply line"),
+    ],
+)
+def test_malformed_input_raises_protocol_error(data: bytes, message: str) -> None:
+    with pytest.raises(ProtocolError, match=message):
+        ReplyParser().feed(data)
+
+
+def test_stats_1_12_style() -> None:
+    body = (
+        b"---\ncurrent-jobs-urgent: 0\nversion: \"1.12\"\nid: 1234\nhostname: box\n"
+        b"os: #1 SMP PREEMPT_DYNAMIC Debian\nrusage-utime: 0.012000\ndraining: false\n"
+        b"uptime: 12\n"
+    )
+    stats = cmd.STATS.decode(Reply(b"OK", [], body), None)
+    assert stats["current-jobs-urgent"] == 0
+    assert stats["uptime"] == 12
+    assert stats["version"] == "1.12"
+    assert stats["id"] == "1234"  # the server's random id is text
+    assert stats["os"] == "#1 SMP PREEMPT_DYNAMIC Debian"
+    assert stats["rusage-utime"] == "0.012000"
+    assert stats["draining"] == "false"
+
+
+def test_stats_1_13_style_quotes_strings() -> None:
+    body = b'---\nversion: "1.13"\nhostname: "box"\nos: "#1 SMP"\nplatform: "x86_64"\npid: 9\n'
+    stats = parse_stats(body)
+    assert stats == {"version": "1.13", "hostname": "box", "os": "#1 SMP",
+                     "platform": "x86_64", "pid": 9}  # fmt: skip
+
+
+def test_tube_named_123_stays_a_string() -> None:
+    tube = cmd.stats_tube("123").decode(Reply(b"OK", [], b"---\nname: 123\ncurrent-jobs-ready: 4\n"), None)
+    assert tube == {"name": "123", "current-jobs-ready": 4}
+    job = parse_stats_job(STATS_JOB.replace(b"tube: default", b"tube: 123"))
+    assert job["tube"] == "123"
+
+
+def test_parse_stats_job_fast_path_matches_general_parser() -> None:
+    expected = parse_stats(STATS_JOB, string_keys=frozenset({"tube", "state"}))
+    assert parse_stats_job(STATS_JOB) == expected
+    assert expected["pri"] == 5 and expected["releases"] == 2 and expected["state"] == "ready"
+    quoted = parse_stats_job(STATS_JOB.replace(b"tube: default", b'tube: "default"'))
+    assert quoted["tube"] == "default"
+    # An unexpected layout (a future key) falls back to the general parser.
+    extra = parse_stats_job(STATS_JOB + b"new-key: 3\n")
+    assert extra["new-key"] == 3 and extra["id"] == 7
+
+
+def test_parse_list() -> None:
+    assert parse_list(b"---\n- default\n- 123\n- \"q\"\n") == ["default", "123", "q"]
+
+
+def test_decoders_map_error_words_to_exceptions() -> None:
+    with pytest.raises(NotFoundError):
+        cmd.stats_job(1).decode(Reply(b"NOT_FOUND", []), None)
+    with pytest.raises(DeadlineSoonError):
+        cmd.reserve(None).decode(Reply(b"DEADLINE_SOON", []), None)
+    # BURIED on release (the server ran out of memory) carries the job id.
+    with pytest.raises(BuriedError) as info:
+        cmd.release(42, 0, 0).decode(Reply(b"BURIED", []), None)
+    assert info.value.id == 42 and "42" in str(info.value)
+    with pytest.raises(BuriedError) as info:
+        cmd.put(b"x", 0, 0, 1).decode(Reply(b"BURIED", [b"17"]), None)
+    assert info.value.id == 17
+    with pytest.raises(UnknownResponseError, match="WHAT 1"):
+        cmd.delete(1).decode(Reply(b"WHAT", [b"1"]), None)
+    assert cmd.bury(1, 0).decode(Reply(b"BURIED", []), None) is None
+
+
+def test_error_messages_say_what_the_reply_means() -> None:
+    assert str(NotFoundError()).startswith("NOT_FOUND: no such job or tube")
+    assert str(NotFoundError("job 5")) == "job 5"
+
+
+def test_encoding() -> None:
+    assert cmd.put(b"a\r\nb", 1, 2, 3).line == b"put 1 2 3 4\r\na\r\nb\r\n"
+    assert cmd.reserve(None).line == b"reserve\r\n"
+    assert cmd.reserve(0).line == b"reserve-with-timeout 0\r\n"
+    assert cmd.release(cmd.Job(5, "x"), 1, 2).line == b"release 5 1 2\r\n"
+    assert cmd.pause_tube("t", 9).line == b"pause-tube t 9\r\n"
+    assert cmd.use("a+b").state == ("use", "a+b")
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("", "tube name is empty"),
+        ("-x", "may not start with '-'"),
+        ("a b", "' ' not allowed"),
+        ("é", "only A-Z a-z 0-9"),
+        ("x" * 201, "the limit is 200"),
+    ],
+)
+def test_invalid_tube_names(name: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        check_tube(name)
+
+
+def test_valid_tube_names() -> None:
+    assert check_tube("x" * 200) == b"x" * 200
+    assert check_tube("A-z0+/;.$_()") == b"A-z0+/;.$_()"
+    with pytest.raises(TypeError, match="must be a str"):
+        check_tube(b"bytes")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "message"),
+    [
+        (lambda: cmd.put(b"", -1, 0, 1), ValueError, "priority -1 is out of range: use 0 to 4294967295"),
+        (lambda: cmd.put(b"", 2**32, 0, 1), ValueError, "priority 4294967296 is out of range"),
+        (lambda: cmd.put(b"", 0, -1, 1), ValueError, "delay -1 is out of range"),
+        (lambda: cmd.put(b"", 0, 0, 2**32), ValueError, "ttr 4294967296 is out of range"),
+        (lambda: cmd.put(b"", 0, 1.5, 1), TypeError, "delay must be an int, not float"),
+        (lambda: cmd.put(b"", True, 0, 1), TypeError, "priority must be an int, not bool"),
+        (lambda: cmd.reserve(-1), ValueError, "timeout -1 is out of range"),
+        (lambda: cmd.delete(-5), ValueError, "job id -5 is out of range"),
+        (lambda: cmd.peek("7"), TypeError, "job id must be an int, not str"),
+        (lambda: cmd.kick(-1), ValueError, "kick bound -1 is out of range"),
+        (lambda: cmd.pause_tube("t", -1), ValueError, "pause delay -1 is out of range"),
+        (lambda: cmd.encode_body("text", None), TypeError, "encoding=None: pass bytes"),
+        (lambda: cmd.encode_body(3, "utf-8"), TypeError, "must be str or bytes, not int"),
+    ],
+)
+def test_validation_messages(make: object, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message.replace("(", r"\(")):
+        make()  # type: ignore[operator]
