@@ -1,0 +1,355 @@
+"""The search query language: parsing, normalised form, errors, matching."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass, replace
+
+import pytest
+
+from stalkview.model import FIELDS, JobLike, Query, QueryError, parse_query
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int = 1
+    tube: str = "emails"
+    state: str = "ready"
+    pri: int = 1024
+    age: int = 10
+    delay: int = 0
+    ttr: int = 60
+    time_left: int = 0
+    file: int = 0
+    reserves: int = 0
+    timeouts: int = 0
+    releases: int = 0
+    buries: int = 0
+    kicks: int = 0
+    seen: float = 0.0
+
+
+JOB = Job()
+LARAVEL = json.dumps(
+    {"displayName": "App\\Jobs\\SendEmail", "data": {"user_id": 42, "to": "Zoë@example.com"}},
+    separators=(",", ":"),
+).encode()
+
+
+def matches(query: str, job: JobLike = JOB, body: bytes | None = None, **kw: str) -> bool:
+    return parse_query(query).matches(job, body, kw.get("job_type"))
+
+
+# --- parsing ------------------------------------------------------------------------------------
+
+
+def test_issue_example_parses() -> None:
+    query = parse_query(
+        'state=buried reserves>=3 age>3600 body~"user_id": 42 tube=emails type=SendEmail'
+    )
+    fields = [(t.field, t.op, t.value) for t in query.terms]
+    assert fields == [
+        ("state", "=", "buried"),
+        ("reserves", ">=", "3"),
+        ("age", ">", "3600"),
+        ("body", "~", '"user_id": 42'),
+        ("tube", "=", "emails"),
+        ("type", "=", "SendEmail"),
+    ]
+    assert query.needs_body
+    assert query.needs_type
+
+
+def test_empty_query_matches_everything() -> None:
+    for text in ("", "   ", "\t\n"):
+        query = parse_query(text)
+        assert query.is_empty
+        assert query.matches(JOB)
+        assert not query.needs_body
+        assert str(query) == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("age>3600", 3600),
+        ("age>90s", 90),
+        ("age>15m", 900),
+        ("age>2h", 7200),
+        ("age>1d", 86400),
+        ("age>1w", 604800),
+        ("age>1h30m", 5400),
+        ("age>1.5h", 5400),
+        ("age>2H", 7200),
+    ],
+)
+def test_durations(text: str, seconds: int) -> None:
+    assert parse_query(text).terms[0].parsed == seconds
+
+
+def test_field_names_are_case_insensitive_and_time_left_aliases() -> None:
+    for text in ("time-left<10", "time_left<10", "TIME_LEFT<10", "Time-Left<10"):
+        term = parse_query(text).terms[0]
+        assert term.field == "time-left"
+        assert str(term) == "time-left<10"
+
+
+def test_quoted_values_and_escapes() -> None:
+    query = parse_query('tube=\'a b\' body~"say \\"hi\\"" type="App\\Jobs\\X"')
+    assert [t.value for t in query.terms] == ["a b", 'say "hi"', "App\\Jobs\\X"]
+
+
+def test_bare_words_are_separate_body_terms() -> None:
+    query = parse_query('timeout "connection refused" state=ready')
+    assert [(t.field, t.op, t.value) for t in query.terms] == [
+        ("body", "~", "timeout"),
+        ("body", "~", "connection refused"),
+        ("state", "=", "ready"),
+    ]
+
+
+def test_unquoted_body_value_runs_to_the_next_field_term() -> None:
+    query = parse_query("body~connection refused by peer  state=buried tube~mail")
+    assert [(t.field, t.value) for t in query.terms] == [
+        ("body", "connection refused by peer"),
+        ("state", "buried"),
+        ("tube", "mail"),
+    ]
+    # Words that look like terms of unknown fields stay part of the body text.
+    assert parse_query("body~a x=1 b").terms[0].value == "a x=1 b"
+    assert parse_query("body~error").terms[0].value == "error"
+
+
+def test_body_value_quoted_then_text_is_literal() -> None:
+    term = parse_query('body~"user_id": 42').terms[0]
+    assert term.value == '"user_id": 42'
+    assert not term.regex
+
+
+def test_regex_values() -> None:
+    query = parse_query(r"body~/user_\d+/i body!~/a b/ body~/path/to/file")
+    regex, negated, literal = query.terms
+    assert regex.regex and regex.parsed.pattern == r"user_\d+" and regex.parsed.flags & 2
+    assert negated.regex and negated.op == "!~" and negated.parsed.pattern == "a b"
+    assert not literal.regex and literal.value == "/path/to/file"
+    assert parse_query(r"body~/a\/b/").terms[0].parsed.search("x a/b y")
+
+
+def test_state_lists() -> None:
+    term = parse_query("state=Ready,DELAYED").terms[0]
+    assert term.parsed == ("ready", "delayed")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'state=buried reserves>=3 age>3600 body~"user_id": 42 tube=emails type=SendEmail',
+        "body~'it''s' tube='a b'",
+        'body~"quote \\" and backslash \\\\" state!=ready,delayed',
+        r"body~/x\d+/im body!~/a b/",
+        'body~"/not a regex/"',
+        "timeout refused pri<1024 id=7 time_left<=1h30m file=3",
+        "type~mail tube!~test type!=X body!~'secret'",
+        'body~""',
+    ],
+)
+def test_normalised_form_round_trips(text: str) -> None:
+    query = parse_query(text)
+    again = parse_query(str(query))
+    assert again == query
+    assert str(again) == str(query)
+
+
+def test_normalised_form_examples() -> None:
+    assert str(parse_query("  STATE=buried   foo  Time_Left<5m ")) == (
+        "state=buried body~foo time-left<5m"
+    )
+    assert str(parse_query('body~"user_id": 42')) == 'body~"\\"user_id\\": 42"'
+    assert str(parse_query('"two words"')) == 'body~"two words"'
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments", "position"),
+    [
+        ("foo=1", ["unknown field 'foo'", "column 1", "tube, state", 'quote it: "foo=1"'], 0),
+        ("state=ready bogus>3", ["unknown field 'bogus'", "column 13"], 12),
+        ("state=bury", ["unknown state 'bury'", "ready, delayed, reserved, buried"], 6),
+        ("age>soon", ["age needs a duration", "'soon'", "90s, 15m"], 4),
+        ("reserves>=three", ["reserves needs a whole number", "'three'"], 10),
+        ("pri<-1", ["pri needs a whole number"], 4),
+        ("pri~3", ["pri does not take '~'", "= != < <= > >="], 0),
+        ("state>ready", ["state does not take '>'"], 0),
+        ("tube<a", ["tube does not take '<'"], 0),
+        ("body=x", ["body does not take '='", "body~text"], 4),
+        ("body>x", ["body does not take '>'"], 4),
+        ("body~/(/", ["bad regex /(/", "missing )", "quote the value"], 5),
+        ("body~/[z-a]/", ["bad regex", "range"], 5),
+        ('tube="abc', ["never closed", 'add the closing "'], 5),
+        ("body~'abc", ["never closed", "add the closing '"], 5),
+        ("'abc", ["a bare word opens a quote", "column 1"], 0),
+        ('tube="a"b', ["after the closing quote", "put a space"], 8),
+        ("state=", ["'state=' has no value", "state=buried"], 6),
+        ("age> 5", ["'age>' has no value"], 4),
+    ],
+)
+def test_errors_say_what_and_how_to_fix(text: str, fragments: list[str], position: int) -> None:
+    with pytest.raises(QueryError) as caught:
+        parse_query(text)
+    message = str(caught.value)
+    for fragment in fragments:
+        assert fragment in message, message
+    assert caught.value.position == position
+    assert isinstance(caught.value, ValueError)
+
+
+def test_unknown_field_error_lists_every_field() -> None:
+    with pytest.raises(QueryError) as caught:
+        parse_query("colour=red")
+    for name in FIELDS:
+        assert name in str(caught.value)
+
+
+# --- matching -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "job", "expected"),
+    [
+        ("id=1", JOB, True),
+        ("id!=1", JOB, False),
+        ("pri<1024", JOB, False),
+        ("pri<=1024", JOB, True),
+        ("pri>=1024", replace(JOB, pri=0), False),
+        ("age>5", JOB, True),
+        ("age>1m", JOB, False),
+        ("age>=10s", JOB, True),
+        ("delay=0", JOB, True),
+        ("ttr<1m", JOB, False),
+        ("time-left<5", replace(JOB, time_left=3), True),
+        ("file=0", JOB, True),
+        ("reserves>=3", replace(JOB, reserves=3), True),
+        ("timeouts>1 buries>0", replace(JOB, timeouts=2, buries=1), True),
+        ("releases=0 kicks=0", JOB, True),
+        ("state=ready", JOB, True),
+        ("state=buried", JOB, False),
+        ("state!=buried", JOB, True),
+        ("state=delayed,ready", JOB, True),
+        ("state!=delayed,ready", JOB, False),
+        ("tube=emails", JOB, True),
+        ("tube=Emails", JOB, False),
+        ("tube~MAIL", JOB, True),
+        ("tube!~mail", JOB, False),
+        ("tube=em*", JOB, True),
+        ("tube=e?ails", JOB, True),
+        ("tube!=em*", JOB, False),
+        ("state=ready age>5 pri>1000 tube=emails", JOB, True),
+        ("state=ready age>5 pri>2000 tube=emails", JOB, False),
+    ],
+)
+def test_stats_terms(query: str, job: Job, expected: bool) -> None:
+    assert matches(query, job) is expected
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("type=SendEmail", True),
+        ("type=sendemail", True),
+        ("type=App\\Jobs\\SendEmail", True),
+        ("type=Send*", True),
+        ("type=Email", False),
+        ("type~email", True),
+        ("type!~email", False),
+        ("type!=SendEmail", False),
+        ("type!=Other", True),
+    ],
+)
+def test_type_terms(query: str, expected: bool) -> None:
+    assert matches(query, job_type="App\\Jobs\\SendEmail") is expected
+    # Without a given type it is read from the body.
+    assert matches(query, body=LARAVEL) is expected
+
+
+def test_unknown_type_matches_only_negative_terms() -> None:
+    assert not matches("type=X", body=b"plain")
+    assert not matches("type~x")
+    assert matches("type!=X", body=b"plain")
+    assert matches("type!~x")
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ('body~"user_id": 42', True),  # the issue's exact form, against compact JSON
+        ('body~"user_id":42', True),
+        ("body~user_id", True),
+        ("body~USER_ID", True),
+        ("user_id", True),
+        ("zoë@EXAMPLE", True),
+        ("body~nothing-like-this", False),
+        ("body!~nothing-like-this", True),
+        ("body!~user_id", False),
+        (r"body~/user_id.:\s*4\d/", True),
+        (r"body~/USER_ID/", False),
+        (r"body~/USER_ID/i", True),
+        (r"body!~/USER_ID/", True),
+        ('body~"user_id": 43', False),
+        ("user_id missing", False),
+        ("user_id sendemail", True),
+    ],
+)
+def test_body_terms(query: str, expected: bool) -> None:
+    assert matches(query, body=LARAVEL) is expected
+
+
+def test_body_terms_search_decoded_layers() -> None:
+    body = gzip.compress(LARAVEL)
+    assert matches('body~"user_id": 42', body=body)
+    assert matches("body~SendEmail", body=body)
+    assert not matches("body~nope", body=body)
+
+
+def test_body_terms_never_match_without_a_body() -> None:
+    assert not matches("body~x")
+    assert not matches("body!~x")
+    assert not matches("bare")
+
+
+def test_body_terms_on_nasty_bodies() -> None:
+    assert matches("bold", body=b"[bold red]x[/]")
+    assert matches(r"body~/\x1b\[2J/", body=b"\x1b[2J")
+    assert matches("body~abc", body=b"\xff\xfeabc\x00")
+    assert not matches("body~abc", body=b"")
+
+
+def test_matches_stats_ignores_body_terms_and_unknown_types() -> None:
+    query = parse_query("state=ready body~x type=Foo")
+    assert query.matches_stats(JOB)
+    assert not query.matches_stats(replace(JOB, state="buried"))
+    assert not query.matches_stats(JOB, job_type="Bar")
+    assert query.matches_stats(JOB, job_type="App\\Foo")
+    assert not query.matches(JOB, b"no", job_type="App\\Foo")
+    assert query.matches(JOB, b"xx", job_type="App\\Foo")
+
+
+def test_needs_body_only_for_body_terms() -> None:
+    assert not parse_query("state=ready type=X").needs_body
+    assert parse_query("state=ready type=X").needs_type
+    assert parse_query("word").needs_body
+    assert not Query().needs_body
+
+
+def test_inventory_jobinfo_satisfies_joblike() -> None:
+    inventory = pytest.importorskip("stalkview.inventory")
+    stats = {
+        "id": 9, "tube": "emails", "state": "buried", "pri": 10, "age": 4000, "delay": 0,
+        "ttr": 60, "time-left": 0, "file": 0, "reserves": 4, "timeouts": 1, "releases": 0,
+        "buries": 1, "kicks": 0,
+    }  # fmt: skip
+    job = inventory.JobInfo.from_stats(stats, 0.0)
+    assert matches("state=buried reserves>=3 age>1h time-left=0", job)
+    assert not matches("state=buried reserves>=5", job)
