@@ -1,0 +1,374 @@
+"""The jobs list and job detail widgets, in a tiny harness app fed synthetic jobs.
+
+No server here: these widgets only render what they are given. The app's tests drive them
+against a real beanstalkd.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, overload
+
+import pytest
+from textual import on
+from textual.app import App, ComposeResult
+from textual.message import Message
+from textual.pilot import Pilot
+
+from stalkview.app.widgets.joblist import JobList, format_count, format_duration
+
+STATES = ("ready", "delayed", "reserved", "buried")
+
+
+@dataclass
+class Job:
+    """Shaped like ``inventory.JobInfo`` (mutable, as the inventory updates jobs in place)."""
+
+    id: int
+    tube: str = "emails"
+    state: str = "ready"
+    pri: int = 1024
+    age: int = 0
+    delay: int = 0
+    ttr: int = 60
+    time_left: int = 0
+    file: int = 0
+    reserves: int = 0
+    timeouts: int = 0
+    releases: int = 0
+    buries: int = 0
+    kicks: int = 0
+    seen: float = field(default_factory=time.monotonic)
+
+
+def make_jobs(n: int, start: int = 1) -> list[Job]:
+    return [Job(id=i, state=STATES[i % 4], age=i % 5000) for i in range(start, start + n)]
+
+
+class LazyJobs(Sequence[Job]):
+    """A million jobs that exist only when looked at: counts every access."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.accessed: set[int] = set()
+        self.seen = time.monotonic()
+
+    def __len__(self) -> int:
+        return self.n
+
+    @overload
+    def __getitem__(self, index: int) -> Job: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Job]: ...
+    def __getitem__(self, index: int | slice) -> Job | Sequence[Job]:
+        if isinstance(index, slice):
+            raise TypeError("slicing a million jobs is what the widget must not do")
+        if index < 0:
+            index += self.n
+        if not 0 <= index < self.n:
+            raise IndexError(index)
+        self.accessed.add(index)
+        return Job(id=index + 1, state=STATES[index % 4], seen=self.seen)
+
+    def __iter__(self) -> Iterator[Job]:
+        raise TypeError("iterating a million jobs is what the widget must not do")
+
+
+class ListHarness(App[None]):
+    def __init__(self, jobs: Sequence[Any] = ()) -> None:
+        super().__init__()
+        self.initial = jobs
+        self.messages: list[Message] = []
+
+    def compose(self) -> ComposeResult:
+        yield JobList(id="jobs")
+
+    def on_mount(self) -> None:
+        self.query_one(JobList).set_jobs(self.initial)
+
+    @on(JobList.Highlighted)
+    @on(JobList.Selected)
+    @on(JobList.BodiesWanted)
+    def record(self, message: Message) -> None:
+        self.messages.append(message)
+
+    def of(self, kind: type[Message]) -> list[Any]:
+        return [m for m in self.messages if isinstance(m, kind)]
+
+
+def screen_text(app: App[Any]) -> str:
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def row_text(app: App[Any], job_id: int) -> str:
+    """The screen line showing this job id (the id is the first number on a row)."""
+    for line in screen_text(app).splitlines():
+        parts = line.replace("●", " ").replace("⚠", " ").split()
+        if parts[:1] == [str(job_id)]:
+            return line
+    raise AssertionError(f"job {job_id} not on screen:\n{screen_text(app)}")
+
+
+async def wait_for(pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 3.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.02)
+
+
+SIZE = (120, 30)
+BODY_ROWS = SIZE[1] - 1  # the header is sticky
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+def test_format_duration_is_compact() -> None:
+    assert [format_duration(s) for s in (-3, 0, 45, 61, 599, 600, 3599, 3600, 7260)] == [
+        "0s", "0s", "45s", "1m01s", "9m59s", "10m", "59m", "1h00m", "2h01m",
+    ]  # fmt: skip
+    assert format_duration(86_399) == "23h"
+    assert format_duration(2 * 86_400 + 3 * 3600) == "2d03h"
+    assert format_duration(40 * 86_400) == "40d"
+
+
+def test_format_count_fits_four_cells() -> None:
+    values = (0, 9999, 10_000, 999_999, 1_250_000, 12_000_000, 4_294_967_295)
+    assert [format_count(n) for n in values] == ["0", "9999", "10k", "999k", "1.2M", "12M", "4G"]
+
+
+# --------------------------------------------------------------------------- JobList
+
+
+async def test_100k_jobs_render_only_the_visible_rows() -> None:
+    app = ListHarness()
+    async with app.run_test(size=SIZE) as pilot:
+        job_list = app.query_one(JobList)
+        jobs = make_jobs(100_000)
+        started = time.perf_counter()
+        job_list.set_jobs(jobs)
+        await pilot.pause()
+        print(f"\nfirst paint of 100,000 jobs: {time.perf_counter() - started:.3f} s")
+        assert 0 < job_list.render_count <= BODY_ROWS
+        assert job_list.virtual_size.height == 100_001
+        text = screen_text(app)
+        assert text.splitlines()[1].split()[:2] == ["1", "delayed"]
+        assert f"{BODY_ROWS} " in text
+        assert f" {BODY_ROWS + 1} " not in text
+
+
+async def test_a_million_jobs_are_only_touched_where_visible() -> None:
+    jobs = LazyJobs(1_000_000)
+    app = ListHarness()
+    async with app.run_test(size=SIZE) as pilot:
+        job_list = app.query_one(JobList)
+        started = time.perf_counter()
+        job_list.set_jobs(jobs)
+        await pilot.pause()
+        print(f"\nfirst paint of 1,000,000 jobs: {time.perf_counter() - started:.3f} s")
+        await pilot.press("G")
+        await pilot.pause()
+        assert job_list.cursor_index == 999_999
+        assert row_text(app, 1_000_000)
+        assert len(jobs.accessed) < 10 * BODY_ROWS
+        assert max(jobs.accessed) == 999_999
+
+
+async def test_cursor_keys_move_and_post_highlighted() -> None:
+    app = ListHarness(make_jobs(500))
+    async with app.run_test(size=SIZE) as pilot:
+        job_list = app.query_one(JobList)
+        job_list.focus()
+        await pilot.pause()
+        assert [m.job.id for m in app.of(JobList.Highlighted)] == [1]
+        await pilot.press("down", "j", "j", "k")
+        assert job_list.cursor_index == 2
+        assert job_list.cursor_job is not None and job_list.cursor_job.id == 3
+        await pilot.press("pagedown")
+        assert job_list.cursor_index == 2 + BODY_ROWS - 1
+        await pilot.press("end")
+        assert job_list.cursor_index == 499
+        assert job_list.scroll_offset.y == 500 - BODY_ROWS
+        assert row_text(app, 500)
+        await pilot.press("g")
+        assert job_list.cursor_index == 0
+        assert job_list.scroll_offset.y == 0
+        await pilot.press("up")  # already at the top: no new message
+        await pilot.pause()
+        ids = [m.job.id for m in app.of(JobList.Highlighted)]
+        assert ids == [1, 2, 3, 4, 3, 2 + BODY_ROWS, 500, 1]
+
+
+async def test_enter_and_double_click_post_selected() -> None:
+    app = ListHarness(make_jobs(50))
+    async with app.run_test(size=SIZE) as pilot:
+        job_list = app.query_one(JobList)
+        job_list.focus()
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        assert [m.job.id for m in app.of(JobList.Selected)] == [2]
+        # Screen line 6 is row 5 (line 0 is the header).
+        await pilot.click(JobList, offset=(10, 6))
+        assert job_list.cursor_index == 5
+        assert len(app.of(JobList.Selected)) == 1
+        await pilot.click(JobList, offset=(10, 8), times=2)
+        await pilot.pause()
+        assert job_list.cursor_index == 7
+        assert [m.job.id for m in app.of(JobList.Selected)] == [2, 8]
+        await pilot.click(JobList, offset=(10, 0))  # the header selects nothing
+        assert job_list.cursor_index == 7
+
+
+async def test_set_jobs_keeps_the_cursor_on_the_same_job() -> None:
+    jobs = make_jobs(1000)
+    app = ListHarness(jobs)
+    async with app.run_test(size=SIZE) as pilot:
+        job_list = app.query_one(JobList)
+        job_list.focus()
+        job_list.select_job_id(500)
+        await pilot.pause()
+        line_before = job_list.cursor_index - job_list.scroll_offset.y
+        # Ten jobs above the cursor are deleted, a new one is appended.
+        job_list.set_jobs([*jobs[10:], Job(id=5000)])
+        await pilot.pause()
+        assert job_list.cursor_job is not None and job_list.cursor_job.id == 500
+        assert job_list.cursor_index == 489
+        assert job_list.cursor_index - job_list.scroll_offset.y == line_before
+        highlighted = app.of(JobList.Highlighted)
+        # Far from its old index: found through the id index, not the nearby scan.
+        job_list.set_jobs([Job(id=1), *jobs[10:]][::-1])
+        assert job_list.cursor_job is not None and job_list.cursor_job.id == 500
+        # The cursor's job is gone: the cursor stays at the same index.
+        index = job_list.cursor_index
+        job_list.set_jobs([j for j in job_list.jobs if j.id != 500])
+        await pilot.pause()
+        assert job_list.cursor_index == index
+        assert job_list.cursor_job is not None and job_list.cursor_job.id != 500
+        assert len(app.of(JobList.Highlighted)) == len(highlighted) + 1
+        job_list.set_jobs([])
+        await pilot.pause()
+        assert job_list.cursor_job is None
+        assert app.of(JobList.Highlighted)[-1].job is None
+
+
+async def test_bodies_wanted_for_visible_rows_then_previews_and_types_show() -> None:
+    app = ListHarness(make_jobs(10_000))
+    async with app.run_test(size=SIZE) as pilot:
+        job_list = app.query_one(JobList)
+        await wait_for(pilot, lambda: bool(app.of(JobList.BodiesWanted)))
+        wanted = app.of(JobList.BodiesWanted)
+        assert wanted[0].ids == list(range(1, BODY_ROWS + 1))
+        job_list.set_bodies(
+            {i: json.dumps({"type": f"Mail{i}", "to": "a@b.c"}).encode() for i in wanted[0].ids}
+        )
+        await pilot.pause()
+        assert "Mail3" in row_text(app, 3)
+        assert '{"type": "Mail3", "to": "a@b.c"}' in row_text(app, 3)
+        assert job_list.has_preview(3)
+        # Scrolling shows new rows: only those are asked for.
+        job_list.scroll_to(y=1000, animate=False)
+        await wait_for(pilot, lambda: len(app.of(JobList.BodiesWanted)) == 2)
+        assert app.of(JobList.BodiesWanted)[1].ids == list(range(1001, 1001 + BODY_ROWS))
+
+
+async def test_gone_bodies_say_so() -> None:
+    app = ListHarness(make_jobs(3))
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one(JobList).set_bodies({2: None})
+        await pilot.pause()
+        assert "(job is gone)" in row_text(app, 2)
+
+
+async def test_space_marks_jobs() -> None:
+    app = ListHarness(make_jobs(20))
+    async with app.run_test(size=SIZE) as pilot:
+        job_list = app.query_one(JobList)
+        job_list.focus()
+        await pilot.press("space", "down", "down", "space", "down", "space", "space")
+        assert job_list.marked == {1, 3}
+        await pilot.pause()
+        assert row_text(app, 1).startswith("●")
+        assert row_text(app, 3).startswith("●")
+        assert not row_text(app, 2).startswith("●")
+        job_list.clear_marks()
+        await pilot.pause()
+        assert job_list.marked == set()
+        assert "●" not in screen_text(app)
+
+
+async def test_empty_message_is_centered_and_literal() -> None:
+    app = ListHarness()
+    async with app.run_test(size=SIZE) as pilot:
+        job_list = app.query_one(JobList)
+        job_list.set_empty_message("No buried jobs in [bold]emails[/]")
+        await pilot.pause()
+        lines = screen_text(app).splitlines()
+        middle = [i for i, line in enumerate(lines) if "No buried jobs" in line]
+        assert middle and abs(middle[0] - SIZE[1] // 2) <= 2
+        assert "No buried jobs in [bold]emails[/]" in lines[middle[0]]
+        assert lines[middle[0]].index("No") > 20
+
+
+async def test_list_shows_markup_and_escapes_literally() -> None:
+    app = ListHarness([Job(id=1), Job(id=2)])
+    async with app.run_test(size=SIZE) as pilot:
+        job_list = app.query_one(JobList)
+        job_list.set_bodies(
+            {
+                1: b"[bold red]x[/] \x1b[2J\x07 done",
+                2: json.dumps({"type": "[red]Evil\x1b[2J", "n": 1}).encode(),
+            }
+        )
+        await pilot.pause()
+        text = screen_text(app)
+        assert "[bold red]x[/] \\x1b[2J\\x07 done" in row_text(app, 1)
+        assert "\x1b" not in text and "\x07" not in text
+        assert "[red]Evil" in row_text(app, 2)
+
+
+async def test_countdown_and_age_are_live() -> None:
+    now = time.monotonic()
+    jobs = [
+        Job(id=1, state="reserved", time_left=9000, age=100, seen=now - 1000),
+        Job(id=2, state="delayed", time_left=10, delay=30, seen=now - 100),
+        Job(id=3, state="buried", time_left=0, age=50, seen=now - 10),
+    ]
+    app = ListHarness(jobs)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        # 9000 - 1000 s left = 2h13m20s (stable for 20 s); age 100 + 1000 s = 18m.
+        assert " 2h13m " in row_text(app, 1)
+        assert " 18m " in row_text(app, 1)
+        assert "reserved" in row_text(app, 1)
+        assert " 0s " in row_text(app, 2).split("delayed")[1]  # floored, never negative
+        assert " - " in row_text(app, 3)  # no countdown for a buried job
+
+
+async def test_poison_jobs_are_flagged() -> None:
+    jobs = [Job(id=1, timeouts=3), Job(id=2, reserves=1)]
+    app = ListHarness(jobs)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert row_text(app, 1).lstrip(" ●").startswith("⚠")
+        assert "⚠" not in row_text(app, 2)
+
+
+@pytest.mark.parametrize("width", [72, 200])
+async def test_columns_fit_the_width(width: int) -> None:
+    app = ListHarness([Job(id=1, pri=4_294_967_295)])
+    async with app.run_test(size=(width, 10)) as pilot:
+        app.query_one(JobList).set_bodies({1: b"hello world"})
+        await pilot.pause()
+        header = screen_text(app).splitlines()[0]
+        assert header.split()[:3] == ["id", "state", "pri"]
+        assert "body" in header
+        assert "4294967295" in row_text(app, 1)
+        assert "hello world" in row_text(app, 1)
+        if width == 200:
+            assert "kick" in header
+        else:
+            assert "kick" not in header
