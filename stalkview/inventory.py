@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, fields
 from typing import Any
@@ -398,7 +398,7 @@ class Inventory:
 
     async def _pipelined(
         self, batches: Iterable[Sequence[int]]
-    ) -> AsyncIterator[tuple[Sequence[int], list[JobInfo | None]]]:
+    ) -> AsyncGenerator[tuple[Sequence[int], list[JobInfo | None]], None]:
         """Read batches with the next one already in flight.
 
         While this side decodes one batch the server works on the next: on two
@@ -410,6 +410,7 @@ class Inventory:
         first = next(it, None)
         if first is None:
             return
+        current: tuple[Sequence[int], asyncio.Future[list[JobInfo | None]]] | None
         current = (first, asyncio.ensure_future(self._read(first)))
         try:
             while current is not None:
@@ -696,8 +697,11 @@ class Inventory:
                     ids += [j.id for j in self.select(tube, state)[:width]]
             if not ids:
                 break
+            before = len(tally.removed) + len(tally.changed)
             await self._read_many(ids, tally)
             scanned += len(ids)
+            if len(tally.removed) + len(tally.changed) == before:
+                break  # not a head-of-queue change: leave it to the per-tube re-read
         return scanned
 
     def _mismatched_tubes(self, tube_counts: dict[str, dict[str, int]]) -> list[str]:

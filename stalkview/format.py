@@ -1,0 +1,118 @@
+"""Human formatting: durations, byte sizes, aligned text tables. Pure functions, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
+
+
+def duration(seconds: float | int) -> str:
+    """Compact duration: ``45s``, ``3m12s``, ``2h05m``, ``3d04h``; negative shows as ``0s``."""
+    total = max(0, int(seconds))
+    if total < 60:
+        return f"{total}s"
+    minutes, secs = divmod(total, 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"
+
+
+def size(num_bytes: int) -> str:
+    """Byte size with a binary unit: ``512 B``, ``1.5 KiB``, ``64.0 KiB``."""
+    value = float(num_bytes)
+    for unit in _UNITS:
+        if abs(value) < 1024 or unit == _UNITS[-1]:
+            if unit == "B":
+                return f"{int(value)} B"
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def count(n: int) -> str:
+    """An integer with thousands separators: ``100,000``."""
+    return f"{n:,}"
+
+
+def printable(text: str, limit: int | None = None) -> str:
+    """One line of text safe for a terminal: control characters shown as escapes.
+
+    Bodies are untrusted: an ESC or a newline must never reach the terminal raw.
+    """
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch == "\\":
+            out.append("\\\\")
+        elif code < 0x20 or 0x7F <= code < 0xA0:
+            out.append(
+                {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch, f"\\x{code:02x}")
+            )
+        else:
+            out.append(ch)
+        if limit is not None and len(out) >= limit:
+            break
+    result = "".join(out)
+    if limit is not None and len(result) > limit:
+        result = result[:limit]
+    return result
+
+
+def body_preview(body: bytes, limit: int = 80) -> str:
+    """A body as one printable line: UTF-8 text escaped, otherwise ``<binary N bytes>``."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"<binary {size(len(body))}>"
+    return printable(text, limit)
+
+
+def _is_number(cell: str) -> bool:
+    return bool(cell) and cell.replace(",", "").replace(".", "", 1).lstrip("-").isdigit()
+
+
+def table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    *,
+    align: Sequence[str] | None = None,
+    gap: str = "  ",
+) -> list[str]:
+    """Rows as aligned text lines (header first). Numbers right-aligned unless ``align`` says.
+
+    ``align`` holds one of ``"<"``, ``">"`` per column. Trailing spaces are stripped.
+    """
+    text_rows = [[str(cell) for cell in row] for row in rows]
+    ncols = len(headers)
+    widths = [len(h) for h in headers]
+    for row in text_rows:
+        if len(row) != ncols:
+            raise ValueError(f"table row has {len(row)} cells, expected {ncols}: {row!r}")
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    if align is None:
+        align = [
+            ">" if text_rows and all(_is_number(r[i]) or not r[i] for r in text_rows) else "<"
+            for i in range(ncols)
+        ]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            cell.rjust(widths[i]) if align[i] == ">" else cell.ljust(widths[i])
+            for i, cell in enumerate(cells)
+        ]
+        return gap.join(parts).rstrip()
+
+    return [line(list(headers)), *(line(r) for r in text_rows)]
+
+
+def progress_bar(done: int, total: int, width: int = 30) -> str:
+    """``[#########.........]  31%`` for done of total (total 0 shows an empty bar)."""
+    fraction = 0.0 if total <= 0 else min(1.0, max(0.0, done / total))
+    filled = int(fraction * width)
+    return f"[{'#' * filled}{'.' * (width - filled)}] {int(fraction * 100):3d}%"
