@@ -225,3 +225,15 @@ def test_valid_tube_names() -> None:
 def test_validation_messages(make: object, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message.replace("(", r"\(")):
         make()  # type: ignore[operator]
+
+
+def test_every_error_word_has_its_exception() -> None:
+    from stalkview.client.errors import ERROR_REPLIES
+
+    assert len(ERROR_REPLIES) == 12
+    for word, cls in ERROR_REPLIES.items():
+        if word == b"BURIED":
+            continue
+        with pytest.raises(cls) as info:
+            cmd.stats_job(1).decode(Reply(word, []), None)
+        assert str(info.value).startswith(word.decode())

@@ -121,6 +121,11 @@ class Client:
             self._conn.close()
             await self._conn.wait_closed()
 
+    async def wait_closed(self) -> None:
+        """Return once the current connection is closed (by either side); at once if none."""
+        if self._conn is not None:
+            await self._conn.wait_closed()
+
     async def __aenter__(self) -> Client:
         await self.open()
         return self
