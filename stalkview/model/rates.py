@@ -84,15 +84,25 @@ class RateTracker:
         forward are ignored."""
         if self._times and now <= self._times[-1]:
             return
-        base = tuple(_counter(stats.get(key)) for key in self._keys)
-        sums = tuple(sum(_counter(stats.get(k)) for k in ks) for ks in self._derived.values())
-        values = base + sums
+        values = self._sample(stats)
         if self._values and any(v < p for v, p in zip(values, self._values[-1], strict=True)):
             self.clear()
             self.resets += 1
         self._times.append(now)
         self._values.append(values)
         self._trim(now)
+
+    def _sample(self, stats: Mapping[str, Any]) -> tuple[int, ...]:
+        # A key missing from one refresh keeps its last value: reading it as 0 would look like a
+        # counter reset and throw the history away.
+        last = dict(zip(self._names, self._values[-1], strict=True)) if self._values else {}
+
+        def value(key: str) -> int:
+            return _counter(stats[key]) if key in stats else last.get(key, 0)
+
+        base = tuple(value(key) for key in self._keys)
+        sums = tuple(sum(value(k) for k in ks) for ks in self._derived.values())
+        return base + sums
 
     def clear(self) -> None:
         self._times.clear()
