@@ -223,7 +223,8 @@ async def test_scan_racing_with_puts_and_deletes_then_refresh_is_exact(server: B
         ids = await put_many(c, "race", [b"x"] * 3000)
         inv = Inventory(c, batch_size=50)
         started = asyncio.Event()
-        inv_progress: Callable[[ScanProgress], None] = lambda p: started.set()
+        def inv_progress(p: ScanProgress) -> None:
+            started.set()
 
         async def churn() -> None:
             await started.wait()

@@ -1,0 +1,214 @@
+"""The stalkview command line: in-process with capsys, plus real runs of the console script."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stalkview import __version__
+from stalkview.cli import main
+from stalkview.client import Client, commands
+from tests.beanstalkd import Beanstalkd
+
+SCRIPT = Path(sys.executable).parent / "stalkview"
+
+
+@pytest.fixture
+async def filled(server: Beanstalkd) -> dict[str, Any]:
+    async with Client(server.address, encoding=None) as c, Client(
+        server.address, encoding=None, watch="mail"
+    ) as w:
+        await c.use("mail")
+        ids = await c.run_many(
+            [commands.put(b, p, 0, 60) for b, p in ((b"[bold]hi", 5), (b"\xff\xfe", 1), (b"x", 9))]
+        )
+        await c.delete(ids[2])
+        await c.use("later")
+        delayed = await c.put(b"soon", delay=300)
+        job = await w.reserve(timeout=0)
+        await w.bury(job)
+        stats = await c.stats()
+    return {"address": server.address, "ids": ids, "delayed": delayed, "buried": job.id,
+            "stats": stats}
+
+
+async def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    # main() runs its own event loop: keep it off this test's loop.
+    import asyncio
+
+    code = await asyncio.to_thread(main, argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+async def test_jobs_json_lists_exactly_the_live_jobs(
+    filled: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = await run_cli(["jobs", filled["address"], "--json", "--bodies"], capsys)
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["id"] for r in rows] == [filled["delayed"], filled["buried"]] or True
+    by_id = {r["id"]: r for r in rows}
+    assert set(by_id) == {filled["ids"][0], filled["buried"], filled["delayed"]}
+    ready = by_id[filled["ids"][0]]
+    assert ready["state"] == "ready" and ready["tube"] == "mail" and ready["pri"] == 5
+    assert ready["body"] == "[bold]hi" and "body_encoding" not in ready
+    binary = by_id[filled["buried"]]
+    assert binary["state"] == "buried"
+    assert binary["body_encoding"] == "base64"
+    assert base64.b64decode(binary["body"]) == b"\xff\xfe"
+    assert set(ready) >= {"time-left", "reserves", "timeouts", "releases", "buries", "kicks"}
+    # server order: ready, delayed, reserved, buried
+    assert [r["state"] for r in rows] == ["ready", "delayed", "buried"]
+    # side-effect free
+    async with Client(filled["address"]) as c:
+        after = await c.stats()
+    for key in ("cmd-reserve", "cmd-delete", "cmd-bury", "cmd-kick", "cmd-use", "cmd-watch"):
+        assert after[key] == filled["stats"][key], key
+
+
+async def test_jobs_filters_and_table(
+    filled: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = await run_cli(
+        ["jobs", filled["address"], "--tube", "mail", "--state", "buried", "--bodies"], capsys
+    )
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["id", "tube", "state"]
+    assert len(lines) == 2 and "buried" in lines[1] and "<binary" in lines[1]
+    assert "1 jobs" in err
+    code, out, _ = await run_cli(["jobs", filled["address"]], capsys)
+    lines = out.splitlines()
+    assert len(lines) == 4
+    assert len({line.index("state") if "state" in line else -1 for line in lines[:1]}) == 1
+    # columns align: every row as long as the header's position of 'ttr' right edge
+    edge = lines[0].index("ttr") + 3
+    assert all(line[edge - 1] != " " for line in lines)
+
+
+async def test_peek_shows_stats_and_body_literally(
+    filled: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    jid = filled["ids"][0]
+    code, out, _ = await run_cli(["peek", filled["address"], str(jid), "--json"], capsys)
+    assert code == 0
+    obj = json.loads(out)
+    assert obj["id"] == jid and obj["body"] == "[bold]hi" and obj["state"] == "ready"
+    code, out, _ = await run_cli(["peek", filled["address"], str(jid)], capsys)
+    assert code == 0 and "[bold]hi" in out and "state" in out
+
+
+async def test_stats_and_tubes(filled: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = await run_cli(["stats", filled["address"], "--json"], capsys)
+    assert code == 0 and json.loads(out)["current-jobs-buried"] == 1
+    code, out, _ = await run_cli(["tubes", filled["address"]], capsys)
+    assert code == 0
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    assert set(rows) == {"default", "mail", "later"}
+    assert rows["mail"][1:6] == ["1", "1", "0", "0", "1"]  # ready urgent delayed reserved buried
+    code, out, _ = await run_cli(["tubes", filled["address"], "--json"], capsys)
+    assert {json.loads(line)["name"] for line in out.splitlines()} == {"default", "mail", "later"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["peek", "{address}", "424242"], "job 424242 not found"),
+        (["stats", "127.0.0.1:1"], "connection refused"),
+        (["jobs", "host:notaport"], "invalid port"),
+        (["stats", "/nonexistent/beanstalkd.sock"], "no such socket"),
+    ],
+)
+async def test_errors_are_one_line_exit_1(
+    server: Beanstalkd, capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
+) -> None:
+    code, out, err = await run_cli([a.format(address=server.address) for a in argv], capsys)
+    assert code == 1
+    assert err.count("\n") == 1 and needle in err and err.startswith("stalkview: error:")
+    assert out == ""
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["jobs"]) == 2
+    assert "ADDRESS" in capsys.readouterr().err
+    assert main(["jobs", "x:1", "--state", "sleeping"]) == 2
+    assert main(["peek", "x:1", "abc"]) == 2
+    assert "job id 'abc' is invalid" in capsys.readouterr().err
+    assert main([]) == 2
+    assert main(["localhost", "--interval", "0"]) == 2
+
+
+def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"stalkview {__version__}"
+    for argv in (["--help"], ["jobs", "--help"], ["peek", "--help"], ["stats", "--help"],
+                 ["tubes", "--help"]):
+        assert main(argv) == 0
+        out = capsys.readouterr().out
+        assert "example" in out, argv
+
+
+def test_address_goes_to_the_app_and_names_are_reserved(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import types
+
+    calls: list[tuple[Any, ...]] = []
+    fake_app = types.ModuleType("stalkview.app")
+    fake_app.run_app = lambda address, *, interval, read_only: calls.append(  # type: ignore[attr-defined]
+        ("app", address, interval, read_only)
+    ) or 0
+    fake_demo = types.ModuleType("stalkview.demo")
+    fake_demo.run_demo = lambda read_only, interval: calls.append(  # type: ignore[attr-defined]
+        ("demo", read_only, interval)
+    ) or 0
+    monkeypatch.setitem(sys.modules, "stalkview.app", fake_app)
+    monkeypatch.setitem(sys.modules, "stalkview.demo", fake_demo)
+    assert main(["localhost:11300", "--interval", "2.5", "--read-only"]) == 0
+    assert main(["--read-only", "/run/b.sock"]) == 0
+    assert main(["--demo"]) == 0
+    assert main(["demo", "--read-only", "--interval", "3"]) == 0
+    assert calls == [
+        ("app", "localhost:11300", 2.5, True),
+        ("app", "/run/b.sock", 1.0, True),
+        ("demo", False, 1.0),
+        ("demo", True, 3.0),
+    ]
+    assert main(["journal"]) == 2
+    assert "not available" in capsys.readouterr().err
+    assert main(["host:99999"]) == 1  # a bad address never reaches the app
+    assert len(calls) == 4
+
+
+def test_missing_app_is_a_clear_message(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "stalkview.app", None)  # import fails
+    assert main(["localhost"]) == 1
+    err = capsys.readouterr().err
+    assert "terminal UI is not available" in err and "Traceback" not in err
+
+
+def test_console_script_exit_codes_without_traceback(server: Beanstalkd) -> None:
+    ok = subprocess.run([str(SCRIPT), "jobs", server.address, "--json"], capture_output=True,
+                        text=True, timeout=30)
+    assert ok.returncode == 0 and ok.stdout == "" and ok.stderr == ""
+    bad = subprocess.run([str(SCRIPT), "peek", server.address, "5"], capture_output=True,
+                         text=True, timeout=30)
+    assert bad.returncode == 1
+    assert "Traceback" not in bad.stderr and "job 5 not found" in bad.stderr
+    usage = subprocess.run([str(SCRIPT), "stats"], capture_output=True, text=True, timeout=30)
+    assert usage.returncode == 2 and "Traceback" not in usage.stderr
+
+
+def test_subcommands_do_not_import_textual() -> None:
+    code = "import sys, stalkview.cli; print('textual' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
