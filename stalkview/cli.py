@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add(name: str, help: str, example: str) -> argparse.ArgumentParser:
         return sub.add_parser(
-            name, prog=f"{PROG} {name}", help=help, description=help, epilog=f"example:\n  {example}",
+            name, prog=f"{PROG} {name}", help=help, description=help,
+            epilog=f"example:\n  {example}",
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
