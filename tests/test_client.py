@@ -31,7 +31,8 @@ async def test_put_reserve_delete(client: Client) -> None:
     job = await client.reserve(timeout=0)
     assert job == Job(job_id, "hello")
     stats = await client.stats_job(job)
-    assert (stats["state"], stats["pri"], stats["ttr"], stats["tube"]) == ("reserved", 3, 30, "default")
+    summary = (stats["state"], stats["pri"], stats["ttr"], stats["tube"])
+    assert summary == ("reserved", 3, 30, "default")
     await client.delete(job)
     with pytest.raises(NotFoundError):
         await client.stats_job(job_id)

@@ -130,7 +130,8 @@ def test_stats_1_13_style_quotes_strings() -> None:
 
 
 def test_tube_named_123_stays_a_string() -> None:
-    tube = cmd.stats_tube("123").decode(Reply(b"OK", [], b"---\nname: 123\ncurrent-jobs-ready: 4\n"), None)
+    reply = Reply(b"OK", [], b"---\nname: 123\ncurrent-jobs-ready: 4\n")
+    tube = cmd.stats_tube("123").decode(reply, None)
     assert tube == {"name": "123", "current-jobs-ready": 4}
     job = parse_stats_job(STATS_JOB.replace(b"tube: default", b"tube: 123"))
     assert job["tube"] == "123"
@@ -207,7 +208,7 @@ def test_valid_tube_names() -> None:
 @pytest.mark.parametrize(
     ("make", "error", "message"),
     [
-        (lambda: cmd.put(b"", -1, 0, 1), ValueError, "priority -1 is out of range: use 0 to 4294967295"),
+        (lambda: cmd.put(b"", -1, 0, 1), ValueError, "priority -1 is out of range: use 0 to"),
         (lambda: cmd.put(b"", 2**32, 0, 1), ValueError, "priority 4294967296 is out of range"),
         (lambda: cmd.put(b"", 0, -1, 1), ValueError, "delay -1 is out of range"),
         (lambda: cmd.put(b"", 0, 0, 2**32), ValueError, "ttr 4294967296 is out of range"),

@@ -262,8 +262,16 @@ class Connection(asyncio.BufferedProtocol):
             timer.cancel()
 
     def _time_out(self, fut: asyncio.Future[R], timeout: float) -> None:
-        if not fut.done():
-            self._fail(CommandTimeoutError(str(self.address), f"no reply within {timeout:g}s"))
+        if fut.done():
+            return
+        # The late call learns it timed out; the others that the closing
+        # takes down with it learn why the connection went.
+        fut.set_exception(CommandTimeoutError(str(self.address), f"no reply within {timeout:g}s"))
+        self._fail(
+            ConnectionLostError(
+                str(self.address), f"closed after a command got no reply within {timeout:g}s"
+            )
+        )
 
     # --- failure -------------------------------------------------------------
 
