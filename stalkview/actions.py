@@ -805,6 +805,9 @@ class HeldJob:
     pri: int
     ttr: int
     deadline: float
+    #: The job's ``reserves`` count while we hold it: a different count means
+    #: the TTR ran out and someone else reserved it since.
+    reserves: int = 0
     #: The server answered DEADLINE_SOON while this job was the one closest to its deadline.
     server_warned: bool = False
 
@@ -878,36 +881,54 @@ class ReserveSession:
             await self.client.run_many(
                 [cmd.watch(tube), cmd.ignore("default")], raise_on_error=True
             )
-        job: Job | None = None
         try:
             job = await self.client.reserve(timeout)
-        except TimedOutError:
-            return None
-        except DeadlineSoonError:
+            reserved_at = time.monotonic()
+        except asyncio.CancelledError:
+            self._unwatch_later(tube)
+            raise
+        except (TimedOutError, DeadlineSoonError) as exc:
+            await self._unwatch(tube)
+            if isinstance(exc, TimedOutError):
+                return None
             raise ActionError(await self._deadline_soon_message()) from None
-        finally:
-            self._unwatch(tube)
-        return await self._hold(job)
+        await self._unwatch(tube)
+        return await self._hold(job, reserved_at)
 
-    def _unwatch(self, tube: str) -> None:
+    def _unwatch_calls(self, tube: str) -> list[Call[int]]:
         if tube == "default" or not self.client.connected:
-            return
-        calls = [cmd.watch("default"), cmd.ignore(tube)]
-        task = asyncio.ensure_future(self.client.run_many(calls))
-        # Kept so it is not collected; if the reserve was cancelled the calls
-        # queue behind it and must not block the cancelled caller.
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+            return []
+        return [cmd.watch("default"), cmd.ignore(tube)]
 
-    async def _hold(self, job: Job) -> HeldJob:
+    async def _unwatch(self, tube: str) -> None:
+        calls = self._unwatch_calls(tube)
+        if calls:
+            await self.client.run_many(calls)
+
+    def _unwatch_later(self, tube: str) -> None:
+        # The cancelled reserve still occupies the connection: these calls queue
+        # behind it and must not block the caller who cancelled.
+        calls = self._unwatch_calls(tube)
+        if calls:
+            task = asyncio.ensure_future(self.client.run_many(calls))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _hold(self, job: Job, reserved_at: float) -> HeldJob:
         stats = await self.client.stats_job(job.id)
+        return self._held(job, stats, reserved_at, int(stats["reserves"]))
+
+    def _held(self, job: Job, stats: dict[str, Any], reserved_at: float, reserves: int) -> HeldJob:
+        # The countdown runs from our own clock: stats-job's time-left is
+        # rounded down to whole seconds.
         held = HeldJob(
             id=job.id,
             tube=str(stats["tube"]),
             body=bytes(job.body),
             pri=int(stats["pri"]),
             ttr=int(stats["ttr"]),
-            deadline=time.monotonic() + int(stats["time-left"]),
+            deadline=reserved_at + int(stats["ttr"]),
+            reserves=reserves,
         )
         self.held[job.id] = held
         return held
@@ -916,21 +937,13 @@ class ReserveSession:
         """Reserve a job by id (ready, delayed or buried)."""
         if job_id in self.held:
             return self.held[job_id]
+        started = time.monotonic()
         stats, job = await self.client.run_many([cmd.stats_job(job_id), cmd.reserve_job(job_id)])
         if isinstance(job, BaseException):
             raise ActionError(job_message(job_id, _claim_failure(stats, job)))
         if isinstance(stats, BaseException):
-            return await self._hold(job)
-        held = HeldJob(
-            id=job_id,
-            tube=str(stats["tube"]),
-            body=bytes(job.body),
-            pri=int(stats["pri"]),
-            ttr=int(stats["ttr"]),
-            deadline=time.monotonic() + int(stats["ttr"]),
-        )
-        self.held[job_id] = held
-        return held
+            return await self._hold(job, started)
+        return self._held(job, stats, started, int(stats["reserves"]) + 1)
 
     async def _deadline_soon_message(self) -> str:
         await self.refresh()
@@ -944,24 +957,20 @@ class ReserveSession:
         return "a job you hold is about to pass its TTR: handle it before reserving another"
 
     async def refresh(self) -> list[int]:
-        """Re-read the held jobs' time left; drop the ones no longer held and return their ids."""
+        """Drop the jobs this session no longer holds (TTR ran out); return their ids."""
         ids = list(self.held)
         if not ids:
             return []
         replies = await self.client.run_many([cmd.stats_job(jid) for jid in ids])
         dropped = []
-        now = time.monotonic()
         for jid, stats in zip(ids, replies, strict=True):
-            held = self.held[jid]
             if (
                 isinstance(stats, BaseException)
                 or stats.get("state") != "reserved"
-                or held.seconds_left(now) < 0
+                or stats.get("reserves") != self.held[jid].reserves
             ):
                 del self.held[jid]
                 dropped.append(jid)
-            else:
-                held.deadline = now + int(stats["time-left"])
         return dropped
 
     # --- handling held jobs -------------------------------------------------------

@@ -1,0 +1,528 @@
+"""Safe job operations against a real private beanstalkd."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+from typing import Any
+
+import greenstalk
+import pytest
+
+from stalkview import actions
+from stalkview.actions import (
+    ActionError,
+    ReserveSession,
+    delete_jobs,
+    kick_jobs,
+    kick_tube,
+    move_job,
+    move_jobs,
+    parse_duration,
+    pause_tube,
+    put_job,
+    validate_put_form,
+)
+from stalkview.client import Client, NotFoundError
+from stalkview.client import commands as cmd
+from stalkview.journal import Journal, JournalEntry, restore
+from tests.beanstalkd import Beanstalkd
+
+BINARY = b"\x00\xff\x1b[2J[bold]not markup\r\n\xc3"
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Journal:
+    return Journal(tmp_path / "journal.jsonl")
+
+
+@pytest.fixture
+async def worker(server: Beanstalkd) -> AsyncIterator[Client]:
+    """Another connection, standing in for a worker or a colleague."""
+    async with Client(server.address, encoding=None) as c:
+        yield c
+
+
+def gclient(server: Beanstalkd) -> greenstalk.Client:
+    assert server.port is not None
+    return greenstalk.Client(("127.0.0.1", server.port), encoding=None)
+
+
+async def put_in(client: Client, tube: str, body: bytes, **kw: int) -> int:
+    (jid,) = await actions.run_in_tube(
+        client,
+        tube,
+        [cmd.put(body, kw.get("priority", 100), kw.get("delay", 0), kw.get("ttr", 60))],
+    )
+    assert isinstance(jid, int)
+    return jid
+
+
+async def bury_all(client: Client, ids: Iterable[int], pri: int) -> None:
+    calls: list[Any] = []
+    for jid in ids:
+        calls += [actions.raw_call(cmd.reserve_job(jid)), cmd.bury(jid, pri)]
+    for start in range(0, len(calls), 2000):
+        await client.run_many(calls[start : start + 2000], raise_on_error=True)
+
+
+async def make_job(client: Client, state: str, tube: str = "src", body: bytes = BINARY) -> int:
+    delay = 100 if state == "delayed" else 0
+    jid = await put_in(client, tube, body, priority=7, delay=delay, ttr=33)
+    if state == "buried":
+        await bury_all(client, [jid], 7)
+    return jid
+
+
+async def drain(server: Beanstalkd, client: Client) -> None:
+    os.kill(server.pid, signal.SIGUSR1)
+    # The server takes the signal in its own loop: wait for it to say so.
+    for _ in range(500):
+        if (await client.stats())["draining"] == "true":
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("server never entered drain mode")
+
+
+# --- move ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("state", ["ready", "delayed", "buried"])
+async def test_move_keeps_body_priority_ttr_delay_and_state(
+    client: Client, worker: Client, journal: Journal, state: str
+) -> None:
+    jid = await make_job(client, state)
+    result = await move_job(client, jid, "dst", journal=journal)
+
+    copy = await client.stats_job(result.new_id)
+    assert (copy["tube"], copy["pri"], copy["ttr"], copy["state"]) == ("dst", 7, 33, state)
+    if state == "delayed":
+        assert 95 <= copy["time-left"] <= 100
+    assert (await worker.peek(result.new_id)).body == BINARY
+    with pytest.raises(NotFoundError):
+        await client.stats_job(jid)
+    assert result.state == state and result.warning is None
+    assert f"moved job {jid} ({state}) to dst" in result.message
+    assert await client.using() == "default"
+    (entry,) = journal.entries()
+    assert (entry.action, entry.id, entry.tube, entry.to_tube, entry.state) == (
+        "move",
+        jid,
+        "src",
+        "dst",
+        state,
+    )
+    assert entry.body_bytes() == BINARY
+
+
+async def test_move_of_job_reserved_by_worker_fails_and_changes_nothing(
+    client: Client, worker: Client, journal: Journal
+) -> None:
+    jid = await make_job(client, "ready", tube="default")
+    held = await worker.reserve(0)
+    assert held.id == jid
+    with pytest.raises(ActionError) as info:
+        await move_job(client, jid, "dst", journal=journal)
+    assert str(info.value) == f"job {jid} is reserved by a worker; try again when it is released"
+    assert (await client.stats_job(jid))["state"] == "reserved"
+    assert "dst" not in await client.tubes()
+    assert journal.entries() == []
+    await worker.delete(jid)  # the worker still holds it: nothing was taken away
+
+
+async def test_move_of_missing_job_says_gone(client: Client, journal: Journal) -> None:
+    with pytest.raises(ActionError, match="job 999 is already gone"):
+        await move_job(client, 999, "dst", journal=journal)
+
+
+@pytest.mark.parametrize("state", ["ready", "delayed", "buried"])
+async def test_move_with_failing_put_gives_the_original_back(
+    server: Beanstalkd, client: Client, journal: Journal, state: str
+) -> None:
+    jid = await make_job(client, state)
+    await drain(server, client)
+    with pytest.raises(ActionError) as info:
+        await move_job(client, jid, "dst", journal=journal)
+    message = str(info.value)
+    assert "drain mode" in message and f"back as it was ({state})" in message
+    stats = await client.stats_job(jid)
+    assert (stats["tube"], stats["state"], stats["pri"], stats["ttr"]) == ("src", state, 7, 33)
+    if state == "delayed":
+        assert 95 <= stats["time-left"] <= 100
+    (entry,) = journal.entries()
+    assert entry.failed is not None and "drain mode" in entry.failed
+    report = await restore(client, [entry])
+    assert report.results[0].status == "skipped"  # restoring would double the job
+
+
+async def test_bulk_move_with_progress(client: Client, worker: Client, journal: Journal) -> None:
+    ids = [await put_in(client, "src", f"job {n}".encode(), priority=n) for n in range(250)]
+    progress: list[tuple[int, int]] = []
+    report = await move_jobs(
+        client, ids, "dst", journal=journal, on_progress=lambda d, t: progress.append((d, t))
+    )
+    assert report.succeeded == ids and not report.failed
+    assert progress == [(100, 250), (200, 250), (250, 250)]
+    assert (await client.stats_tube("dst"))["current-jobs-ready"] == 250
+    assert "src" not in await client.tubes()  # emptied, so the server dropped it
+    for n, jid in enumerate(ids[:5]):
+        new = report.new_ids[jid]
+        assert (await worker.peek(new)).body == f"job {n}".encode()
+        assert (await client.stats_job(new))["pri"] == n
+    assert report.summary() == "moved 250 of 250 jobs to dst"
+
+
+# --- journal before the command ---------------------------------------------------------
+
+
+class CheckingJournal(Journal):
+    """Proves, from another connection, that each journaled job is untouched when journaled."""
+
+    def __init__(self, path: Path, server: Beanstalkd) -> None:
+        super().__init__(path)
+        self.g = gclient(server)
+        self.seen: list[tuple[int, str]] = []
+
+    def append(self, records: Iterable[JournalEntry | dict[str, Any]]) -> None:
+        records = list(records)
+        for r in records:
+            if isinstance(r, JournalEntry):
+                stats = self.g.stats_job(r.id)  # raises NotFoundError if already deleted
+                self.seen.append((r.id, str(stats["state"])))
+                if r.to_tube:
+                    assert r.to_tube not in self.g.tubes()  # no copy put yet
+        super().append(records)
+
+
+async def test_every_deleted_or_moved_job_is_journaled_first_and_restorable(
+    server: Beanstalkd, client: Client, worker: Client, tmp_path: Path
+) -> None:
+    journal = CheckingJournal(tmp_path / "j.jsonl", server)
+    a = await put_in(client, "src", BINARY, priority=3, ttr=11)
+    b = await put_in(client, "src", b"plain text", priority=4, ttr=12)
+    c = await make_job(client, "buried", body=b"moved")
+    report = await delete_jobs(client, [a, b], journal=journal)
+    await move_job(client, c, "dst", journal=journal)
+    assert report.succeeded == [a, b]
+    assert journal.seen == [(a, "ready"), (b, "ready"), (c, "reserved")]
+    for jid in (a, b, c):
+        with pytest.raises(NotFoundError):
+            await client.stats_job(jid)
+
+    entries = journal.entries()
+    restored = await restore(client, entries[:2], journal=journal)
+    assert [r.status for r in restored.results] == ["ok", "ok"]
+    for (body, pri, ttr), result in zip(
+        [(BINARY, 3, 11), (b"plain text", 4, 12)], restored.results, strict=True
+    ):
+        assert result.new_id is not None
+        assert (await worker.peek(result.new_id)).body == body
+        stats = await client.stats_job(result.new_id)
+        assert (stats["tube"], stats["pri"], stats["ttr"]) == ("src", pri, ttr)
+    journal.g.close()
+
+
+# --- bulk delete ---------------------------------------------------------------------
+
+
+async def test_bulk_delete_of_10000_buried_jobs_with_progress(
+    client: Client, journal: Journal
+) -> None:
+    ids = []
+    calls = [cmd.put(b"x%d" % n, 50, 0, 60) for n in range(10_000)]
+    await client.use("emails")
+    for start in range(0, len(calls), 2000):
+        ids += await client.run_many(calls[start : start + 2000], raise_on_error=True)
+    await client.use("default")
+    await bury_all(client, ids, 50)
+    assert (await client.stats_tube("emails"))["current-jobs-buried"] == 10_000
+
+    progress: list[tuple[int, int]] = []
+    report = await delete_jobs(
+        client,
+        ids,
+        journal=journal,
+        on_progress=lambda d, t: progress.append((d, t)),
+        what="buried jobs in emails",
+    )
+    assert len(report.succeeded) == 10_000 and not report.failed
+    assert progress == [(n, 10_000) for n in range(500, 10_001, 500)]
+    assert report.summary() == "deleted 10000 of 10000 buried jobs in emails"
+    assert "emails" not in await client.tubes()
+    entries = journal.entries()
+    assert [e.id for e in entries] == ids
+    assert entries[0].state == "buried" and entries[0].body == "x0"
+
+
+async def test_bulk_delete_races_with_another_client(
+    server: Beanstalkd, client: Client, worker: Client, tmp_path: Path
+) -> None:
+    ids = [await put_in(client, "emails", b"job %d" % n) for n in range(30)]
+    held = await put_in(client, "held", b"held by a worker")
+    await worker.watch("held")
+    assert (await worker.reserve(0)).id == held
+    # Racing client: deletes jobs of this batch after we inspected them, and
+    # jobs of the next batch before we get to them.
+    in_window, ahead = set(ids[2:5]), set(ids[12:14])
+
+    class RacingJournal(Journal):
+        raced = False
+
+        def append(self, records: Iterable[JournalEntry | dict[str, Any]]) -> None:
+            super().append(records)
+            if not self.raced:
+                self.raced = True
+                g = gclient(server)
+                for jid in in_window | ahead:
+                    g.delete(jid)
+                g.close()
+
+    journal = RacingJournal(tmp_path / "j.jsonl")
+    report = await delete_jobs(client, [*ids, held], journal=journal, batch_size=10)
+
+    assert report.failed == {
+        **{jid: actions.GONE_OR_RESERVED for jid in in_window},
+        **{jid: actions.GONE for jid in ahead},
+        held: actions.RESERVED,
+    }
+    assert sorted(report.succeeded) == sorted(set(ids) - in_window - ahead)
+    assert report.summary() == (
+        "deleted 25 of 31 jobs; 6 failed: 3 reserved by a worker or already gone, "
+        "2 already gone, 1 reserved by a worker"
+    )
+    assert (await client.stats_job(held))["state"] == "reserved"
+    assert "emails" not in await client.tubes()
+    entries = journal.entries()
+    assert {e.id for e in entries if e.failed is None} == set(report.succeeded)
+    assert {e.id for e in entries if e.failed} == in_window
+
+
+async def test_bulk_delete_cancel_stops_at_a_batch_boundary(
+    client: Client, journal: Journal
+) -> None:
+    ids = [await put_in(client, "t", b"j") for _ in range(50)]
+    cancel = asyncio.Event()
+    report = await delete_jobs(
+        client,
+        ids,
+        journal=journal,
+        batch_size=20,
+        cancel=cancel,
+        on_progress=lambda d, t: cancel.set(),
+    )
+    assert report.cancelled and report.succeeded == ids[:20]
+    assert (await client.stats_tube("t"))["current-jobs-ready"] == 30
+    assert report.summary() == "deleted 20 of 50 jobs; cancelled (30 not attempted)"
+
+
+async def test_cancelling_the_task_finishes_the_batch_in_flight(
+    client: Client, journal: Journal
+) -> None:
+    ids = [await put_in(client, "t", b"j") for _ in range(40)]
+    started = asyncio.Event()
+
+    class SignallingJournal(Journal):
+        def append(self, records: Iterable[JournalEntry | dict[str, Any]]) -> None:
+            super().append(records)
+            started.set()
+
+    j = SignallingJournal(journal.path)
+    task = asyncio.create_task(delete_jobs(client, ids, journal=j, batch_size=20))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # The first batch was journaled, so it was deleted too; the second never started.
+    assert (await client.stats_tube("t"))["current-jobs-ready"] == 20
+    assert len(j.entries()) == 20
+
+
+async def test_unwritable_journal_sends_no_delete(client: Client, tmp_path: Path) -> None:
+    jid = await put_in(client, "t", b"j")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    report = await delete_jobs(client, [jid], journal=Journal(blocker / "journal.jsonl"))
+    assert report.aborted is not None and "could not write the journal" in report.aborted
+    assert (await client.stats_job(jid))["state"] == "ready"
+    assert report.not_attempted == 1
+
+
+# --- kick, pause, put ----------------------------------------------------------------
+
+
+async def test_kick_tube_never_creates_a_tube(client: Client) -> None:
+    with pytest.raises(ActionError, match="tube 'nope' does not exist"):
+        await kick_tube(client, "nope", 10)
+    assert "nope" not in await client.tubes()
+
+
+async def test_kick_tube_and_kick_jobs(client: Client) -> None:
+    buried = [await make_job(client, "buried", tube="q") for _ in range(3)]
+    ready = await make_job(client, "ready", tube="q")
+    assert await kick_tube(client, "q", 2) == 2
+    assert await client.using() == "default"
+    report = await kick_jobs(client, [buried[2], ready])
+    assert report.succeeded == [buried[2]]
+    assert report.failed == {ready: actions.NOT_KICKABLE}
+    assert (await client.stats_tube("q"))["current-jobs-ready"] == 4
+
+
+async def test_pause_tube(client: Client) -> None:
+    await make_job(client, "ready", tube="q")
+    await pause_tube(client, "q", 60)
+    assert (await client.stats_tube("q"))["pause"] == 60
+    await pause_tube(client, "q", 0)
+    assert (await client.stats_tube("q"))["pause"] == 0
+    with pytest.raises(ActionError, match="tube 'gone' does not exist"):
+        await pause_tube(client, "gone", 5)
+
+
+async def test_put_job_restores_the_used_tube(
+    server: Beanstalkd, client: Client, worker: Client
+) -> None:
+    await client.use("mine")
+    jid = await put_job(client, "new-tube", BINARY, pri=9, delay=0, ttr=5)
+    stats = await client.stats_job(jid)
+    assert (stats["tube"], stats["pri"], stats["ttr"]) == ("new-tube", 9, 5)
+    assert (await worker.peek(jid)).body == BINARY
+    assert await client.using() == "mine"
+    with pytest.raises(ActionError, match="tube name '-x' is invalid"):
+        await put_job(client, "-x", b"")
+    await drain(server, client)
+    with pytest.raises(ActionError, match="not put into 'new-tube': the server is in drain mode"):
+        await put_job(client, "new-tube", b"b")
+    assert await client.using() == "mine"
+
+
+# --- the put form --------------------------------------------------------------------
+
+
+def test_put_form_accepts_durations_and_defaults() -> None:
+    parsed, errors = validate_put_form("emails", "hé", "1024", "5m", "1h30m", 65535)
+    assert errors == {}
+    assert parsed == actions.ParsedPut("emails", "hé".encode(), 1024, 300, 5400)
+    assert parse_duration("90") == 90 and parse_duration("1d") == 86400
+    assert parse_duration("soon") is None and parse_duration("") is None
+
+
+def test_put_form_names_every_bad_field() -> None:
+    parsed, errors = validate_put_form("-bad", b"x" * 11, "abc", "soon", "0", 10)
+    assert parsed is None
+    assert errors == {
+        "tube": "tube name '-bad' is invalid: names may not start with '-'",
+        "body": "body is 11 bytes but the server accepts at most 10 (its max-job-size): shorten it",
+        "pri": "priority 'abc' is not a whole number: use a whole number from 0 (most urgent) "
+        "to 4294967295; the usual default is 65536",
+        "delay": "delay 'soon' is not a duration: use seconds (30) or a duration such as "
+        "30s, 5m, 2h, 1d; the usual default is 0",
+        "ttr": "ttr 0 is too short: the server treats it as 1 second; use at least 1s",
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("tube", "", "tube name is empty"),
+        ("tube", "a b", "' ' not allowed"),
+        ("tube", "x" * 201, "the limit is 200"),
+        ("pri", "", "priority is empty"),
+        ("pri", "-1", "priority -1 is negative"),
+        ("pri", "4294967296", "priority 4294967296 is too large"),
+        ("delay", "-5", "delay -5 is negative"),
+        ("delay", "50000d", "delay 50000d is too long: the most is 4294967295 seconds"),
+        ("ttr", "", "ttr is empty"),
+        ("ttr", "4294967296", "ttr 4294967296 is too long"),
+    ],
+)
+def test_put_form_messages(field: str, value: str, expected: str) -> None:
+    form = {"tube": "t", "body": "b", "pri": "1", "delay": "0", "ttr": "60"}
+    form[field] = value
+    parsed, errors = validate_put_form(**form)
+    assert parsed is None and list(errors) == [field]
+    assert expected in errors[field]
+
+
+# --- reserve sessions ----------------------------------------------------------------
+
+
+async def test_reserve_session_countdown_and_actions(
+    server: Beanstalkd, client: Client, journal: Journal
+) -> None:
+    jid = await put_in(client, "work", BINARY, priority=20, ttr=30)
+    async with ReserveSession(server.address, journal=journal) as session:
+        held = await session.reserve_from("work", timeout=0)
+        assert held is not None and held.id == jid and held.body == BINARY
+        assert (held.tube, held.pri, held.ttr) == ("work", 20, 30)
+        assert 28 <= held.seconds_left() <= 30 and not held.deadline_soon
+        # Watching is put back so the tube does not look consumed.
+        assert (await client.stats_tube("work"))["current-watching"] == 0
+        assert await session.reserve_from("work", timeout=0) is None
+
+        first_deadline = held.deadline
+        await session.touch(jid)
+        assert held.deadline >= first_deadline
+
+        await session.release(jid, pri=5, delay=0)
+        assert jid not in session.held
+        stats = await client.stats_job(jid)
+        assert (stats["state"], stats["pri"]) == ("ready", 5)
+
+        await session.reserve_from("work", timeout=0)
+        await session.bury(jid, pri=9)
+        stats = await client.stats_job(jid)
+        assert (stats["state"], stats["pri"]) == ("buried", 9)
+
+        again = await session.reserve_job(jid)
+        assert again.pri == 9 and 29 <= again.seconds_left() <= 30
+        await session.delete(jid)
+        with pytest.raises(NotFoundError):
+            await client.stats_job(jid)
+        (entry,) = journal.entries()
+        assert (entry.action, entry.id, entry.body_bytes()) == ("delete", jid, BINARY)
+
+        with pytest.raises(ActionError, match="tube 'nope' does not exist"):
+            await session.reserve_from("nope", timeout=0)
+        with pytest.raises(ActionError, match=f"job {jid} is not held"):
+            await session.touch(jid)
+
+
+async def test_reserve_session_held_jobs_go_back_on_close(
+    server: Beanstalkd, client: Client, worker: Client
+) -> None:
+    jid = await put_in(client, "default", b"j")
+    other = await put_in(client, "default", b"k")
+    session = ReserveSession(server.address)
+    await session.open()
+    await session.reserve_job(jid)
+    assert (await worker.reserve(0)).id == other
+    with pytest.raises(ActionError, match=f"job {other} is reserved by a worker"):
+        await session.reserve_job(other)
+    assert (await client.stats_job(jid))["state"] == "reserved"
+    await session.close()
+    assert session.held == {}
+    assert (await worker.reserve(5)).id == jid
+
+
+async def test_reserve_session_deadline_soon_and_expiry(
+    server: Beanstalkd, client: Client, worker: Client
+) -> None:
+    jid = await put_in(client, "work", b"short", ttr=2)
+    async with ReserveSession(server.address) as session:
+        held = await session.reserve_from("work", timeout=0)
+        assert held is not None
+        # No other job: the server answers DEADLINE_SOON once the held job is
+        # inside its last second.
+        with pytest.raises(ActionError, match=f"job {jid} you hold is about to pass its TTR"):
+            await session.reserve_from("work", timeout=5)
+        assert held.deadline_soon and held.server_warned
+        await session.touch(jid)
+        assert not held.server_warned
+        # Let the TTR run out: the server gives the job to the next reserver.
+        await worker.watch("work")
+        assert (await worker.reserve(5)).id == jid
+        assert await session.refresh() == [jid]
+        with pytest.raises(ActionError, match=f"job {jid} is not held"):
+            await session.release(jid)
