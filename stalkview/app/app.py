@@ -1,0 +1,359 @@
+"""The stalkview App: its connections, its workers and the refresh loop.
+
+Three dedicated connections keep browsing side-effect free and independent:
+one for ``stats``/``list-tubes``/``stats-tube``/``stats-job`` (the live view),
+one for the inventory scan and body peeks (``encoding=None``: bodies are
+bytes). Neither ever uses or watches a tube. All I/O runs in workers; results
+come back as messages, so input is never blocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.timer import Timer
+
+from stalkview.app.commands import StalkviewCommands
+from stalkview.app.messages import (
+    BodiesLoaded,
+    InventoryProgress,
+    InventoryUpdated,
+    JobLoaded,
+    SearchDone,
+    SearchProgress,
+    ServerLost,
+    ServerRefreshed,
+    describe,
+)
+from stalkview.app.poll import Snapshot, fetch_snapshot
+from stalkview.app.screens.help import HelpScreen
+from stalkview.app.screens.main import MainScreen
+from stalkview.client import BeanstalkConnectionError, Client, Error
+from stalkview.inventory import Inventory, JobInfo, ScanProgress
+from stalkview.model import Query, RateTracker, ServerRates, TubeRateBook
+
+PREVIEW_LIMIT = 4 * 1024
+"""Bytes of a body fetched for a one-line preview."""
+DETAIL_LIMIT = 256 * 1024
+"""Bytes of a body shown in the detail pane; the rest is counted, not shown."""
+SEARCH_LIMIT = 64 * 1024
+"""Bytes of each body a body search reads (beanstalkd's default max job size)."""
+PREVIEW_BATCH = 200
+MAX_BACKOFF = 5.0
+CONNECT_TIMEOUT = 3.0
+COMMAND_TIMEOUT = 10.0
+HISTORY_POINTS = 30
+HISTORY_STEP = 4.0
+"""Sparklines cover HISTORY_POINTS x HISTORY_STEP seconds: the last two minutes."""
+
+
+class _NoScreen(Exception):
+    """The main screen is gone (the app is closing)."""
+
+
+class StalkviewApp(App[int]):
+    """A live, read-only view of one beanstalkd server."""
+
+    CSS_PATH = "stalkview.tcss"
+    TITLE = "stalkview"
+    COMMANDS: ClassVar[set[Any]] = {*App.COMMANDS, StalkviewCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("ctrl+r", "refresh_now", "Refresh now", show=False, id="refresh"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit-ctrl-c"),
+    ]
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        interval: float = 1.0,
+        read_only: bool = False,
+        title: str | None = None,
+    ) -> None:
+        super().__init__()
+        if interval <= 0:
+            raise ValueError(f"refresh interval {interval} must be positive: try --interval 1")
+        self.address = address
+        self.interval = interval
+        self.read_only = read_only
+        if title:
+            self.title = title
+        self.sub_title = address
+        self.stats_client = Client(
+            address, connect_timeout=CONNECT_TIMEOUT, command_timeout=COMMAND_TIMEOUT
+        )
+        self.inventory_client = Client(
+            address, encoding=None, connect_timeout=CONNECT_TIMEOUT, command_timeout=COMMAND_TIMEOUT
+        )
+        self.inventory = Inventory(self.inventory_client, batch_size=2000)
+        self.snapshot: Snapshot | None = None
+        self.rates = RateTracker()
+        self.tube_rates = TubeRateBook()
+        self.scan_progress: ScanProgress | None = None
+        self.refreshes = 0
+        self.inventory_refreshes = 0
+        self.connected = False
+        self.last_good: float | None = None
+        self._failures = 0
+        self._server_timer: Timer | None = None
+        self._inventory_timer: Timer | None = None
+        self._wanted: dict[int, None] = {}
+        self._previews_running = False
+        self._closing = False
+
+    # --- lifecycle -----------------------------------------------------------------
+
+    def get_default_screen(self) -> MainScreen:
+        return MainScreen(id="main")
+
+    @property
+    def main(self) -> MainScreen:
+        screen = self.screen_stack[0] if self.screen_stack else None
+        if not isinstance(screen, MainScreen):
+            # Only during shutdown: a late worker result has nowhere to go.
+            raise _NoScreen()
+        return screen
+
+    def start_polling(self) -> None:
+        """Called by the main screen once it is mounted, so every result has a place to go."""
+        self.refresh_server()
+        self.refresh_inventory()
+
+    async def _on_message(self, message: Message) -> None:
+        with contextlib.suppress(_NoScreen):
+            await super()._on_message(message)
+
+    async def on_unmount(self) -> None:
+        self._closing = True
+        for client in (self.stats_client, self.inventory_client):
+            with contextlib.suppress(Error, OSError):
+                await client.close()
+
+    # --- the server refresh loop ---------------------------------------------------------
+
+    def _schedule_server(self, delay: float) -> None:
+        if self._server_timer is not None:
+            self._server_timer.stop()
+        if not self._closing:
+            self._server_timer = self.set_timer(delay, self.refresh_server)
+
+    @work(exclusive=True, group="server", exit_on_error=False)
+    async def refresh_server(self) -> None:
+        """One refresh, then the next is scheduled: refreshes never overlap."""
+        if self.snapshot is not None and self.connected:
+            self.main.set_status("refreshing")
+        known = list(self.snapshot.tubes) if self.snapshot is not None else []
+        try:
+            await self.stats_client.open()
+            snapshot = await fetch_snapshot(self.stats_client, known)
+        except asyncio.CancelledError:
+            raise
+        except (BeanstalkConnectionError, Error, OSError) as exc:
+            self._failures += 1
+            delay = min(self.interval * 2 ** (self._failures - 1), MAX_BACKOFF)
+            self.post_message(ServerLost(describe(exc), delay, self._failures))
+            self._schedule_server(delay)
+            return
+        self._failures = 0
+        self.post_message(ServerRefreshed(snapshot))
+        self._schedule_server(self.interval)
+
+    @on(ServerRefreshed)
+    def _server_refreshed(self, message: ServerRefreshed) -> None:
+        snapshot = message.snapshot
+        was_connected = self.connected
+        self.snapshot = snapshot
+        self.connected = True
+        self.last_good = time.time()
+        self.refreshes += 1
+        self.rates.update(snapshot.stats, snapshot.at)
+        self.tube_rates.update(snapshot.tubes.values(), snapshot.at)
+        self.main.show_snapshot(snapshot)
+        self.main.set_status("live", f"{snapshot.elapsed * 1000:.0f} ms")
+        if not was_connected and self.refreshes > 1:
+            self.notify(f"Reconnected to {self.address}", title="Back to live")
+            self.refresh_inventory()
+
+    @on(ServerLost)
+    def _server_lost(self, message: ServerLost) -> None:
+        self.connected = False
+        self.main.show_lost(message.reason, message.retry_in, message.attempt, self.last_good)
+
+    def server_rates(self) -> ServerRates:
+        return ServerRates.from_tracker(self.rates)
+
+    def rate_view(self) -> tuple[dict[str, float | None], dict[str, list[float]]]:
+        """Current rate and sparkline history of each rate the server bar shows."""
+        keys = {
+            "puts": "cmd-put", "reserves": "reserves", "deletes": "cmd-delete",
+            "releases": "cmd-release", "buries": "cmd-bury", "kicks": "cmd-kick",
+            "timeouts": "job-timeouts",
+        }  # fmt: skip
+        rates = {label: self.rates.rate(key) for label, key in keys.items()}
+        histories = {
+            label: self.rates.history(key, HISTORY_POINTS, HISTORY_STEP)
+            for label, key in keys.items()
+        }
+        return rates, histories
+
+    def action_refresh_now(self) -> None:
+        self.refresh_server()
+        self.refresh_inventory()
+
+    # --- the inventory ---------------------------------------------------------------------
+
+    def _schedule_inventory(self, delay: float) -> None:
+        if self._inventory_timer is not None:
+            self._inventory_timer.stop()
+        if not self._closing:
+            self._inventory_timer = self.set_timer(delay, self.refresh_inventory)
+
+    @work(exclusive=True, group="inventory", exit_on_error=False)
+    async def refresh_inventory(self) -> None:
+        """Scan once, then refresh; pace refreshes by their own cost so a huge
+        inventory never hogs the server."""
+        start = time.perf_counter()
+        first = not self.inventory.scanned
+        try:
+            await self.inventory_client.open()
+            if first:
+                change = await self.inventory.scan(self._on_scan_progress)
+            else:
+                change = await self.inventory.refresh(None)
+        except asyncio.CancelledError:
+            raise
+        except (BeanstalkConnectionError, Error, OSError):
+            # The server refresh owns the banner and the backoff; just try again later.
+            self._schedule_inventory(min(max(self.interval, 1.0) * 2, MAX_BACKOFF))
+            return
+        elapsed = time.perf_counter() - start
+        self.post_message(InventoryUpdated(change, first))
+        self._schedule_inventory(max(self.interval, 3 * elapsed))
+
+    def _on_scan_progress(self, progress: ScanProgress) -> None:
+        self.post_message(InventoryProgress(progress))
+
+    @on(InventoryProgress)
+    def _inventory_progress(self, message: InventoryProgress) -> None:
+        self.scan_progress = message.progress
+        self.main.show_scan_progress(message.progress)
+
+    @on(InventoryUpdated)
+    def _inventory_updated(self, message: InventoryUpdated) -> None:
+        self.inventory_refreshes += 1
+        if message.first or message.change:
+            self.main.show_jobs()
+        else:
+            self.main.refresh_job_times()
+        if message.first:
+            self.main.scan_finished()
+
+    # --- bodies ------------------------------------------------------------------------------
+
+    def want_bodies(self, ids: Iterable[int]) -> None:
+        """Queue previews to fetch; one worker drains the queue in batches."""
+        for job_id in ids:
+            self._wanted[job_id] = None
+        if not self._previews_running and self._wanted:
+            self._previews_running = True
+            self.load_previews()
+
+    @work(group="previews", exit_on_error=False)
+    async def load_previews(self) -> None:
+        try:
+            while self._wanted:
+                batch = list(self._wanted)[:PREVIEW_BATCH]
+                for job_id in batch:
+                    self._wanted.pop(job_id, None)
+                try:
+                    await self.inventory_client.open()
+                    got = await self.inventory.peek_bodies(batch, PREVIEW_LIMIT)
+                except (BeanstalkConnectionError, OSError):
+                    return  # the list asks again when it is drawn after the reconnect
+                bodies: dict[int, bytes | None] = {j: got.get(j) for j in batch}
+                self.post_message(BodiesLoaded(bodies))
+        finally:
+            self._previews_running = False
+
+    @on(BodiesLoaded)
+    def _bodies_loaded(self, message: BodiesLoaded) -> None:
+        self.main.show_previews(message.bodies)
+
+    @work(exclusive=True, group="detail", exit_on_error=False)
+    async def load_job(self, job_id: int, jump: bool = False) -> None:
+        """Fresh stats and the body of one job, for the detail pane."""
+        try:
+            await self.stats_client.open()
+            await self.inventory_client.open()
+            stats = await self.stats_client.stats_job(job_id)
+            body = await self.inventory.peek_body(job_id, None)
+        except asyncio.CancelledError:
+            raise
+        except (BeanstalkConnectionError, OSError) as exc:
+            self.post_message(JobLoaded(job_id, None, None, None, describe(exc), jump))
+            return
+        except Error as exc:
+            reason = (
+                "no such job: it was deleted, or the id was never used"
+                if (type(exc).__name__ == "NotFoundError")
+                else describe(exc)
+            )
+            self.post_message(JobLoaded(job_id, None, None, None, reason, jump))
+            return
+        job = JobInfo.from_stats(stats, time.monotonic())
+        size = None if body is None else len(body)
+        shown = None if body is None else body[:DETAIL_LIMIT]
+        self.post_message(JobLoaded(job_id, job, shown, size, "", jump))
+
+    @on(JobLoaded)
+    def _job_loaded(self, message: JobLoaded) -> None:
+        self.main.show_job(message)
+
+    # --- search ------------------------------------------------------------------------------
+
+    @work(exclusive=True, group="search", exit_on_error=False)
+    async def search_bodies(self, text: str, query: Query, candidates: list[JobInfo]) -> None:
+        """Read the bodies of the stats-matching candidates and keep those that match."""
+        matched: set[int] = set()
+        checked = 0
+        step = 256
+        for start in range(0, len(candidates), step):
+            chunk = candidates[start : start + step]
+            try:
+                await self.inventory_client.open()
+                bodies = await self.inventory.peek_bodies([j.id for j in chunk], SEARCH_LIMIT)
+            except (BeanstalkConnectionError, OSError) as exc:
+                self.notify(f"Search stopped: {describe(exc)}", severity="error")
+                break
+            for job in chunk:
+                body = bodies.get(job.id)
+                if body is not None and query.matches(job, body):
+                    matched.add(job.id)
+            checked += len(chunk)
+            self.post_message(SearchProgress(checked, len(candidates), len(matched)))
+        self.post_message(SearchDone(text, frozenset(matched), checked))
+
+    @on(SearchProgress)
+    def _search_progress(self, message: SearchProgress) -> None:
+        self.main.show_search_progress(message.checked, message.total, message.matched)
+
+    @on(SearchDone)
+    def _search_done(self, message: SearchDone) -> None:
+        self.main.search_finished(message.text, message.ids, message.checked)
+
+    # --- actions -------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.main.binding_nodes()))

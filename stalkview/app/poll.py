@@ -1,0 +1,81 @@
+"""One pipelined server refresh: ``stats``, ``list-tubes`` and every ``stats-tube``.
+
+No Textual here: the benchmark and the tests drive it with a bare client.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from stalkview.client import Client, NotFoundError
+from stalkview.client import commands as cmd
+from stalkview.client.commands import Call
+from stalkview.client.errors import Error
+
+
+@dataclass
+class Snapshot:
+    """What one refresh saw: server stats and the stats of every tube, in list-tubes order."""
+
+    stats: dict[str, Any]
+    tubes: dict[str, dict[str, Any]]
+    at: float = field(default_factory=time.monotonic)
+    elapsed: float = 0.0
+    round_trips: int = 1
+
+
+def _raise_if_error(value: Any) -> Any:
+    if isinstance(value, BaseException):
+        raise value
+    return value
+
+
+async def fetch_snapshot(client: Client, known_tubes: Sequence[str] = ()) -> Snapshot:
+    """Fetch a snapshot in one round trip when the tube list did not change.
+
+    The ``stats-tube`` calls for the tubes seen last time ride in the same write
+    as ``stats`` and ``list-tubes``; only tubes that are new since then need a
+    second write. A tube that vanished answers NOT_FOUND and is simply dropped.
+    """
+    start = time.perf_counter()
+    known = list(known_tubes)
+    calls: list[Call[Any]] = [cmd.STATS, cmd.LIST_TUBES, *(cmd.stats_tube(n) for n in known)]
+    results = await client.run_many(calls)
+    stats = _raise_if_error(results[0])
+    names: list[str] = _raise_if_error(results[1])
+    got: dict[str, dict[str, Any]] = {}
+    for name, result in zip(known, results[2:], strict=True):
+        if isinstance(result, dict):
+            got[name] = result
+        elif not isinstance(result, NotFoundError) and isinstance(result, Error):
+            raise result
+    missing = [name for name in names if name not in got]
+    trips = 1
+    if missing:
+        trips = 2
+        more = await client.run_many([cmd.stats_tube(name) for name in missing])
+        for name, result in zip(missing, more, strict=True):
+            if isinstance(result, dict):
+                got[name] = result
+            elif not isinstance(result, NotFoundError) and isinstance(result, Error):
+                raise result
+    tubes = {name: got[name] for name in names if name in got}
+    return Snapshot(stats, tubes, elapsed=time.perf_counter() - start, round_trips=trips)
+
+
+def totals(snapshot: Snapshot, tube: str | None) -> dict[str, int]:
+    """Job counts per state for one tube, or for the whole server (tube None)."""
+    if tube is None:
+        source: dict[str, Any] = snapshot.stats
+    else:
+        source = snapshot.tubes.get(tube, {})
+    return {
+        "ready": int(source.get("current-jobs-ready", 0)),
+        "delayed": int(source.get("current-jobs-delayed", 0)),
+        "reserved": int(source.get("current-jobs-reserved", 0)),
+        "buried": int(source.get("current-jobs-buried", 0)),
+        "urgent": int(source.get("current-jobs-urgent", 0)),
+    }

@@ -1,0 +1,501 @@
+"""The main screen: server bar, tubes, jobs, and the job detail or lifecycle side pane.
+
+The screen owns what is shown and where the user is (selected tube, state
+filter, search, selected job); the app owns connections and data. Every piece
+of server data reaches a widget as a rich ``Text`` or through a widget that
+renders it literally: tube names and bodies are never markup.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.dom import DOMNode
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import ContentSwitcher, Footer, Input, ProgressBar, Static
+
+from stalkview.app.poll import Snapshot, totals
+from stalkview.app.screens.jump import JumpScreen
+from stalkview.app.widgets.banner import ConnectionBanner
+from stalkview.app.widgets.hints import HintsBar, health_cell
+from stalkview.app.widgets.jobdetail import JobDetail
+from stalkview.app.widgets.joblist import JobList
+from stalkview.app.widgets.lifecycle import JobMark, Lifecycle
+from stalkview.app.widgets.serverbar import ServerBar
+from stalkview.app.widgets.statebar import STATE_KEYS, StateBar
+from stalkview.app.widgets.tubes import TubesTable
+from stalkview.model import Hint, Query, QueryError, parse_query, server_hints, tube_hints
+
+if TYPE_CHECKING:
+    from stalkview.app.app import StalkviewApp
+    from stalkview.app.messages import JobLoaded
+    from stalkview.inventory import JobInfo, ScanProgress
+
+QUERY_HELP = 'e.g. state=buried reserves>=3 age>1h body~"user_id": 42   (enter: run, esc: clear)'
+
+
+class MainScreen(Screen[None]):
+    """Everything on one screen; tab / shift+tab move between the panes."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            id="filter",
+            tooltip="Filter tubes by name (tubes pane) or search jobs (jobs pane)",
+        ),
+        Binding(
+            "s",
+            "search",
+            "Search",
+            id="search",
+            tooltip="Search jobs: stats conditions and body text or regex",
+        ),
+        Binding("colon", "jump", "Jump", id="jump", tooltip="Jump to a job by id"),
+        Binding(
+            "l",
+            "toggle_lifecycle",
+            "Lifecycle",
+            id="lifecycle",
+            tooltip="Show the lifecycle diagram or the job detail",
+        ),
+        *(
+            Binding(
+                key,
+                f"state({value!r})" if value else "state(None)",
+                label.capitalize(),
+                id=f"state-{label}",
+                tooltip=f"Show {label} jobs",
+            )
+            for key, value, label in STATE_KEYS
+        ),
+        Binding(
+            "escape",
+            "back",
+            "Back",
+            show=False,
+            id="back",
+            tooltip="Back out: close the input, or move back one pane",
+        ),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.tube: str | None = None
+        self.state_filter: str | None = None
+        self.query_text = ""
+        self.job_query: Query | None = None
+        self.body_matches: frozenset[int] | None = None
+        self.current_job_id: int | None = None
+        self.current_job: JobInfo | None = None
+        self.hints: list[Hint] = []
+
+    @property
+    def sv(self) -> StalkviewApp:
+        return cast("StalkviewApp", self.app)
+
+    # --- layout ----------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield ServerBar(self.sv.address, read_only=self.sv.read_only, id="server-bar")
+        yield ConnectionBanner(id="banner")
+        with Vertical(id="tubes-pane"):
+            yield Input(
+                placeholder="filter tubes by name (enter: keep, esc: clear)",
+                id="tube-filter",
+                classes="hidden",
+            )
+            yield TubesTable(id="tubes")
+            yield HintsBar("", id="hints")
+        with Horizontal(id="lower"):
+            with Vertical(id="jobs-pane"):
+                yield StateBar(id="states")
+                yield Input(placeholder=QUERY_HELP, id="job-query", classes="hidden")
+                yield Static("", id="query-status", classes="hidden")
+                yield ProgressBar(id="scan-progress", show_eta=False)
+                yield JobList(id="jobs", empty_message="Scanning jobs…")
+            with ContentSwitcher(initial="detail", id="side"):
+                yield JobDetail(id="detail")
+                with VerticalScroll(id="lifecycle-view"):
+                    yield Lifecycle(id="lifecycle")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#tubes-pane").border_title = "Tubes"
+        self.query_one("#jobs-pane").border_title = "Jobs"
+        self.query_one("#side").border_title = "Job"
+        self.query_one(StateBar).show(None, {})
+        self.query_one(HintsBar).update(Text("connecting…", style="dim"))
+        self.query_one(TubesTable).focus()
+        self.sv.start_polling()
+
+    def binding_nodes(self) -> list[DOMNode]:
+        """Where the help screen reads bindings from: the app, this screen, each pane."""
+        nodes: list[DOMNode] = [self.app, self]
+        for widget_type in (TubesTable, JobList, JobDetail):
+            nodes.extend(self.query(widget_type))
+        return nodes
+
+    # --- server data -------------------------------------------------------------------
+
+    def set_status(self, status: str, detail: str = "") -> None:
+        self.query_one(ServerBar).set_status(status, detail)
+
+    def show_snapshot(self, snapshot: Snapshot) -> None:
+        app = self.sv
+        rates, histories = app.rate_view()
+        self.query_one(ServerBar).show_stats(snapshot.stats, rates, histories)
+        self.query_one(ConnectionBanner).hide()
+        self.remove_class("stale")
+        own = sum(1 for c in (app.stats_client, app.inventory_client) if c.connected)
+        server = server_hints(snapshot.stats, app.server_rates())
+        by_tube: dict[str | None, list[Hint]] = {None: server}
+        for name, stats in snapshot.tubes.items():
+            by_tube[name] = tube_hints(
+                stats, app.tube_rates.rates(name), own_watchers=own if name == "default" else 0
+            )
+        health = {name: health_cell(hints) for name, hints in by_tube.items()}
+        table = self.query_one(TubesTable)
+        table.update_tubes(snapshot.stats, snapshot.tubes, health)
+        self.hints = (by_tube.get(self.tube, []) if self.tube is not None else []) + server
+        self.query_one(HintsBar).show_hints(self.hints)
+        self._title_tubes(len(snapshot.tubes))
+        self.update_lifecycle()
+
+    def _title_tubes(self, count: int) -> None:
+        table = self.query_one(TubesTable)
+        title = Text(f"Tubes ({count:,})")
+        title.append(
+            f"  sort: {table.sort_column} {'▼' if table.sort_reverse else '▲'}", style="dim"
+        )
+        if table.name_filter:
+            title.append("  filter: ", style="dim")
+            title.append(table.name_filter, style="bold")
+        self.query_one("#tubes-pane").border_title = title
+
+    def show_lost(self, reason: str, retry_in: float, attempt: int, since: float | None) -> None:
+        when = time.strftime("%H:%M:%S", time.localtime(since)) if since else None
+        self.query_one(ConnectionBanner).show_lost(self.sv.address, reason, retry_in, attempt, when)
+        self.set_status("stale", f"retry in {retry_in:.1f}s")
+        if since is not None:
+            self.add_class("stale")
+
+    def update_lifecycle(self) -> None:
+        snapshot = self.sv.snapshot
+        if snapshot is None:
+            return
+        counts = totals(snapshot, self.tube)
+        rates, _ = self.sv.rate_view()
+        scope = "whole server" if self.tube is None else f"tube {self.tube}"
+        job = self.current_job
+        mark = JobMark.of(job) if job is not None else None
+        self.query_one(Lifecycle).update_view(counts, rates, scope, mark)
+
+    # --- tubes ------------------------------------------------------------------------------
+
+    @on(TubesTable.TubeHighlighted)
+    def _tube_highlighted(self, event: TubesTable.TubeHighlighted) -> None:
+        if event.tube == self.tube and self.sv.inventory.scanned:
+            return
+        self.tube = event.tube
+        self._clear_body_search()
+        self.show_jobs()
+        snapshot = self.sv.snapshot
+        if snapshot is not None:
+            server = [h for h in self.hints if h.tube is None]
+            tube = (
+                tube_hints(snapshot.tubes[self.tube], self.sv.tube_rates.rates(self.tube))
+                if (self.tube in snapshot.tubes)
+                else []
+            )
+            self.query_one(HintsBar).show_hints(tube + server)
+        self.update_lifecycle()
+
+    @on(TubesTable.TubeOpened)
+    def _tube_opened(self, event: TubesTable.TubeOpened) -> None:
+        self.query_one(JobList).focus()
+
+    @on(Input.Changed, "#tube-filter")
+    def _tube_filter_changed(self, event: Input.Changed) -> None:
+        self._apply_tube_filter(event.value)
+
+    @on(Input.Submitted, "#tube-filter")
+    def _tube_filter_submitted(self, event: Input.Submitted) -> None:
+        if not event.value:
+            event.input.add_class("hidden")
+        self.query_one(TubesTable).focus()
+
+    def _apply_tube_filter(self, text: str) -> None:
+        table = self.query_one(TubesTable)
+        table.name_filter = text
+        snapshot = self.sv.snapshot
+        if snapshot is not None:
+            table.update_tubes(snapshot.stats, snapshot.tubes)
+            self._title_tubes(len(snapshot.tubes))
+
+    # --- jobs -------------------------------------------------------------------------------
+
+    def selected_jobs(self) -> list[JobInfo]:
+        """The jobs the jobs pane shows: tube, state filter, then the search."""
+        inventory = self.sv.inventory
+        jobs = inventory.select(self.tube, self.state_filter)
+        query = self.job_query
+        if query is None or query.is_empty:
+            return jobs
+        if query.needs_body or query.needs_type:
+            matches = self.body_matches or frozenset()
+            return [job for job in jobs if job.id in matches]
+        return [job for job in jobs if query.matches_stats(job)]
+
+    def show_jobs(self) -> None:
+        inventory = self.sv.inventory
+        job_list = self.query_one(JobList)
+        if not inventory.scanned:
+            job_list.set_empty_message("Scanning jobs…")
+        elif self.job_query is not None and not self.job_query.is_empty:
+            job_list.set_empty_message(f"No job matches: {self.job_query}")
+        else:
+            job_list.set_empty_message("No jobs here")
+        jobs = self.selected_jobs()
+        job_list.set_jobs(jobs)
+        counts = inventory.counts(self.tube)
+        self.query_one(StateBar).show(self.state_filter, counts)
+        title = Text("Jobs · ")
+        title.append("all tubes" if self.tube is None else self.tube, style="bold")
+        title.append(f" · {self.state_filter or 'all states'} · {len(jobs):,}")
+        if self.job_query is not None and not self.job_query.is_empty:
+            title.append(f" · search: {self.job_query}", style="italic")
+        self.query_one("#jobs-pane").border_title = title
+
+    def refresh_job_times(self) -> None:
+        """Nothing changed but time: ages and time-lefts move on their own."""
+        self.query_one(JobList).refresh()
+
+    def show_scan_progress(self, progress: ScanProgress) -> None:
+        bar = self.query_one("#scan-progress", ProgressBar)
+        bar.update(total=max(progress.expected, progress.found, 1), progress=progress.found)
+        self.query_one("#jobs-pane").border_title = Text(
+            f"Jobs · scanning… {progress.found:,} of ~{progress.expected:,} found"
+        )
+
+    def scan_finished(self) -> None:
+        self.query_one("#scan-progress", ProgressBar).add_class("hidden")
+
+    def show_previews(self, bodies: dict[int, bytes | None]) -> None:
+        self.query_one(JobList).set_bodies(bodies)
+
+    @on(JobList.BodiesWanted)
+    def _bodies_wanted(self, event: JobList.BodiesWanted) -> None:
+        self.sv.want_bodies(event.ids)
+
+    @on(JobList.Highlighted)
+    def _job_highlighted(self, event: JobList.Highlighted) -> None:
+        job = event.job
+        if job is None:
+            return
+        if job.id != self.current_job_id:
+            self.current_job_id = job.id
+            self.current_job = job
+            # The detail keeps the previous job until this one's body arrives (a
+            # millisecond or so): no "loading" flash while scrolling with j/k.
+            self.sv.load_job(job.id)
+        self.update_lifecycle()
+
+    @on(JobList.Selected)
+    def _job_selected(self, event: JobList.Selected) -> None:
+        self.query_one(ContentSwitcher).current = "detail"
+        self.query_one(JobDetail).focus()
+
+    def show_job(self, loaded: JobLoaded) -> None:
+        detail = self.query_one(JobDetail)
+        if loaded.job is None:
+            if loaded.jump:
+                self.notify(
+                    f"Job {loaded.job_id}: {loaded.error}", severity="error", title="Jump to job"
+                )
+            else:
+                detail.show_message(f"Job {loaded.job_id}: {loaded.error}")
+            return
+        if loaded.job_id != self.current_job_id and not loaded.jump:
+            return  # the user moved on while it loaded
+        self.current_job_id = loaded.job_id
+        self.current_job = loaded.job
+        shown = len(loaded.body) if loaded.body is not None else 0
+        detail.show_job(
+            loaded.job,
+            loaded.body,
+            truncated=loaded.size is not None and loaded.size > shown,
+            total_size=loaded.size,
+        )
+        self.query_one("#side").border_title = Text(f"Job {loaded.job_id}")
+        if loaded.jump:
+            self._reveal_job(loaded.job)
+        self.update_lifecycle()
+
+    def _reveal_job(self, job: JobInfo) -> None:
+        """After a jump: select the job's tube and state so the job shows in the list."""
+        self.query_one(TubesTable).select_tube(job.tube)
+        self.tube = job.tube
+        if self.state_filter not in (None, job.state):
+            self.state_filter = None
+        self.show_jobs()
+        self.query_one(JobList).select_job_id(job.id)
+        self.query_one(ContentSwitcher).current = "detail"
+        self.query_one(JobDetail).focus()
+
+    # --- search -----------------------------------------------------------------------------
+
+    @on(Input.Changed, "#job-query")
+    def _query_changed(self, event: Input.Changed) -> None:
+        try:
+            parse_query(event.value)
+        except QueryError as exc:
+            self._query_status(Text(f"✕ {exc.message}", style="bold red"))
+            return
+        self._query_status(Text(QUERY_HELP, style="dim"))
+
+    @on(Input.Submitted, "#job-query")
+    def _query_submitted(self, event: Input.Submitted) -> None:
+        self.run_query(event.value)
+
+    def run_query(self, text: str) -> bool:
+        """Apply a search; False (with the error shown inline) when it does not parse."""
+        try:
+            query = parse_query(text)
+        except QueryError as exc:
+            self._query_status(Text(f"✕ {exc.message}", style="bold red"))
+            return False
+        self.query_text = text
+        self.job_query = None if query.is_empty else query
+        self.body_matches = None
+        if self.job_query is not None and (query.needs_body or query.needs_type):
+            candidates = [
+                job
+                for job in self.sv.inventory.select(self.tube, self.state_filter)
+                if query.matches_stats(job)
+            ]
+            self._query_status(Text(f"searching {len(candidates):,} bodies…", style="cyan"))
+            self.body_matches = frozenset()
+            self.sv.search_bodies(text, query, candidates)
+        elif self.job_query is None:
+            self._query_status(None)
+        self.show_jobs()
+        if self.job_query is not None and not (query.needs_body or query.needs_type):
+            count = len(self.query_one(JobList).jobs)
+            self._query_status(Text(f"{count:,} jobs match", style="green"))
+        self.query_one(JobList).focus()
+        return True
+
+    def show_search_progress(self, checked: int, total: int, matched: int) -> None:
+        self._query_status(
+            Text(f"searching bodies: {checked:,}/{total:,}, {matched:,} match", style="cyan")
+        )
+
+    def search_finished(self, text: str, ids: frozenset[int], checked: int) -> None:
+        if text != self.query_text:
+            return
+        self.body_matches = ids
+        self.show_jobs()
+        self._query_status(
+            Text(
+                f"{len(ids):,} of {checked:,} jobs match (bodies as of "
+                f"{time.strftime('%H:%M:%S')}; enter re-runs)",
+                style="green",
+            )
+        )
+
+    def _query_status(self, text: Text | None) -> None:
+        status = self.query_one("#query-status", Static)
+        status.set_class(text is None, "hidden")
+        status.update(text or "")
+
+    def _clear_body_search(self) -> None:
+        if self.job_query is not None and (self.job_query.needs_body or self.job_query.needs_type):
+            self.job_query = None
+            self.query_text = ""
+            self.body_matches = None
+            query_input = self.query_one("#job-query", Input)
+            query_input.value = ""
+            query_input.add_class("hidden")
+            self._query_status(None)
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def _focused_pane(self) -> str:
+        focused = self.focused
+        if focused is None:
+            return "tubes"
+        for pane in ("tubes-pane", "jobs-pane", "side"):
+            node: Widget | None = focused
+            while node is not None:
+                if node.id == pane:
+                    return pane.removesuffix("-pane")
+                node = (
+                    cast("Widget | None", node.parent) if isinstance(node.parent, Widget) else None
+                )
+        return "tubes"
+
+    def action_filter(self) -> None:
+        if self._focused_pane() == "tubes":
+            tube_filter = self.query_one("#tube-filter", Input)
+            tube_filter.remove_class("hidden")
+            tube_filter.focus()
+        else:
+            self.action_search()
+
+    def action_search(self) -> None:
+        query_input = self.query_one("#job-query", Input)
+        query_input.remove_class("hidden")
+        if self.query_one("#query-status", Static).has_class("hidden"):
+            self._query_status(Text(QUERY_HELP, style="dim"))
+        query_input.focus()
+
+    def action_jump(self) -> None:
+        def jump(job_id: int | None) -> None:
+            if job_id is not None:
+                self.sv.load_job(job_id, jump=True)
+
+        self.app.push_screen(JumpScreen(), jump)
+
+    def action_toggle_lifecycle(self) -> None:
+        switcher = self.query_one(ContentSwitcher)
+        showing = switcher.current == "lifecycle-view"
+        switcher.current = "detail" if showing else "lifecycle-view"
+        self.query_one("#side").border_title = "Job" if showing else "Lifecycle"
+        if not showing:
+            self.update_lifecycle()
+
+    def action_state(self, state: str | None) -> None:
+        self.state_filter = state
+        self._clear_body_search()
+        if self.job_query is not None:
+            self.run_query(self.query_text)
+        else:
+            self.show_jobs()
+
+    def action_back(self) -> None:
+        focused = self.focused
+        if focused is not None and focused.id == "tube-filter":
+            cast(Input, focused).value = ""
+            focused.add_class("hidden")
+            self._apply_tube_filter("")
+            self.query_one(TubesTable).focus()
+        elif focused is not None and focused.id == "job-query":
+            cast(Input, focused).value = ""
+            focused.add_class("hidden")
+            self.run_query("")
+            self._query_status(None)
+        elif self._focused_pane() == "side":
+            self.query_one(JobList).focus()
+        elif self._focused_pane() == "jobs":
+            self.query_one(TubesTable).focus()
+        elif self.query_one(ContentSwitcher).current == "lifecycle-view":
+            self.action_toggle_lifecycle()

@@ -1,0 +1,68 @@
+"""Health hints for the selected tube and the server, one line each."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import Static
+
+LEVEL_STYLES = {
+    "error": "bold red",
+    "critical": "bold red",
+    "warning": "yellow",
+    "warn": "yellow",
+    "info": "cyan",
+}
+LEVEL_ICONS = {"error": "✖", "critical": "✖", "warning": "▲", "warn": "▲", "info": "●"}
+LEVEL_RANK = {"error": 0, "critical": 0, "warning": 1, "warn": 1, "info": 2}
+
+
+def hint_level(hint: Any) -> str:
+    return str(getattr(hint, "level", "info")).lower()
+
+
+def worst_first(hints: Iterable[Any]) -> list[Any]:
+    return sorted(hints, key=lambda h: LEVEL_RANK.get(hint_level(h), 3))
+
+
+def hint_text(hint: Any, *, with_tube: bool = False) -> Text:
+    level = hint_level(hint)
+    text = Text()
+    text.append(LEVEL_ICONS.get(level, "●") + " ", style=LEVEL_STYLES.get(level, ""))
+    tube = getattr(hint, "tube", None)
+    if with_tube and tube:
+        text.append(str(tube), style="bold")
+        text.append(": ")
+    text.append(str(getattr(hint, "text", hint)))
+    return text
+
+
+def health_cell(hints: Iterable[Any]) -> Text:
+    """The tubes table's health cell: the worst hint, and how many more there are."""
+    ordered = worst_first(hints)
+    if not ordered:
+        return Text("ok", style="dim green")
+    cell = hint_text(ordered[0])
+    if len(ordered) > 1:
+        cell.append(f" +{len(ordered) - 1}", style="dim")
+    return cell
+
+
+class HintsBar(Static):
+    """The hints that matter for what is selected, worst first."""
+
+    def show_hints(self, hints: Iterable[Any]) -> None:
+        ordered = worst_first(hints)
+        if not ordered:
+            self.update(Text("✓ no health warnings", style="dim green"))
+            return
+        text = Text()
+        for index, hint in enumerate(ordered[:4]):
+            if index:
+                text.append("   ")
+            text.append_text(hint_text(hint, with_tube=True))
+        if len(ordered) > 4:
+            text.append(f"   (+{len(ordered) - 4} more)", style="dim")
+        self.update(text)

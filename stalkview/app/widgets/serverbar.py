@@ -1,0 +1,150 @@
+"""The server bar: who we are looking at, its totals, its live rates with sparklines."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Label, Sparkline, Static
+
+#: (label, stats counters summed for it) for each rate shown.
+RATES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("puts", ("cmd-put",)),
+    ("reserves", ("cmd-reserve", "cmd-reserve-with-timeout")),
+    ("deletes", ("cmd-delete",)),
+    ("releases", ("cmd-release",)),
+    ("buries", ("cmd-bury",)),
+    ("kicks", ("cmd-kick",)),
+    ("timeouts", ("job-timeouts",)),
+)
+
+STATUS_STYLES = {
+    "live": ("●", "bold green"),
+    "refreshing": ("◌", "bold cyan"),
+    "connecting": ("◌", "bold yellow"),
+    "stale": ("✕", "bold red"),
+}
+
+STATE_STYLES = {
+    "ready": "green",
+    "delayed": "cyan",
+    "reserved": "yellow",
+    "buried": "red",
+    "urgent": "magenta",
+}
+
+
+def uptime_text(seconds: int) -> str:
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {int(seconds) % 60:02d}s"
+
+
+def rate_text(value: float) -> str:
+    if value >= 1000:
+        return f"{value / 1000:.1f}k/s"
+    if value >= 100:
+        return f"{value:.0f}/s"
+    return f"{value:.1f}/s"
+
+
+class RateCell(Horizontal):
+    """One rate: its name, its value and a sparkline of its recent history."""
+
+    def __init__(self, label: str, *, id: str | None = None) -> None:
+        super().__init__(id=id, classes="rate-cell")
+        self.label = label
+
+    def compose(self) -> ComposeResult:
+        yield Label(self.label, classes="rate-label")
+        yield Label("-", classes="rate-value")
+        yield Sparkline([], classes="rate-spark")
+
+    def show(self, value: float | None, history: Sequence[float]) -> None:
+        text = "-" if value is None else rate_text(value)
+        self.query_one(".rate-value", Label).update(text)
+        self.query_one(Sparkline).data = list(history) or [0.0]
+
+
+class ServerBar(Vertical):
+    """Address, version, uptime, connections, totals per state and live rates."""
+
+    def __init__(self, address: str, *, read_only: bool = False, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.address = address
+        self.read_only = read_only
+        self._stats: Mapping[str, Any] = {}
+        self._status = "connecting"
+        self._detail = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._identity(), id="sb-identity")
+        yield Static("", id="sb-totals")
+        with Horizontal(id="sb-rates"):
+            for label, _keys in RATES:
+                yield RateCell(label, id=f"rate-{label}")
+
+    def _identity(self) -> Text:
+        stats = self._stats
+        text = Text()
+        text.append(" stalkview ", style="bold reverse")
+        text.append("  ")
+        text.append(self.address, style="bold")
+        if stats:
+            text.append(f"   beanstalkd {stats.get('version', '?')}", style="")
+            text.append(f"   up {uptime_text(int(stats.get('uptime', 0)))}")
+            text.append(f"   conns {int(stats.get('current-connections', 0)):,}")
+            text.append(f"   tubes {int(stats.get('current-tubes', 0)):,}")
+            if str(stats.get("draining", "false")) == "true":
+                text.append("   DRAINING", style="bold red")
+        symbol, style = STATUS_STYLES.get(self._status, ("?", ""))
+        text.append("   ")
+        text.append(f"{symbol} {self._status}", style=style)
+        if self._detail:
+            text.append(f"  {self._detail}", style="dim")
+        if self.read_only:
+            text.append("   ")
+            text.append(" READ-ONLY ", style="bold reverse yellow")
+        return text
+
+    def _totals(self) -> Text:
+        stats = self._stats
+        text = Text(" ")
+        for state, style in STATE_STYLES.items():
+            value = int(stats.get(f"current-jobs-{state}", 0))
+            text.append(f"{state} ", style="dim")
+            text.append(f"{value:,}", style=f"bold {style}" if value else "dim")
+            text.append("   ")
+        text.append("total jobs ", style="dim")
+        text.append(f"{int(stats.get('total-jobs', 0)):,}")
+        return text
+
+    def set_status(self, status: str, detail: str = "") -> None:
+        self._status, self._detail = status, detail
+        self.query_one("#sb-identity", Static).update(self._identity())
+
+    @property
+    def status(self) -> str:
+        return self._status
+
+    def show_stats(
+        self,
+        stats: Mapping[str, Any],
+        rates: Mapping[str, float | None],
+        histories: Mapping[str, Sequence[float]],
+    ) -> None:
+        self._stats = stats
+        self.query_one("#sb-identity", Static).update(self._identity())
+        self.query_one("#sb-totals", Static).update(self._totals())
+        for label, _keys in RATES:
+            self.query_one(f"#rate-{label}", RateCell).show(
+                rates.get(label), histories.get(label, ())
+            )
