@@ -17,8 +17,8 @@ from typing import Any
 MAX_OUTPUT = 10 * 1024 * 1024
 """Default cap on the bytes one decompression layer may produce."""
 
-PREVIEW_MAX_OUTPUT = 64 * 1024
-"""Previews need only the start of a body: decompress far less for them."""
+PREVIEW_MAX_OUTPUT = 16 * 1024
+"""Previews need only the start of a body: they read and decompress at most this much."""
 
 MAX_LAYERS = 4
 
@@ -28,7 +28,8 @@ _JSON_START = frozenset('{["-0123456789tfnNI')
 _B64_STD = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
 _B64_URL = re.compile(rb"[A-Za-z0-9_-]+={0,2}")
 _B64_MIN_LEN_FOR_TEXT = 8
-_WHITESPACE = re.compile(rb"\s+")
+_B64_CHARS = re.compile(rb"[A-Za-z0-9+/_=\r\n-]*")
+_LINE_BREAKS = re.compile(rb"\r?\n")
 
 # Control characters that make text "binary" when frequent. Tab, LF, CR and ESC are common in
 # real text (logs with colours), so they do not count.
@@ -85,16 +86,16 @@ def decode_body(
     data = bytes(raw)
     layers: list[str] = []
     capped = False
-    for _ in range(MAX_LAYERS):
-        if _parse_json(data, truncated or capped) is not None:
-            break
+    parsed = _parse_json(data, truncated)
+    while parsed is None and len(layers) < MAX_LAYERS:
         step = _unwrap(data, truncated or capped, max_output)
         if step is None:
             break
         name, data, layer_capped = step
         layers.append(name)
         capped = capped or layer_capped
-    kind, text, value = _classify(data, truncated or capped)
+        parsed = _parse_json(data, truncated or capped)
+    kind, text, value = _classify(data, truncated or capped, parsed)
     return DecodedBody(kind, tuple(layers), text, value, data, size, truncated, capped)
 
 
@@ -146,8 +147,12 @@ def _inflate(data: bytes, wbits: int, partial: bool, max_output: int) -> tuple[b
 
 
 def _base64(data: bytes, partial: bool) -> bytes | None:
-    """Strict base64 (standard or URL-safe, line wraps allowed) with meaningful content."""
-    compact = _WHITESPACE.sub(b"", data.strip()) if b"\n" in data else data.strip()
+    """Strict base64 (standard or URL-safe, MIME line wraps allowed) with meaningful content."""
+    compact = data.strip()
+    if not _B64_CHARS.fullmatch(compact):
+        return None  # cheap early exit: ordinary text fails at its first space
+    if b"\n" in compact:
+        compact = _LINE_BREAKS.sub(b"", compact)
     if partial:
         compact = compact[: len(compact) - len(compact) % 4]
     if len(compact) < 4 or len(compact) % 4:
@@ -207,10 +212,10 @@ def _parse_json(data: bytes, partial: bool) -> tuple[Any] | None:
         return None
 
 
-def _classify(data: bytes, partial: bool) -> tuple[str, str | None, Any]:
+def _classify(data: bytes, partial: bool, parsed: tuple[Any] | None) -> tuple[str, str | None, Any]:
+    """Kind, text and JSON value of the innermost bytes (``parsed`` is their JSON parse, if any)."""
     if not data:
         return "empty", "", None
-    parsed = _parse_json(data, partial)
     if parsed is not None:
         value = parsed[0]
         try:
@@ -273,9 +278,12 @@ def preview(
     layers are named first ("gzip: {...}"); binary bodies as ``<binary 1.2 KiB> 1f 8b 08 ...``.
     The result never contains a C0/C1 control character or DEL.
     """
-    decoded = decode_body(
-        raw, truncated=truncated, total_size=total_size, max_output=PREVIEW_MAX_OUTPUT
-    )
+    size = len(raw) if total_size is None else total_size
+    if len(raw) > PREVIEW_MAX_OUTPUT:
+        raw, truncated = raw[:PREVIEW_MAX_OUTPUT], True
+    # One line shows a few hundred characters: decompressing more would only cost time.
+    budget = min(max(width * 8, 2048), PREVIEW_MAX_OUTPUT)
+    decoded = decode_body(raw, truncated=truncated, total_size=size, max_output=budget)
     prefix = "+".join(decoded.layers) + ": " if decoded.layers else ""
     if decoded.kind == "empty":
         line = f"<{prefix}empty>"

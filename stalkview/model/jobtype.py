@@ -32,7 +32,10 @@ def job_type(raw: bytes | DecodedBody) -> str | None:
     if isinstance(raw, DecodedBody):
         decoded = raw
     else:
-        decoded = decode_body(raw, truncated=True, max_output=PREVIEW_MAX_OUTPUT)
+        # The type sits near the start of known shapes: a prefix is enough, and cheap.
+        decoded = decode_body(
+            raw[:PREVIEW_MAX_OUTPUT], truncated=True, max_output=PREVIEW_MAX_OUTPUT
+        )
     if decoded.kind == "json":
         return type_from_value(decoded.value)
     if decoded.kind == "text" and decoded.text is not None:
