@@ -46,7 +46,7 @@ async def worker(server: Beanstalkd) -> AsyncIterator[Client]:
         yield c
 
 
-def gclient(server: Beanstalkd) -> greenstalk.Client:
+def gclient(server: Beanstalkd) -> greenstalk.Client[bytes]:
     assert server.port is not None
     return greenstalk.Client(("127.0.0.1", server.port), encoding=None)
 
@@ -440,7 +440,9 @@ def test_put_form_names_every_bad_field() -> None:
 def test_put_form_messages(field: str, value: str, expected: str) -> None:
     form = {"tube": "t", "body": "b", "pri": "1", "delay": "0", "ttr": "60"}
     form[field] = value
-    parsed, errors = validate_put_form(**form)
+    parsed, errors = validate_put_form(
+        form["tube"], form["body"], form["pri"], form["delay"], form["ttr"]
+    )
     assert parsed is None and list(errors) == [field]
     assert expected in errors[field]
 
