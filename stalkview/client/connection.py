@@ -161,22 +161,29 @@ class Connection(asyncio.BufferedProtocol):
 
     def _dispatch(self, replies: list[Reply]) -> None:
         waiters = self._waiters
-        for reply in replies:
+        i = 0
+        count = len(replies)
+        while i < count:
             if not waiters:
-                self._fail(ProtocolError(f"unsolicited reply from the server: {reply[0]!r}"))
+                self._fail(ProtocolError(f"unsolicited reply from the server: {replies[i][0]!r}"))
                 return
             waiter = waiters[0]
             if waiter.__class__ is _Batch:
                 assert isinstance(waiter, _Batch)
                 got = waiter.replies
-                got.append(reply)
+                # Hand a batch its replies a slice at a time, not one by one.
+                take = min(count - i, waiter.count - len(got))
+                got += replies[i : i + take] if take != count else replies
+                i += take
                 if len(got) == waiter.count:
                     waiters.popleft()
                     if not waiter.future.done():
                         waiter.future.set_result(got)
                 continue
-            waiters.popleft()
             assert not isinstance(waiter, _Batch)
+            waiters.popleft()
+            reply = replies[i]
+            i += 1
             if not waiter.done():
                 waiter.set_result(reply)
             elif self.on_orphan is not None:
