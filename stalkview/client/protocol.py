@@ -121,6 +121,8 @@ class ReplyParser:
     def _parse(self) -> list[Reply]:
         pos = self._start
         end = self._end
+        if self._need is not None and end - pos < self._need[2] + 2:
+            return []  # a big body still arriving: do not copy it on every read
         # One copy of the unparsed bytes into an immutable bytes object: slices
         # of it are bytes at once (hashable words, bodies) with no view objects.
         data = bytes(self._view[pos:end])
