@@ -6,6 +6,8 @@ against a real beanstalkd.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -18,6 +20,7 @@ from textual.app import App, ComposeResult
 from textual.message import Message
 from textual.pilot import Pilot
 
+from stalkview.app.widgets.jobdetail import DISPLAY_LIMIT, JobDetail
 from stalkview.app.widgets.joblist import JobList, format_count, format_duration
 
 STATES = ("ready", "delayed", "reserved", "buried")
@@ -372,3 +375,138 @@ async def test_columns_fit_the_width(width: int) -> None:
             assert "kick" in header
         else:
             assert "kick" not in header
+
+
+# --------------------------------------------------------------------------- JobDetail
+
+
+class DetailHarness(App[None]):
+    def compose(self) -> ComposeResult:
+        yield JobDetail(id="detail")
+
+
+async def show(
+    pilot: Pilot[Any], job: Job | None, body: bytes | None, **kwargs: Any
+) -> tuple[JobDetail, str]:
+    detail = pilot.app.query_one(JobDetail)
+    detail.show_job(job, body, **kwargs)
+    await pilot.pause()
+    return detail, screen_text(pilot.app)
+
+
+def field_value(lines: list[str], name: str) -> str:
+    for line in lines:
+        label, _, value = line.strip().partition("  ")
+        if label == name:
+            return value.strip()
+    raise AssertionError(f"no field {name!r} in {lines}")
+
+
+async def test_detail_shows_every_stats_field_and_poison_reasons() -> None:
+    job = Job(
+        id=42, tube="emails", state="buried", pri=10, age=3723, delay=5, ttr=120,
+        file=3, reserves=6, timeouts=3, releases=1, buries=2, kicks=1,
+    )  # fmt: skip
+    async with DetailHarness().run_test(size=(100, 40)) as pilot:
+        detail, text = await show(pilot, job, b"hi")
+        lines = detail.lines
+        expected = {
+            "id": "42", "tube": "emails", "state": "buried", "pri": "10 (urgent)",
+            "delay": "5 s", "ttr": "120 s (2m)", "time-left": "-", "file": "3",
+            "reserves": "6", "timeouts": "3", "releases": "1", "buries": "2", "kicks": "1",
+        }  # fmt: skip
+        for name, value in expected.items():
+            assert field_value(lines, name) == value, name
+        assert field_value(lines, "age").startswith("3723 s (1h 2m 3s)")
+        assert "⚠ poison job: timed out 3x, buried 2x, reserved 6x" in text
+        warning = detail.get_component_rich_style("jobdetail--warning", partial=True)
+        assert warning.color is not None
+        assert detail.get_component_rich_style("jobdetail--label", partial=True) != warning
+
+
+async def test_detail_counts_down_live() -> None:
+    now = time.monotonic()
+    job = Job(id=1, state="reserved", age=10, time_left=9000, seen=now - 1000)
+    async with DetailHarness().run_test(size=(100, 40)) as pilot:
+        detail, _ = await show(pilot, job, b"x")
+        assert field_value(detail.lines, "time-left").startswith("8000 s (2h 13m 20s)")
+        assert field_value(detail.lines, "age").startswith("1010 s")
+
+
+async def test_detail_pretty_prints_json_and_names_the_layers() -> None:
+    value = {"displayName": "App\\Jobs\\SendEmail", "data": {"to": "a@b.c", "n": 7, "ok": True}}
+    body = base64.b64encode(gzip.compress(json.dumps(value).encode()))
+    async with DetailHarness().run_test(size=(100, 40)) as pilot:
+        detail, text = await show(pilot, Job(id=1), body)
+        assert "base64 → gzip → JSON" in text
+        assert '    "to": "a@b.c",' in detail.lines
+        assert '    "n": 7,' in detail.lines
+        # Highlighted: the key and the number are drawn in different styles.
+        line = next(i for i, s in enumerate(detail.lines) if s == '    "n": 7,')
+        spans = {str(span.style) for span in detail._text(line).spans}
+        assert len(spans) >= 2
+
+
+async def test_detail_shows_markup_and_escapes_literally() -> None:
+    body = b"[bold red]x[/] \x1b[2J and [link=http://evil]click[/link]\nline two\tend"
+    async with DetailHarness().run_test(size=(100, 40)) as pilot:
+        _detail, text = await show(pilot, Job(id=1), body)
+        assert "[bold red]x[/] \\x1b[2J and [link=http://evil]click[/link]" in text
+        assert "line two    end" in text
+        assert "\x1b" not in text
+        assert "· text" in text
+        # Markup in a JSON body too: shown inside the pretty-printed string.
+        _, text = await show(pilot, Job(id=2), json.dumps({"m": "[bold red]x[/]"}).encode())
+        assert '"m": "[bold red]x[/]"' in text
+
+
+async def test_detail_dumps_binary_bodies_as_hex() -> None:
+    body = bytes(range(256)) + b"\xff" * 10
+    async with DetailHarness().run_test(size=(100, 40)) as pilot:
+        _, text = await show(pilot, Job(id=1), body)
+        assert "266 B · binary" in text
+        assert (
+            "00000000  00 01 02 03 04 05 06 07  08 09 0a 0b 0c 0d 0e 0f  |................|" in text
+        )
+        assert (
+            "00000040  40 41 42 43 44 45 46 47  48 49 4a 4b 4c 4d 4e 4f  |@ABCDEFGHIJKLMNO|" in text
+        )
+        # A narrow pane gets 8 bytes a line instead of wrapped 16-byte lines.
+        await pilot.resize_terminal(60, 40)
+        await pilot.pause()
+        text = screen_text(pilot.app)
+        assert "00000008  08 09 0a 0b 0c 0d 0e 0f  |........|" in text
+
+
+async def test_detail_states_the_size_of_huge_bodies() -> None:
+    prefix = b"A" * (256 * 1024)
+    async with DetailHarness().run_test(size=(100, 40)) as pilot:
+        detail, text = await show(pilot, Job(id=1), prefix, truncated=True, total_size=1_300_000)
+        assert "showing the first 256.0 KiB of 1.2 MiB" in text
+        assert detail.virtual_size.height > 2000  # wrapped, scrollable, drawn on demand
+        await pilot.press("end")
+        await pilot.pause()
+        assert "AAAA" in screen_text(pilot.app)
+        # A small body that decompresses to megabytes: only the start of the text is shown.
+        big = gzip.compress(b"line\n" * 400_000)
+        started = time.perf_counter()
+        detail, text = await show(pilot, Job(id=2), big)
+        print(f"\n2 MB decompressed body shown in {time.perf_counter() - started:.3f} s")
+        assert "showing the first 256.0 KiB of 1.9 MiB of decoded text" in text
+        assert len(detail.lines) < DISPLAY_LIMIT // 4
+
+
+async def test_detail_empty_gone_and_messages() -> None:
+    async with DetailHarness().run_test(size=(100, 40)) as pilot:
+        _, text = await show(pilot, Job(id=1), b"")
+        assert "(empty body)" in text
+        _, text = await show(pilot, Job(id=1), None)
+        assert "job is gone" in text
+        detail = pilot.app.query_one(JobDetail)
+        detail.show_message("[b]loading…[/b] \x1b[2J")
+        await pilot.pause()
+        text = screen_text(pilot.app)
+        assert "[b]loading…[/b] \\x1b[2J" in text
+        assert detail.job is None
+        _, text = await show(pilot, None, None)
+        assert "No job selected" in text

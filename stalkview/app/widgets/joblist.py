@@ -569,9 +569,7 @@ class JobList(ScrollView, can_focus=True):
         ]
         return Strip(segments).adjust_cell_length(width, base)
 
-    def _render_row(
-        self, job: JobInfo, index: int, elapsed: int, width: int, base: Style
-    ) -> Strip:
+    def _render_row(self, job: JobInfo, index: int, elapsed: int, width: int, base: Style) -> Strip:
         row_style = base
         if job.id in self.marked:
             row_style += self._style("joblist--marked")
@@ -599,8 +597,11 @@ class JobList(ScrollView, can_focus=True):
         if cached is None:
             append(Segment("…", row_style + dim))
         else:
-            append(Segment(set_cell_size(cached[0], min(self._body_width, cell_len(cached[0]))),
-                           row_style))
+            append(
+                Segment(
+                    set_cell_size(cached[0], min(self._body_width, cell_len(cached[0]))), row_style
+                )
+            )
         return Strip(segments).adjust_cell_length(width, row_style)
 
     def _cell(
