@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 
 import pytest
 
+from stalkview.client import Client
 from stalkview.model import FIELDS, JobLike, Query, QueryError, parse_query
 
 
@@ -353,3 +354,28 @@ def test_inventory_jobinfo_satisfies_joblike() -> None:
     job = inventory.JobInfo.from_stats(stats, 0.0)
     assert matches("state=buried reserves>=3 age>1h time-left=0", job)
     assert not matches("state=buried reserves>=5", job)
+
+
+async def test_search_over_jobs_from_a_real_server(bclient: Client) -> None:
+    """End to end: bodies and stats as beanstalkd returns them, through decode, type and search."""
+    inventory = pytest.importorskip("stalkview.inventory")
+    await bclient.use("emails")
+    laravel_gz = await bclient.put(gzip.compress(LARAVEL), priority=10)
+    plain = await bclient.put(b"user_id 42 in plain text", delay=3600)
+    other = await bclient.put(json.dumps({"class": "NewsletterJob", "args": [1]}).encode())
+    jobs = {}
+    for job_id in (laravel_gz, plain, other):
+        stats = await bclient.stats_job(job_id)
+        body = (await bclient.peek(job_id)).body
+        jobs[job_id] = (inventory.JobInfo.from_stats(stats, 0.0), body)
+
+    def found(text: str) -> set[int]:
+        query = parse_query(text)
+        return {i for i, (job, body) in jobs.items() if query.matches(job, body)}
+
+    assert found('body~"user_id": 42') == {laravel_gz}
+    assert found("user_id 42") == {laravel_gz, plain}
+    assert found("type=SendEmail pri<1024") == {laravel_gz}
+    assert found("type=NewsletterJob state=ready") == {other}
+    assert found("state=delayed delay>=1h tube=emails") == {plain}
+    assert found("type!~mail") == {plain, other}
