@@ -505,7 +505,9 @@ class _Mover:
         except Error as exc:
             if isinstance(exc, BeanstalkConnectionError):
                 raise
-            await self._give_back_all(claims, f"not moved: {plain_reason(exc, 'use')}")
+            reason = f"not moved: {plain_reason(exc, 'use')}"
+            await self._give_back_all(claims, reason)
+            _append(self.journal, [note("failed", c.entry, reason=reason) for c in claims])
             return
         await self._settle(claims, new_ids)
 
