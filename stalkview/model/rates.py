@@ -95,14 +95,17 @@ class RateTracker:
     def _sample(self, stats: Mapping[str, Any]) -> tuple[int, ...]:
         # A key missing from one refresh keeps its last value: reading it as 0 would look like a
         # counter reset and throw the history away.
-        last = dict(zip(self._names, self._values[-1], strict=True)) if self._values else {}
-
-        def value(key: str) -> int:
-            return _counter(stats[key]) if key in stats else last.get(key, 0)
-
-        base = tuple(value(key) for key in self._keys)
-        sums = tuple(sum(value(k) for k in ks) for ks in self._derived.values())
-        return base + sums
+        last = self._values[-1] if self._values else None
+        values = [
+            _counter(stats[key]) if key in stats else (last[i] if last else 0)
+            for i, key in enumerate(self._keys)
+        ]
+        for i, parts in enumerate(self._derived.values(), start=len(self._keys)):
+            if all(part in stats for part in parts):
+                values.append(sum(_counter(stats[part]) for part in parts))
+            else:
+                values.append(last[i] if last else 0)
+        return tuple(values)
 
     def clear(self) -> None:
         self._times.clear()
