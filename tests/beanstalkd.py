@@ -81,6 +81,7 @@ class Beanstalkd:
                     with socket.socket(socket.AF_UNIX) as s:
                         s.connect(self.socket_path)
                 else:
+                    assert self.port is not None
                     socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
                 return True
             except OSError:
