@@ -15,6 +15,7 @@ Never imports textual: the UI renders :meth:`Inventory.select` results.
 from __future__ import annotations
 
 import asyncio
+import operator
 import re
 import time
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
@@ -132,9 +133,8 @@ class JobInfo:
         return self.age + max(0, int(now - self.seen))
 
     def _differs(self, other: JobInfo) -> bool:
-        for name in _IDENTITY_FIELDS:
-            if getattr(self, name) != getattr(other, name):
-                return True
+        if _identity(self) != _identity(other):
+            return True
         if self.state in ("delayed", "reserved"):
             return abs(self.deadline - other.deadline) > _DEADLINE_SLACK
         return False
@@ -145,6 +145,7 @@ class JobInfo:
 
 
 _ALL_FIELDS = tuple(f.name for f in fields(JobInfo))
+_identity = operator.attrgetter(*_IDENTITY_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -474,7 +475,10 @@ class Inventory:
                 self._bucket_add(old)
             tally.changed.add(info.id)
         else:
-            old._assign(info)
+            # Unchanged: only the clock-driven fields move (the hot path of a re-read).
+            old.age = info.age
+            old.time_left = info.time_left
+            old.seen = info.seen
 
     def _remove(self, job_id: int, tally: _Tally) -> None:
         old = self.jobs.pop(job_id, None)

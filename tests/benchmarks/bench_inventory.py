@@ -130,8 +130,9 @@ async def timed_refresh(inv: Inventory) -> float:
 async def exact(address: str, inv: Inventory) -> bool:
     _t, _n, truth = await full_scan(address)
     await truth.client.close()
+
     def summary(i: Inventory) -> dict[int, tuple[Any, ...]]:
-        return {j: (x.tube, x.state, x.pri, x.reserves, x.buries, x.kicks) for j, x in i.jobs.items()}
+        return {j: (x.tube, x.state, x.pri, x.reserves, x.kicks) for j, x in i.jobs.items()}
 
     return summary(inv) == summary(truth)
 
