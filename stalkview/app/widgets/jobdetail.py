@@ -37,10 +37,12 @@ from stalkview.model import (
 if TYPE_CHECKING:
     from stalkview.inventory import JobInfo
 
-__all__ = ["DISPLAY_LIMIT", "HEXDUMP_LIMIT", "JobDetail"]
+__all__ = ["DECODE_LIMIT", "DISPLAY_LIMIT", "HEXDUMP_LIMIT", "JobDetail"]
 
 DISPLAY_LIMIT = 256 * 1024
 """Characters of decoded text shown at most."""
+DECODE_LIMIT = 4 * DISPLAY_LIMIT
+"""Bytes one decompression layer may produce for display."""
 HEXDUMP_LIMIT = 64 * 1024
 """Bytes of a binary body dumped at most (4,096 lines)."""
 TAB_SIZE = 4
@@ -71,14 +73,18 @@ _HEX_ASCII = re.compile(r"\|.*\|$")
 
 
 @dataclass(frozen=True)
-class _Raw:
-    """A body line kept as a plain string, highlighted only when drawn."""
+class _Body:
+    """The body part: a few styled lines, then the body's own lines as plain strings
+    (highlighted only when drawn)."""
 
+    prelude: list[Text]
     kind: str  # "json", "text" or "hex"
-    text: str
+    lines: list[str]
+    narrow: bool  # every line fits in ``max_len`` cells, one cell a character
+    max_len: int
 
 
-_Logical = Text | _Raw
+_NO_BODY = _Body([], "text", [], True, 0)
 
 
 class JobDetail(ScrollView, can_focus=True):
@@ -146,14 +152,17 @@ class JobDetail(ScrollView, can_focus=True):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self._job: JobInfo | None = None
-        # Built lazily (they need styles): the stats part is rebuilt every second so
-        # age and time-left count; the body part once per show_job.
-        self._header: Callable[[], list[_Logical]] = list
-        self._body: Callable[[], list[_Logical]] = list
-        self._body_lines: list[_Logical] | None = None
-        self._logical: list[_Logical] = []
-        self._visual: list[tuple[int, int, int]] = []
+        # Built lazily (they need styles): the head (stats) is rebuilt every second so
+        # age and time-left count; the body once per show_job (and per hex row width).
+        self._head_builder: Callable[[], list[Text]] = list
+        self._body_builder: Callable[[], _Body] = lambda: _NO_BODY
+        self._body: _Body | None = None
+        self._head: list[Text] = []
+        self._head_visual: list[tuple[int, int, int]] = []
+        self._raw_visual: list[tuple[int, int, int]] | None = None
+        self._raw_count = 0
         self._wrap_width = -1
+        self._raw_width = -1
         self._hex_row = 16
         self._stale = True
         self._highlighted: LRUCache[int, Text] = LRUCache(2048)
@@ -185,11 +194,15 @@ class JobDetail(ScrollView, can_focus=True):
         self._job = job
         self.decoded = None
         if body is not None:
-            self.decoded = decode_body(body, truncated=truncated, total_size=total_size)
+            # Only the start of a decompressed body is shown: decompressing further
+            # would only stall the UI.
+            self.decoded = decode_body(
+                body, truncated=truncated, total_size=total_size, max_output=DECODE_LIMIT
+            )
         decoded = self.decoded
-        self._header = lambda: self._stats_lines(job)
-        self._body = lambda: self._body_section(decoded, body)
-        self._body_lines = None
+        self._head_builder = lambda: self._stats_lines(job)
+        self._body_builder = lambda: self._body_section(decoded, body)
+        self._body = None
         self._invalidate(keep_scroll=same_job)
 
     def show_message(self, text: str) -> None:
@@ -197,16 +210,19 @@ class JobDetail(ScrollView, can_focus=True):
         self._job = None
         self.decoded = None
         lines = safe_text(text).split("\n")
-        self._header = lambda: [Text(line, self._style("jobdetail--message")) for line in lines]
-        self._body = list
-        self._body_lines = None
+        self._head_builder = lambda: [
+            Text(line, self._style("jobdetail--message")) for line in lines
+        ]
+        self._body_builder = lambda: _NO_BODY
+        self._body = None
         self._invalidate(keep_scroll=False)
 
     @property
     def lines(self) -> list[str]:
         """The content as plain text lines (unwrapped); for tests and copying."""
         self._ensure_layout()
-        return [line.plain if isinstance(line, Text) else line.text for line in self._logical]
+        body = self._body or _NO_BODY
+        return [line.plain for line in self._head] + body.lines
 
     # ------------------------------------------------------------------ events
 
@@ -219,8 +235,7 @@ class JobDetail(ScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._highlighted.clear()
-        self._body_lines = None
+        self._body = None
         self._stale = True
 
     def _tick(self) -> None:
@@ -244,26 +259,31 @@ class JobDetail(ScrollView, can_focus=True):
         if not self._stale and width == self._wrap_width:
             return
         hex_row = _hex_row_for(width)
-        if hex_row != self._hex_row and self.decoded is not None and self.decoded.kind == "binary":
-            self._body_lines = None
+        if hex_row != self._hex_row and self._body is not None and self._body.kind == "hex":
+            self._body = None
         self._hex_row = hex_row
-        if self._body_lines is None:
-            self._body_lines = self._body()
-        logical = self._header() + self._body_lines
-        if width != self._wrap_width or len(logical) != len(self._logical):
+        if self._body is None:
+            self._body = self._body_builder()
             self._highlighted.clear()
-        self._logical = logical
-        self._visual = _wrap(logical, width)
+            self._raw_width = -1
+        body = self._body
+        self._head = self._head_builder() + body.prelude
+        self._head_visual = _wrap([line.plain for line in self._head], width)
+        if self._raw_width != width:
+            fits = body.narrow and body.max_len <= width
+            self._raw_visual = None if fits else _wrap(body.lines, width)
+            self._raw_width = width
+        self._raw_count = len(body.lines) if self._raw_visual is None else len(self._raw_visual)
         self._wrap_width = width
         self._stale = False
-        self.virtual_size = Size(width, len(self._visual))
+        self.virtual_size = Size(width, len(self._head_visual) + self._raw_count)
 
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(name, partial=True)
 
     # ------------------------------------------------------------------ content
 
-    def _stats_lines(self, job: JobInfo) -> list[_Logical]:
+    def _stats_lines(self, job: JobInfo) -> list[Text]:
         # Whole seconds, as the list counts them, so both panes agree.
         elapsed = max(0, int(time.monotonic() - job.seen))
         reasons = poison_reasons(job)
@@ -280,7 +300,7 @@ class JobDetail(ScrollView, can_focus=True):
             return text
 
         age = job.age + elapsed
-        rows: list[_Logical] = [
+        rows = [
             row("id", str(job.id), self._style("jobdetail--heading")),
             row("tube", safe_line(job.tube)),
             row("state", job.state, state_style),
@@ -306,51 +326,47 @@ class JobDetail(ScrollView, can_focus=True):
             return _seconds(max(0, job.time_left - elapsed)) + " until the TTR expires"
         return "-"
 
-    def _body_section(self, decoded: DecodedBody | None, body: bytes | None) -> list[_Logical]:
+    def _body_section(self, decoded: DecodedBody | None, body: bytes | None) -> _Body:
         heading = self._style("jobdetail--heading")
         note = self._style("jobdetail--note")
+        warning = self._style("jobdetail--warning")
         if decoded is None or body is None:
-            return [
-                Text("body", heading),
-                Text(
-                    "job is gone: it was deleted since it was listed",
-                    self._style("jobdetail--error"),
-                ),
-            ]
+            gone = "job is gone: it was deleted since it was listed"
+            return _Body(
+                [Text("body", heading), Text(gone, self._style("jobdetail--error"))],
+                "text", [], True, 0,
+            )  # fmt: skip
         chain = [*decoded.layers, _KIND_NAMES.get(decoded.kind, decoded.kind)]
         title = Text("body", heading)
         title.append(f"  {format_size(decoded.size)} · {' → '.join(chain)}", note)
-        lines: list[_Logical] = [title]
+        prelude = [title]
         if decoded.truncated:
-            lines.append(
-                Text(
-                    f"showing the first {format_size(len(body))} of {format_size(decoded.size)}",
-                    self._style("jobdetail--warning"),
-                )
-            )
+            shown = f"showing the first {format_size(len(body))} of {format_size(decoded.size)}"
+            prelude.append(Text(shown, warning))
         if decoded.capped:
-            lines.append(Text("decompression stopped at its output limit: showing the start", note))
-        if decoded.kind == "empty":
-            lines.append(Text("(empty body)", note))
-        elif decoded.kind == "binary":
-            dump = hexdump(decoded.data, width=self._hex_row, limit=HEXDUMP_LIMIT)
-            lines.extend(_Raw("hex", line) for line in dump)
-        else:
-            text = decoded.text or ""
-            if len(text) > DISPLAY_LIMIT:
-                lines.append(
-                    Text(
-                        f"showing the first {format_size(DISPLAY_LIMIT)} of "
-                        f"{format_size(len(text))} of decoded text",
-                        self._style("jobdetail--warning"),
-                    )
-                )
-                text = text[:DISPLAY_LIMIT]
-            kind = "json" if decoded.kind == "json" else "text"
-            lines.extend(
-                _Raw(kind, line.expandtabs(TAB_SIZE)) for line in safe_text(text).split("\n")
+            prelude.append(
+                Text("decompression stopped at its output limit: showing the start", note)
             )
-        return lines
+        if decoded.kind == "empty":
+            prelude.append(Text("(empty body)", note))
+            return _Body(prelude, "text", [], True, 0)
+        if decoded.kind == "binary":
+            dump = hexdump(decoded.data, width=self._hex_row, limit=HEXDUMP_LIMIT)
+            return _Body(prelude, "hex", dump, True, max(map(len, dump), default=0))
+        text = decoded.text or ""
+        if len(text) > DISPLAY_LIMIT:
+            shown = (
+                f"showing the first {format_size(DISPLAY_LIMIT)} of "
+                f"{format_size(len(text))} of decoded text"
+            )
+            prelude.append(Text(shown, warning))
+            text = text[:DISPLAY_LIMIT]
+        text = safe_text(text)
+        if "\t" in text:
+            text = text.expandtabs(TAB_SIZE)
+        lines = text.split("\n")
+        kind = "json" if decoded.kind == "json" else "text"
+        return _Body(prelude, kind, lines, text.isascii(), max(map(len, lines), default=0))
 
     # ------------------------------------------------------------------ rendering
 
@@ -359,50 +375,59 @@ class JobDetail(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         base = self.rich_style
         index = self.scroll_offset.y + y
-        if index >= len(self._visual):
+        head_rows = len(self._head_visual)
+        if index < head_rows:
+            logical, start, end = self._head_visual[index]
+            text = self._head[logical]
+        elif index - head_rows < self._raw_count:
+            row = index - head_rows
+            if self._raw_visual is None:
+                logical, start, end = row, 0, -1
+            else:
+                logical, start, end = self._raw_visual[row]
+            text = self._raw_text(logical)
+        else:
             return Strip.blank(width, base)
-        logical, start, end = self._visual[index]
-        text = self._text(logical)[start:end]
+        if start or end >= 0:
+            text = text[start:end]
         segments = list(text.render(self.app.console))
         return Strip(segments).apply_style(base).adjust_cell_length(width, base)
 
-    def _text(self, index: int) -> Text:
-        line = self._logical[index]
-        if isinstance(line, Text):
-            return line
+    def _raw_text(self, index: int) -> Text:
         cached = self._highlighted.get(index)
         if cached is None:
-            cached = self._highlight(line)
+            body = self._body or _NO_BODY
+            cached = self._highlight(body.kind, body.lines[index])
             self._highlighted.set(index, cached)
         return cached
 
-    def _highlight(self, line: _Raw) -> Text:
-        text = Text(line.text)
-        if line.kind == "json":
+    def _highlight(self, kind: str, line: str) -> Text:
+        text = Text(line)
+        if kind == "json":
             text.highlight_regex(_JSON_NUMBER, self._style("jobdetail--json-number"))
             text.highlight_regex(_JSON_LITERAL, self._style("jobdetail--json-literal"))
             text.highlight_regex(_JSON_STRING, self._style("jobdetail--json-string"))
             text.highlight_regex(_JSON_KEY, self._style("jobdetail--json-key"))
-        elif line.kind == "hex":
+        elif kind == "hex":
             text.highlight_regex(_HEX_OFFSET, self._style("jobdetail--hex-offset"))
             text.highlight_regex(_HEX_ASCII, self._style("jobdetail--hex-ascii"))
         return text
 
 
-def _wrap(lines: list[_Logical], width: int) -> list[tuple[int, int, int]]:
-    """Visual lines as (logical line, start, end) character offsets, at most ``width`` cells."""
+def _wrap(lines: list[str], width: int) -> list[tuple[int, int, int]]:
+    """Visual lines as (line, start, end) character offsets, each at most ``width`` cells."""
     visual: list[tuple[int, int, int]] = []
     append = visual.append
     for index, line in enumerate(lines):
-        plain = line.plain if isinstance(line, Text) else line.text
-        if len(plain) <= width and (plain.isascii() or cell_len(plain) <= width):
-            append((index, 0, len(plain)))
-        elif plain.isascii():
-            for start in range(0, len(plain), width):
-                append((index, start, min(len(plain), start + width)))
+        size = len(line)
+        if size <= width and (line.isascii() or cell_len(line) <= width):
+            append((index, 0, size))
+        elif line.isascii():
+            for start in range(0, size, width):
+                append((index, start, min(size, start + width)))
         else:
             start = 0
-            for chunk in chop_cells(plain, width):
+            for chunk in chop_cells(line, width):
                 append((index, start, start + len(chunk)))
                 start += len(chunk)
     return visual

@@ -223,7 +223,6 @@ class JobList(ScrollView, can_focus=True):
         self._wanted_pending = False
         self._wanted_last = 0.0
         self._wanted_timer: Timer | None = None
-        self.render_count = 0  # rows rendered (not served from cache); tests read it
 
     # ------------------------------------------------------------------ public API
 
@@ -542,7 +541,6 @@ class JobList(ScrollView, can_focus=True):
         )
         strip = self._line_cache.get(key)
         if strip is None:
-            self.render_count += 1
             strip = self._render_row(job, index, elapsed, width, base)
             self._line_cache.set(key, strip)
         return strip
