@@ -370,7 +370,7 @@ async def test_poison_jobs_are_flagged() -> None:
         assert "⚠" not in row_text(app, 2)
 
 
-@pytest.mark.parametrize("width", [72, 200])
+@pytest.mark.parametrize("width", [74, 200])
 async def test_columns_fit_the_width(width: int) -> None:
     app = ListHarness([Job(id=1, pri=4_294_967_295)])
     async with app.run_test(size=(width, 10)) as pilot:

@@ -38,7 +38,7 @@ PREVIEW_CACHE_SIZE = 20_000
 # Previews are computed once per job at this width and cropped to the column at
 # render time, so resizing the pane never invalidates them.
 PREVIEW_WIDTH = 300
-TYPE_WIDTH = 14
+TYPE_WIDTH = 16
 MIN_BODY_WIDTH = 16
 WANTED_INTERVAL = 0.1
 NEARBY = 2000
@@ -117,14 +117,14 @@ class JobList(ScrollView, can_focus=True):
             color: $block-cursor-foreground;
             text-style: $block-cursor-text-style;
         }
-        & > .joblist--marked { background: $secondary 30%; }
-        & > .joblist--mark { color: $secondary; text-style: bold; }
+        & > .joblist--marked { background: $accent 20%; }
+        & > .joblist--mark { color: $text-accent; text-style: bold; }
         & > .joblist--poison { color: $text-warning; text-style: bold; }
         & > .joblist--ready { color: $text-success; }
         & > .joblist--delayed { color: $text-warning; }
         & > .joblist--reserved { color: $text-primary; }
         & > .joblist--buried { color: $text-error; text-style: bold; }
-        & > .joblist--dim { color: $foreground-muted; }
+        & > .joblist--dim { text-style: dim; }
         & > .joblist--type { color: $text-accent; }
         & > .joblist--empty { color: $foreground-muted; text-style: italic; }
     }
@@ -569,10 +569,11 @@ class JobList(ScrollView, can_focus=True):
 
     def _render_row(self, job: JobInfo, index: int, elapsed: int, width: int, base: Style) -> Strip:
         row_style = base
+        # Row styles are full styles: their backgrounds have alpha, blended here.
         if job.id in self.marked:
-            row_style += self._style("joblist--marked")
+            row_style += self.get_component_rich_style("joblist--marked")
         if index == self._cursor:
-            row_style += self._style("joblist--cursor")
+            row_style += self.get_component_rich_style("joblist--cursor")
         dim = self._style("joblist--dim")
         poison = self._is_poison(job)
 
