@@ -70,6 +70,8 @@ def demo_environment(
         live = Workload(server.address, seed=seed, rate=rate, stall_every=stall_every,
                         kick_every=kick_every)
         controller = DemoController(server, summary, live)
+        # Whoever stops the server (us, a signal, atexit) stops the workload first.
+        server.before_stop.append(controller.stop_workload)
         try:
             if workload:
                 live.start()

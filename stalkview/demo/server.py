@@ -103,6 +103,10 @@ class DemoServer:
         self._address: str | None = None
         self._pid: int | None = None
         self._lock = threading.RLock()
+        #: Called (in order, errors ignored) before the server is killed, also
+        #: when a signal or atexit stops it: lets clients such as the demo
+        #: workload shut down while the server still answers.
+        self.before_stop: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:
         state = f"pid {self._pid} at {self._address}" if self.running else "stopped"
@@ -189,6 +193,11 @@ class DemoServer:
 
     def stop(self) -> None:
         """Kill the server by pid, reap it and remove its directory. Safe to call twice."""
+        with self._lock:
+            hooks, self.before_stop = self.before_stop, []
+        for hook in hooks:
+            with contextlib.suppress(Exception):
+                hook()
         with self._lock:
             proc, self._proc = self._proc, None
             directory, self._directory = self._directory, None

@@ -182,7 +182,10 @@ async def seed(client_address: Any, *, seed: int = 42) -> SeedSummary:
             await crasher.reserve_job(jid)
         await _settle_final_states(client, plan, ids)
         await client.pause_tube(PAUSED_TUBE, PAUSE_SECONDS)
-        await _wait_until_ready(client, timing_out, limit=5.0)
+        # Polled from the holder's own connection on purpose: beanstalkd 1.12
+        # returns an expired job only once its holder's connection sends
+        # something; a silent holder can keep it reserved well past its TTR.
+        await _wait_until_ready(crasher, timing_out, limit=5.0)
     return _summarise(seed, plan, ids)
 
 
@@ -313,6 +316,17 @@ class WorkloadStats:
         return dict(self.__dict__)
 
 
+def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
+    # The client spawns tasks of its own (giving back a job whose reserve was
+    # cancelled); finish them as asyncio.run would, so none is destroyed pending.
+    leftovers = asyncio.all_tasks(loop)
+    for task in leftovers:
+        task.cancel()
+    if leftovers:
+        loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())
+
+
 class Workload:
     """Background producers and consumers for demo mode.
 
@@ -352,6 +366,8 @@ class Workload:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._started = threading.Event()
+        self._connected = 0
+        self._actors = 0
 
     # --- running in a thread -----------------------------------------------------
 
@@ -360,7 +376,7 @@ class Workload:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self, timeout: float = 5.0) -> Workload:
-        """Run in a daemon thread with its own event loop; return once it has started."""
+        """Run in a daemon thread with its own event loop; return once its connections are open."""
         if self._thread is not None:
             raise RuntimeError("the workload is already started")
         self._started.clear()
@@ -390,13 +406,13 @@ class Workload:
         self._loop = loop
         try:
             self._task = loop.create_task(self.run())
-            loop.call_soon(self._started.set)
             with contextlib.suppress(asyncio.CancelledError):
                 loop.run_until_complete(self._task)
         except BaseException as exc:  # reported through .error, the thread has no caller
             self.error = exc
         finally:
             self._started.set()
+            _cancel_leftovers(loop)
             loop.close()
             self._loop = None
 
@@ -407,6 +423,7 @@ class Workload:
         actors = [self._producer()]
         actors += [self._consumer(p, i) for i, p in enumerate(self.profiles)]
         actors += [self._staller(), self._janitor(), self._stuck_worker()]
+        self._actors, self._connected = len(actors), 0
         tasks = [asyncio.ensure_future(a) for a in actors]
         try:
             await asyncio.gather(*tasks)
@@ -424,6 +441,9 @@ class Workload:
         client = Client(self.address, encoding=None, auto_reconnect=True, **kwargs)
         self._clients.append(client)
         await self._retrying(client.open)
+        self._connected += 1
+        if self._connected == self._actors:
+            self._started.set()  # each actor opens one client: all are connected
         return client
 
     async def _close_all(self) -> None:
@@ -584,6 +604,7 @@ class Workload:
             log.info("worker stalled on job %d: it will time out after %d s", job.id, ttr)
             # Issue no command while holding it: a reserve would get DEADLINE_SOON.
             await asyncio.sleep(ttr + 0.5)
+            await self._nudge(client)
 
     async def _stuck_worker(self) -> None:
         """A report worker stuck on one long job: keeps a job reserved all along."""
@@ -603,9 +624,16 @@ class Workload:
                 continue
             self.stats.reserves += 1
             await asyncio.sleep(ttr + 0.5)
+            await self._nudge(client)
+
+    async def _nudge(self, client: Client) -> None:
+        # beanstalkd 1.12 expires a reserved job only when its holder's
+        # connection next talks to it; a silent holder keeps it past the TTR.
+        with contextlib.suppress(Error):
+            await client.using()
 
     async def _janitor(self) -> None:
-        """Kicks a buried job now and then, and deletes the oldest past a cap."""
+        """Kicks buried and delayed jobs now and then, and prunes its own buried past a cap."""
         rng = self._rng(2)
         client = await self._client()
         wait = min(1.0, self.kick_every)
@@ -622,23 +650,25 @@ class Workload:
                     if await self._quietly(client.kick_job(jid)):
                         self.stats.kicks += 1
                         log.info("kicked job %d", jid)
-                else:
-                    await self._kick_a_tube(client, rng)
+                if rng.random() < 0.5:
+                    await self._kick_delayed(client, rng)
             except BeanstalkConnectionError:
                 await self._pause_after_error()
 
-    async def _kick_a_tube(self, client: Client, rng: random.Random) -> None:
-        # Nothing of our own buried yet: kick one delayed job early somewhere,
-        # as an operator hurrying a retry would (kick on a tube with no buried
-        # jobs kicks delayed ones). Never the seeded buried jobs: tubes with
-        # buried jobs are skipped, those stay for the demo to show.
-        profile = rng.choice(self.profiles)
-        stats = await self._quietly(client.stats_tube(profile.name))
-        if not isinstance(stats, dict) or stats.get("current-jobs-buried", 0):
-            return
-        if stats.get("current-jobs-delayed", 0):
-            await client.use(profile.name)
-            if await client.kick(1):
+    async def _kick_delayed(self, client: Client, rng: random.Random) -> None:
+        # An operator hurrying a retry: ``kick`` on a tube without buried jobs
+        # moves delayed ones. Tubes with buried jobs are left alone, so the
+        # seeded failures stay for the demo to show.
+        names = [p.name for p in self.profiles]
+        found = await client.run_many([cmd.stats_tube(name) for name in names])
+        candidates = [
+            st["name"] for st in found
+            if isinstance(st, dict)
+            and not st.get("current-jobs-buried") and st.get("current-jobs-delayed")
+        ]
+        if candidates:
+            await client.use(rng.choice(candidates))
+            if await self._quietly(client.kick(1)):
                 self.stats.kicks += 1
 
     async def _quietly(self, awaitable: Any) -> Any:
