@@ -29,9 +29,9 @@ from stalkview.inventory import STATES, Inventory, JobInfo, ScanProgress
 
 PROG = "stalkview"
 #: Names a first positional argument is never taken as an address for.
-#: journal, export and import are reserved for later versions.
+#: export and import are reserved for a later version.
 SUBCOMMANDS = ("stats", "tubes", "jobs", "peek", "demo", "journal", "export", "import")
-RESERVED = ("journal", "export", "import")
+RESERVED = ("export", "import")
 PREVIEW = 60
 
 
@@ -136,6 +136,39 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("demo", "open the UI on a built-in demo server", f"{PROG} demo --read-only")
     _app_options(p)
+
+    p = add(
+        "journal", "list or restore the jobs stalkview deleted or moved",
+        f"{PROG} journal list\n  {PROG} journal restore 3 5-9 id:1234 --dry-run\n"
+        f"  {PROG} journal restore all --to localhost:11300 --tube recovered",
+    )
+    jsub = p.add_subparsers(dest="journal_command", metavar="ACTION", parser_class=_Parser)
+    jsub.required = True
+    jl = jsub.add_parser(
+        "list", prog=f"{PROG} journal list", help="list journaled jobs, oldest first",
+        description="List the jobs stalkview deleted or moved (the journal), oldest first.",
+    )
+    jl.add_argument("--json", action="store_true", help="print JSON Lines, one entry a line")
+    jr = jsub.add_parser(
+        "restore", prog=f"{PROG} journal restore", help="put journaled jobs back",
+        description="Put journaled jobs back with their priority, ttr and remaining delay.",
+        epilog="selectors: all, N (an entry number from 'journal list'), N-M, id:JOB\n"
+        "example:\n  " + f"{PROG} journal restore 5-9 --dry-run",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    jr.add_argument("selectors", nargs="+", metavar="SELECTOR", help="which entries to restore")
+    jr.add_argument(
+        "--to", metavar="ADDRESS",
+        help="restore onto this server (default: each job's own server)",
+    )
+    jr.add_argument("--tube", help="put every job into this tube instead of its own")
+    jr.add_argument("--dry-run", action="store_true", help="say what would be put, put nothing")
+    jr.add_argument("--again", action="store_true", help="also restore entries restored before")
+    for q in (jl, jr):
+        q.add_argument(
+            "--journal", metavar="PATH",
+            help="the journal file (default: $STALKVIEW_JOURNAL or the user data directory)",
+        )
 
     for name in RESERVED:
         p = add(name, "(not available yet)", f"{PROG} {name} --help")
@@ -373,6 +406,23 @@ async def cmd_peek(args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_journal(args: argparse.Namespace) -> int:
+    from stalkview.journal import SelectorError, journal_list, journal_restore
+
+    if args.journal_command == "list":
+        sys.stdout.write(journal_list(args.journal, json=args.json))
+        return 0
+    try:
+        report = await journal_restore(
+            args.to, args.journal, args.selectors,
+            tube=args.tube, dry_run=args.dry_run, again=args.again,
+        )
+    except (SelectorError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    _print_lines(report.lines())
+    return 1 if report.failed else 0
+
+
 def cmd_reserved(args: argparse.Namespace) -> int:
     sys.stderr.write(f"{PROG}: '{args.command}' is not available in this version\n")
     return 2
@@ -413,6 +463,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = 
     "tubes": cmd_tubes,
     "jobs": cmd_jobs,
     "peek": cmd_peek,
+    "journal": cmd_journal,
 }
 
 
