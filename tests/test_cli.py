@@ -18,6 +18,7 @@ from tests.beanstalkd import Beanstalkd
 
 SCRIPT = Path(sys.executable).parent / "stalkview"
 
+
 @pytest.fixture
 async def filled(server: Beanstalkd) -> dict[str, Any]:
     async with Client(server.address, encoding=None) as c, Client(
@@ -36,6 +37,7 @@ async def filled(server: Beanstalkd) -> dict[str, Any]:
     return {"address": server.address, "ids": ids, "delayed": delayed, "buried": job.id,
             "stats": stats}
 
+
 async def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     # main() runs its own event loop: keep it off this test's loop.
     import asyncio
@@ -43,6 +45,7 @@ async def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[
     code = await asyncio.to_thread(main, argv)
     out, err = capsys.readouterr()
     return code, out, err
+
 
 async def test_jobs_json_lists_exactly_the_live_jobs(
     filled: dict[str, Any], capsys: pytest.CaptureFixture[str]
@@ -69,6 +72,7 @@ async def test_jobs_json_lists_exactly_the_live_jobs(
     for key in ("cmd-reserve", "cmd-delete", "cmd-bury", "cmd-kick", "cmd-use", "cmd-watch"):
         assert after[key] == filled["stats"][key], key
 
+
 async def test_jobs_filters_and_table(
     filled: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -88,6 +92,7 @@ async def test_jobs_filters_and_table(
     edge = lines[0].index("ttr") + 3
     assert all(line[edge - 1] != " " for line in lines)
 
+
 async def test_peek_shows_stats_and_body_literally(
     filled: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -99,6 +104,7 @@ async def test_peek_shows_stats_and_body_literally(
     code, out, _ = await run_cli(["peek", filled["address"], str(jid)], capsys)
     assert code == 0 and "[bold]hi" in out and "state" in out
 
+
 async def test_stats_and_tubes(filled: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = await run_cli(["stats", filled["address"], "--json"], capsys)
     assert code == 0 and json.loads(out)["current-jobs-buried"] == 1
@@ -109,6 +115,7 @@ async def test_stats_and_tubes(filled: dict[str, Any], capsys: pytest.CaptureFix
     assert rows["mail"][1:6] == ["1", "1", "0", "0", "1"]  # ready urgent delayed reserved buried
     code, out, _ = await run_cli(["tubes", filled["address"], "--json"], capsys)
     assert {json.loads(line)["name"] for line in out.splitlines()} == {"default", "mail", "later"}
+
 
 @pytest.mark.parametrize(
     ("argv", "needle"),
@@ -127,6 +134,7 @@ async def test_errors_are_one_line_exit_1(
     assert err.count("\n") == 1 and needle in err and err.startswith("stalkview: error:")
     assert out == ""
 
+
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["jobs"]) == 2
     assert "ADDRESS" in capsys.readouterr().err
@@ -136,6 +144,7 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
     assert main(["localhost", "--interval", "0"]) == 2
 
+
 def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"stalkview {__version__}"
@@ -144,6 +153,7 @@ def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
         assert main(argv) == 0
         out = capsys.readouterr().out
         assert "example" in out, argv
+
 
 def test_address_goes_to_the_app_and_names_are_reserved(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -177,6 +187,7 @@ def test_address_goes_to_the_app_and_names_are_reserved(
     assert main(["host:99999"]) == 1  # a bad address never reaches the app
     assert len(calls) == 4
 
+
 def test_missing_app_is_a_clear_message(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -184,6 +195,7 @@ def test_missing_app_is_a_clear_message(
     assert main(["localhost"]) == 1
     err = capsys.readouterr().err
     assert "terminal UI is not available" in err and "Traceback" not in err
+
 
 def test_console_script_exit_codes_without_traceback(server: Beanstalkd) -> None:
     ok = subprocess.run([str(SCRIPT), "jobs", server.address, "--json"], capture_output=True,
@@ -195,6 +207,7 @@ def test_console_script_exit_codes_without_traceback(server: Beanstalkd) -> None
     assert "Traceback" not in bad.stderr and "job 5 not found" in bad.stderr
     usage = subprocess.run([str(SCRIPT), "stats"], capture_output=True, text=True, timeout=30)
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
+
 
 def test_subcommands_do_not_import_textual() -> None:
     code = "import sys, stalkview.cli; print('textual' in sys.modules)"
