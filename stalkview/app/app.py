@@ -251,10 +251,9 @@ class StalkviewApp(App[int]):
     @on(InventoryUpdated)
     def _inventory_updated(self, message: InventoryUpdated) -> None:
         self.inventory_refreshes += 1
+        # Without a change only ages and time-lefts moved: the list redraws those itself.
         if message.first or message.change:
             self.main.show_jobs()
-        else:
-            self.main.refresh_job_times()
         if message.first:
             self.main.scan_finished()
 

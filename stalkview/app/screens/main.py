@@ -97,6 +97,7 @@ class MainScreen(Screen[None]):
         self.current_job_id: int | None = None
         self.current_job: JobInfo | None = None
         self.hints: list[Hint] = []
+        self._titles: dict[str, str] = {}
 
     @property
     def sv(self) -> StalkviewApp:
@@ -179,7 +180,7 @@ class MainScreen(Screen[None]):
         if table.name_filter:
             title.append("  filter: ", style="dim")
             title.append(table.name_filter, style="bold")
-        self.query_one("#tubes-pane").border_title = title
+        self._set_title("#tubes-pane", title)
 
     def show_lost(self, reason: str, retry_in: float, attempt: int, since: float | None) -> None:
         when = time.strftime("%H:%M:%S", time.localtime(since)) if since else None
@@ -273,17 +274,19 @@ class MainScreen(Screen[None]):
         title.append(f" · {self.state_filter or 'all states'} · {len(jobs):,}")
         if self.job_query is not None and not self.job_query.is_empty:
             title.append(f" · search: {self.job_query}", style="italic")
-        self.query_one("#jobs-pane").border_title = title
+        self._set_title("#jobs-pane", title)
 
-    def refresh_job_times(self) -> None:
-        """Nothing changed but time: ages and time-lefts move on their own."""
-        self.query_one(JobList).refresh()
+    def _set_title(self, selector: str, title: Text) -> None:
+        # A border title change repaints the pane: only when the text differs.
+        if self._titles.get(selector) != title.markup:
+            self._titles[selector] = title.markup
+            self.query_one(selector).border_title = title
 
     def show_scan_progress(self, progress: ScanProgress) -> None:
         bar = self.query_one("#scan-progress", ProgressBar)
         bar.update(total=max(progress.expected, progress.found, 1), progress=progress.found)
-        self.query_one("#jobs-pane").border_title = Text(
-            f"Jobs · scanning… {progress.found:,} of ~{progress.expected:,} found"
+        self._set_title(
+            "#jobs-pane", Text(f"Jobs · scanning… {progress.found:,} of ~{progress.expected:,}")
         )
 
     def scan_finished(self) -> None:

@@ -56,7 +56,7 @@ class HintsBar(Static):
     def show_hints(self, hints: Iterable[Any]) -> None:
         ordered = worst_first(hints)
         if not ordered:
-            self.update(Text("✓ no health warnings", style="dim green"))
+            self._show(Text("✓ no health warnings", style="dim green"))
             return
         text = Text()
         for index, hint in enumerate(ordered[:4]):
@@ -65,4 +65,9 @@ class HintsBar(Static):
             text.append_text(hint_text(hint, with_tube=True))
         if len(ordered) > 4:
             text.append(f"   (+{len(ordered) - 4} more)", style="dim")
-        self.update(text)
+        self._show(text)
+
+    def _show(self, text: Text) -> None:
+        if text.plain != getattr(self, "_plain", None) or text.spans != getattr(self, "_spans", None):
+            self._plain, self._spans = text.plain, list(text.spans)
+            self.update(text, layout=False)

@@ -212,8 +212,10 @@ class Lifecycle(Widget):
         scope: str,
         job: JobMark | None,
     ) -> None:
-        self.counts, self.rates, self.scope, self.job = dict(counts), dict(rates), scope, job
-        self.refresh(layout=True)
+        new = (dict(counts), dict(rates), scope, job)
+        if new != (self.counts, self.rates, self.scope, self.job):
+            self.counts, self.rates, self.scope, self.job = new
+            self.refresh()
 
     def render(self) -> Text:
         return draw(self.counts, self.rates, self.scope, self.job)

@@ -62,6 +62,7 @@ class RateCell(Horizontal):
     def __init__(self, label: str, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="rate-cell")
         self.label = label
+        self._shown = ""
 
     def compose(self) -> ComposeResult:
         yield Label(self.label, classes="rate-label")
@@ -70,8 +71,14 @@ class RateCell(Horizontal):
 
     def show(self, value: float | None, history: Sequence[float]) -> None:
         text = "-" if value is None else rate_text(value)
-        self.query_one(".rate-value", Label).update(text)
-        self.query_one(Sparkline).data = list(history) or [0.0]
+        label = self.query_one(".rate-value", Label)
+        if text != self._shown:
+            self._shown = text
+            label.update(text, layout=False)  # fixed width in the stylesheet: no reflow
+        data = list(history) or [0.0]
+        spark = self.query_one(Sparkline)
+        if spark.data != data:
+            spark.data = data
 
 
 class ServerBar(Vertical):
@@ -84,6 +91,7 @@ class ServerBar(Vertical):
         self._stats: Mapping[str, Any] = {}
         self._status = "connecting"
         self._detail = ""
+        self._lines: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(self._identity(), id="sb-identity")
@@ -127,9 +135,16 @@ class ServerBar(Vertical):
         text.append(f"{int(stats.get('total-jobs', 0)):,}")
         return text
 
+    def _update_line(self, selector: str, text: Text) -> None:
+        # Fixed one-line statics: skip unchanged text, and never ask for a reflow.
+        line = self.query_one(selector, Static)
+        if self._lines.get(selector) != text.plain:
+            self._lines[selector] = text.plain
+            line.update(text, layout=False)
+
     def set_status(self, status: str, detail: str = "") -> None:
         self._status, self._detail = status, detail
-        self.query_one("#sb-identity", Static).update(self._identity())
+        self._update_line("#sb-identity", self._identity())
 
     @property
     def status(self) -> str:
@@ -142,8 +157,8 @@ class ServerBar(Vertical):
         histories: Mapping[str, Sequence[float]],
     ) -> None:
         self._stats = stats
-        self.query_one("#sb-identity", Static).update(self._identity())
-        self.query_one("#sb-totals", Static).update(self._totals())
+        self._update_line("#sb-identity", self._identity())
+        self._update_line("#sb-totals", self._totals())
         for label, _keys in RATES:
             self.query_one(f"#rate-{label}", RateCell).show(
                 rates.get(label), histories.get(label, ())

@@ -34,6 +34,7 @@ class StateBar(Static):
         self.state: str | None = None
         self.counts: dict[str, int] = {}
         self._spans: list[tuple[int, int, str | None]] = []
+        self._last = ""
 
     def show(self, state: str | None, counts: Mapping[str, int]) -> None:
         self.state, self.counts = state, dict(counts)
@@ -49,7 +50,9 @@ class StateBar(Static):
             text.append(f"{count:,} ", style="bold" if active else "")
             self._spans.append((start, len(text), value))
             text.append(" ")
-        self.update(text)
+        if text.markup != self._last:
+            self._last = text.markup
+            self.update(text, layout=False)
 
     def on_click(self, event: events.Click) -> None:
         for start, end, value in self._spans:

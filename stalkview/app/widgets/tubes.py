@@ -147,6 +147,7 @@ class TubesTable(DataTable[Any]):
         if health is not None:  # None: keep the last refresh's (a filter change)
             self._health = {(ALL_TUBES if k is None else k): v for k, v in health.items()}
         keep = self._cursor_key()
+        before = {key: self._sort_value(key) for key in self._raw}
         with self.app.batch_update():
             for gone in [k for k in self._raw if k not in wanted]:
                 self._raw.pop(gone)
@@ -160,7 +161,9 @@ class TubesTable(DataTable[Any]):
                 else:
                     self.add_row(*cells, key=key)
                 self._raw[key] = stats
-            self._resort(keep)
+            # Sorting invalidates every cached row: only when the order may change.
+            if before != {key: self._sort_value(key) for key in self._raw}:
+                self._resort(keep)
         self._announce_highlight()
 
     def _update_row(self, key: str, cells: list[Text]) -> None:
