@@ -10,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -254,13 +254,41 @@ RUN_DEMO_SCRIPT = """
 """
 
 
-def _spawn(script: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(script)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+def _die_with_test_run() -> Callable[[], None] | None:
+    # If pytest itself is killed, the demo process must not outlive it.
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    return lambda: prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
+@pytest.fixture
+def spawn() -> Iterator[Callable[[str], subprocess.Popen[bytes]]]:
+    """Start a demo script in a subprocess; kill it at teardown if the test did not end it."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(script: str) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(script)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=_die_with_test_run(),
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)  # lets it clean up its server and directory
+            try:
+                proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
 
 
 def _read_line(proc: subprocess.Popen[bytes], prefix: str, timeout: float = 15) -> str:
@@ -292,8 +320,10 @@ def _children(pid: int) -> list[int]:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
-def test_signalled_demo_environment_leaves_nothing_behind(sig: signal.Signals) -> None:
-    proc = _spawn(ENVIRONMENT_SCRIPT)
+def test_signalled_demo_environment_leaves_nothing_behind(
+    sig: signal.Signals, spawn: Callable[[str], subprocess.Popen[bytes]]
+) -> None:
+    proc = spawn(ENVIRONMENT_SCRIPT)
     _, pid, directory = _read_line(proc, "READY").split()
     assert alive(int(pid)) and Path(directory).is_dir()
     proc.send_signal(sig)
@@ -305,8 +335,8 @@ def test_signalled_demo_environment_leaves_nothing_behind(sig: signal.Signals) -
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
-def test_server_dies_with_a_killed_owner() -> None:
-    proc = _spawn(ENVIRONMENT_SCRIPT)
+def test_server_dies_with_a_killed_owner(spawn: Callable[[str], subprocess.Popen[bytes]]) -> None:
+    proc = spawn(ENVIRONMENT_SCRIPT)
     _, pid, directory = _read_line(proc, "READY").split()
     try:
         proc.kill()  # no handler, no atexit: only the kernel can clean up
@@ -319,9 +349,11 @@ def test_server_dies_with_a_killed_owner() -> None:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the child in /proc")
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_run_demo_without_the_app_serves_until_signalled(sig: signal.Signals) -> None:
-    proc = _spawn(RUN_DEMO_SCRIPT)
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_run_demo_without_the_app_serves_until_signalled(
+    sig: signal.Signals, spawn: Callable[[str], subprocess.Popen[bytes]]
+) -> None:
+    proc = spawn(RUN_DEMO_SCRIPT)
     line = _read_line(proc, "The demo beanstalkd is running")
     address = line.split(" at ", 1)[1].strip()
     assert Path(address).is_socket()

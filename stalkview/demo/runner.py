@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import FrameType
 from typing import TextIO
 
-from stalkview.demo.server import BeanstalkdNotFound, DemoServer, DemoServerError
+from stalkview.demo.server import BeanstalkdNotFound, DemoServer, DemoServerError, stop_all
 from stalkview.demo.workload import SeedSummary, Workload, seed
 
 TITLE = "stalkview demo"
@@ -85,15 +89,50 @@ async def _seed(address: str, seed_value: int) -> SeedSummary:
 
 
 def run_demo(*, read_only: bool = False, interval: float = 1.0, seed: int = 42) -> int:
-    """Run the demo until the app quits or Ctrl+C; return the exit status (0, or 1 on error)."""
+    """Run the demo until the app quits or Ctrl+C.
+
+    Returns 0, 1 on error (beanstalkd missing or failing to start, with a
+    message on stderr), or 128+N when ended by SIGTERM/SIGHUP (signal N).
+    """
+    received: list[int] = []
     try:
-        with demo_environment(seed) as (address, _controller):
-            return _open_app(address, read_only=read_only, interval=interval)
+        with demo_environment(seed) as (address, _controller), _signals_interrupt(received):
+            status = _open_app(address, read_only=read_only, interval=interval)
     except KeyboardInterrupt:
-        return 0
+        status = 0
     except (BeanstalkdNotFound, DemoServerError) as exc:
         print(f"stalkview demo: {exc}", file=sys.stderr)
         return 1
+    return 128 + received[0] if received else status
+
+
+@contextmanager
+def _signals_interrupt(received: list[int]) -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into SIGINT while the app runs.
+
+    Textual (through asyncio) shuts down cleanly on SIGINT, restoring the
+    terminal and joining its threads; an exception raised from a signal
+    handler in the middle of its loop does not, and leaves the process hanging
+    at exit. A second signal means "now": stop the servers and exit at once.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if received:
+            stop_all()
+            os._exit(128 + signum)
+        received.append(signum)
+        signal.raise_signal(signal.SIGINT)
+
+    signals = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s]
+    previous = {sig: signal.signal(sig, handler) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _open_app(address: str, *, read_only: bool, interval: float) -> int:
