@@ -68,6 +68,8 @@ class HintsBar(Static):
         self._show(text)
 
     def _show(self, text: Text) -> None:
-        if text.plain != getattr(self, "_plain", None) or text.spans != getattr(self, "_spans", None):
+        if text.plain != getattr(self, "_plain", None) or text.spans != getattr(
+            self, "_spans", None
+        ):
             self._plain, self._spans = text.plain, list(text.spans)
             self.update(text, layout=False)

@@ -17,8 +17,8 @@ from textual.widget import Widget
 
 from stalkview.app.widgets.serverbar import STATE_STYLES, rate_text
 
-WIDTH = 84
-HEIGHT = 21
+WIDTH = 70
+HEIGHT = 22
 
 
 class Canvas:
@@ -109,8 +109,10 @@ class JobMark:
         )
 
 
-BOX_W = 13
-POS = {"delayed": (24, 0), "ready": (24, 7), "reserved": (54, 7), "buried": (24, 14)}
+BOX_W = 12
+LEFT, RIGHT = 16, 44
+"""x of the left column of boxes (delayed, ready, buried) and of the reserved box."""
+POS = {"delayed": (LEFT, 0), "ready": (LEFT, 7), "reserved": (RIGHT, 7), "buried": (LEFT, 14)}
 
 
 def _rate(rates: Mapping[str, float | None], key: str) -> str:
@@ -142,52 +144,61 @@ def draw(
         count = counts.get(state, 0)
         canvas.box(x, y, BOX_W, [(state.upper(), name_style), (f"{count:,}", "bold")], frame)
 
+    mid_left = LEFT + BOX_W // 2  # the vertical arrows of the left column
+    mid_right = RIGHT + BOX_W // 2
+    gap_from, gap_to = LEFT + BOX_W, RIGHT - 1  # the corridor between the two columns
     # put with a delay -> DELAYED
     canvas.text(1, 0, "put, delay>0", "dim")
-    canvas.hline(1, 23, 1, line, "▶")
+    canvas.hline(1, LEFT - 1, 1, line, "▶")
     # DELAYED -> READY when the delay ends
-    canvas.vline(30, 4, 6, line, "▼")
-    canvas.text(32, 5, "delay ends", "dim")
+    canvas.vline(mid_left, 4, 6, line, "▼")
+    canvas.text(mid_left + 2, 5, "delay ends", "dim")
     # put -> READY
     canvas.text(1, 7, "put" + _rate(rates, "puts"))
-    canvas.hline(1, 23, 8, line, "▶")
+    canvas.hline(1, LEFT - 1, 8, line, "▶")
     # READY -> RESERVED
-    canvas.text(39, 7, "reserve" + _rate(rates, "reserves"))
-    canvas.hline(37, 53, 8, arrow_style(job.reserves if job else 0), "▶")
+    canvas.text(gap_from + 1, 7, "reserve" + _rate(rates, "reserves"))
+    canvas.hline(gap_from, gap_to, 8, arrow_style(job.reserves if job else 0), "▶")
     # RESERVED -> READY: release or TTR timeout
-    canvas.hline(37, 53, 9, arrow_style((job.releases + job.timeouts) if job else 0), "◀")
-    canvas.text(38, 10, "release" + _rate(rates, "releases"))
-    canvas.text(38, 11, "timeout" + _rate(rates, "timeouts"))
+    back = (job.releases + job.timeouts) if job else 0
+    canvas.hline(gap_from, gap_to, 9, arrow_style(back), "◀")
+    canvas.text(gap_from + 1, 10, "release" + _rate(rates, "releases"))
+    canvas.text(gap_from + 1, 11, "timeout" + _rate(rates, "timeouts"))
     # RESERVED -> DELAYED: release with a delay
-    canvas.vline(60, 2, 6, line)
-    canvas.text(60, 1, "╮", line)
-    canvas.text(60, 7, "┴", STATE_STYLES["reserved"])
-    canvas.hline(37, 59, 1, line, "◀")
-    canvas.text(40, 0, "release, delay>0", "dim")
+    canvas.vline(mid_right, 2, 6, line)
+    canvas.text(mid_right, 1, "╮", line)
+    canvas.text(mid_right, 7, "┴", STATE_STYLES["reserved"])
+    canvas.hline(gap_from, mid_right - 1, 1, line, "◀")
+    canvas.text(gap_from + 2, 0, "release, delay>0", "dim")
     # RESERVED -> deleted
-    canvas.text(69, 7, "delete" + _rate(rates, "deletes"))
-    canvas.hline(67, 79, 8, line, "▶")
-    canvas.text(81, 8, "✕", "bold")
+    canvas.text(RIGHT + BOX_W + 1, 7, "delete" + _rate(rates, "deletes"))
+    canvas.hline(RIGHT + BOX_W, WIDTH - 3, 8, line, "▶")
+    canvas.text(WIDTH - 1, 8, "✕", "bold")
     # RESERVED -> BURIED
-    canvas.text(60, 10, "┬", STATE_STYLES["reserved"])
-    canvas.vline(60, 11, 14, arrow_style(job.buries if job else 0))
-    canvas.text(60, 15, "╯", arrow_style(job.buries if job else 0))
-    canvas.hline(37, 59, 15, arrow_style(job.buries if job else 0), "◀")
-    canvas.text(62, 13, "bury" + _rate(rates, "buries") + job_count(job.buries if job else 0))
+    buried_style = arrow_style(job.buries if job else 0)
+    canvas.text(mid_right, 10, "┬", STATE_STYLES["reserved"])
+    canvas.vline(mid_right, 11, 14, buried_style)
+    canvas.text(mid_right, 15, "╯", buried_style)
+    canvas.hline(gap_from, mid_right - 1, 15, buried_style, "◀")
+    bury = "bury" + _rate(rates, "buries") + job_count(job.buries if job else 0)
+    canvas.text(mid_right - 2 - len(bury), 13, bury)
     # BURIED -> READY: kick
-    canvas.vline(30, 11, 13, arrow_style(job.kicks if job else 0), "▲")
-    canvas.text(32, 12, "kick" + _rate(rates, "kicks") + job_count(job.kicks if job else 0))
+    canvas.vline(mid_left, 11, 13, arrow_style(job.kicks if job else 0), "▲")
+    canvas.text(
+        mid_left + 2, 12, "kick" + _rate(rates, "kicks") + job_count(job.kicks if job else 0)
+    )
     # BURIED -> deleted
-    canvas.hline(37, 49, 16, line, "▶")
-    canvas.text(39, 17, "delete", "dim")
-    canvas.text(51, 16, "✕", "bold")
-    canvas.text(1, 19, f"counts: {scope}   rates: whole server, last minute", "dim")
+    canvas.hline(gap_from, gap_from + 10, 16, line, "▶")
+    canvas.text(gap_from + 2, 17, "delete", "dim")
+    canvas.text(gap_from + 12, 16, "✕", "bold")
+    canvas.text(1, 19, f"counts: {scope} · rates: whole server", "dim")
     if job is not None:
+        canvas.text(1, 20, f"job {job.id} is {job.state}; its history:", "bold")
         history = (
-            f"job {job.id} is {job.state}: reserves {job.reserves} · releases {job.releases}"
-            f" · timeouts {job.timeouts} · buries {job.buries} · kicks {job.kicks}"
+            f"reserves {job.reserves} · releases {job.releases} · timeouts {job.timeouts}"
+            f" · buries {job.buries} · kicks {job.kicks}"
         )
-        canvas.text(1, 20, history, "bold")
+        canvas.text(1, 21, history, "bold")
     return canvas.render()
 
 
@@ -195,7 +206,7 @@ class Lifecycle(Widget):
     """The lifecycle diagram for the selected tube (or server) and job."""
 
     DEFAULT_CSS = """
-    Lifecycle { height: auto; min-height: 21; }
+    Lifecycle { height: auto; width: auto; min-height: 22; text-wrap: nowrap; }
     """
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:

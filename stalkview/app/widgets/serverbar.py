@@ -56,8 +56,8 @@ def rate_text(value: float) -> str:
     return f"{value:.1f}/s"
 
 
-class RateCell(Horizontal):
-    """One rate: its name, its value and a sparkline of its recent history."""
+class RateCell(Vertical):
+    """One rate: its name and value, and under them a sparkline of its recent history."""
 
     def __init__(self, label: str, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="rate-cell")
@@ -65,8 +65,9 @@ class RateCell(Horizontal):
         self._shown = ""
 
     def compose(self) -> ComposeResult:
-        yield Label(self.label, classes="rate-label")
-        yield Label("-", classes="rate-value")
+        with Horizontal(classes="rate-head"):
+            yield Label(self.label, classes="rate-label")
+            yield Label("-", classes="rate-value")
         yield Sparkline([], classes="rate-spark")
 
     def show(self, value: float | None, history: Sequence[float]) -> None:

@@ -49,6 +49,7 @@ SERVER_FIELDS = {
     "current-using": "current-producers",
 }
 
+HEALTH_WIDTH = 44
 LEVEL_STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
@@ -183,11 +184,13 @@ class TubesTable(DataTable[Any]):
             style = "bold" if key == ALL_TUBES else ""
             return Text(ALL_LABEL if key == ALL_TUBES else key, style=style)
         if column.key == "health":
-            return self._health.get(key, Text(""))
+            cell = self._health.get(key, Text("")).copy()
+            cell.truncate(HEALTH_WIDTH, overflow="ellipsis")
+            return cell
         value = int(stats.get(column.stat, 0) or 0)
         if column.key == "paused":
             return Text(
-                f"⏸ {_short_duration(value)}" if value > 0 else "", style="magenta", justify="right"
+                _short_duration(value) if value > 0 else "", style="bold magenta", justify="right"
             )
         style = "dim" if value == 0 else ""
         if value and column.key == "buried":
