@@ -305,7 +305,8 @@ def _read_line(proc: subprocess.Popen[bytes], prefix: str, timeout: float = 15) 
         if not chunk:
             break
         buffer += chunk
-        for line in buffer.decode(errors="replace").splitlines():
+        complete = buffer.rpartition(b"\n")[0]  # a chunk can end mid-line
+        for line in complete.decode(errors="replace").splitlines():
             if line.startswith(prefix):
                 return line
     proc.kill()
