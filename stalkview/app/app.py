@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -62,7 +63,8 @@ class _NoScreen(Exception):
 class StalkviewApp(App[int]):
     """A live, read-only view of one beanstalkd server."""
 
-    CSS_PATH = "stalkview.tcss"
+    # Absolute, so subclasses defined elsewhere (tests, benchmarks) find it too.
+    CSS_PATH = Path(__file__).with_name("stalkview.tcss")
     TITLE = "stalkview"
     COMMANDS: ClassVar[set[Any]] = {*App.COMMANDS, StalkviewCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
