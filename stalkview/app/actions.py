@@ -1,0 +1,562 @@
+"""Every action that changes the server, as a mixin for the main screen.
+
+The host screen provides ``tube`` (the selected tube or None), ``state_filter``
+and a :class:`JobList` with id ``jobs``; the app provides ``address`` and
+``read_only``. Actions run in workers (group "actions") on a connection of
+their own, so browsing never shares a used tube with them; reserving runs on
+the :class:`ReserveSession`'s connection. Bulk actions show a
+:class:`ProgressScreen` that can stop them; results come back as one
+notification (:meth:`BulkReport.summary`), failures in plain words.
+
+Enabling is :meth:`check_action`: mutating actions are disabled (shown dimmed)
+in read-only mode and when there is nothing to act on. Each key has a second,
+hidden binding to :meth:`action_explain` that runs only when the first is
+disabled, so the key says why instead of doing nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import work
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from stalkview.actions import (
+    ActionError,
+    BulkReport,
+    ParsedPut,
+    ReserveSession,
+    delete_jobs,
+    kick_jobs,
+    kick_tube,
+    move_jobs,
+    pause_tube,
+    plain_reason,
+    put_job,
+)
+from stalkview.app.screens.confirm import ConfirmScreen, ProgressScreen
+from stalkview.app.screens.held import HeldScreen
+from stalkview.app.screens.journal import JournalScreen
+from stalkview.app.screens.prompt import kick_prompt, move_prompt, pause_prompt
+from stalkview.app.screens.put import PutScreen
+from stalkview.client import BeanstalkConnectionError, Client, Error, NotFoundError
+from stalkview.journal import Journal, JournalEntry, RestoreReport, restore
+
+if TYPE_CHECKING:
+    from stalkview.inventory import JobInfo
+
+CONNECT_TIMEOUT = 3.0
+COMMAND_TIMEOUT = 30.0
+
+#: action -> (key, footer label, help text)
+ACTION_KEYS: dict[str, tuple[str, str, str]] = {
+    "put": ("n", "New job", "Put a new job (form with tube, body, priority, delay, ttr)"),
+    "duplicate": ("y", "Duplicate", "Put a copy of the selected job, fields prefilled to edit"),
+    "delete": ("x", "Delete", "Delete the marked jobs, or the selected one (asks first)"),
+    "delete_all": ("X", "Delete all", "Delete every job listed: this tube and state (asks first)"),
+    "kick": ("K", "Kick", "Kick the marked/selected jobs (jobs pane), or N jobs of the tube"),
+    "move": ("m", "Move", "Move the marked/selected jobs to another tube, keeping them intact"),
+    "move_all": ("M", "Move all", "Move every job listed to another tube"),
+    "pause": ("p", "Pause", "Pause the selected tube for a while, or unpause it"),
+    "reserve": ("R", "Reserve", "Held jobs: reserve from a tube; delete, release, bury, touch"),
+    "reserve_job": ("r", "Reserve job", "Reserve the selected job (reserve-job) and hold it"),
+    "journal": ("J", "Journal", "Deleted and moved jobs; restore them"),
+}
+MUTATING = frozenset(ACTION_KEYS) - {"journal"}
+VERBS = {
+    "put": "put", "duplicate": "duplicate", "delete": "delete", "delete_all": "delete all",
+    "kick": "kick", "move": "move", "move_all": "move all", "pause": "pause/unpause",
+    "reserve": "reserve", "reserve_job": "reserve-job",
+}  # fmt: skip
+
+
+def action_bindings() -> list[BindingType]:
+    """Each action's binding, then its hidden explanation for when it is disabled."""
+    bindings: list[BindingType] = []
+    for action, (key, label, tooltip) in ACTION_KEYS.items():
+        bindings.append(Binding(key, action, label, id=f"action-{action}", tooltip=tooltip))
+        if action in MUTATING:
+            bindings.append(Binding(key, f"explain({action!r})", "", show=False))
+    return bindings
+
+
+def jobs_phrase(n: int, state: str | None, tube: str | None) -> str:
+    """E.g. "312 buried jobs in emails", "1 job in all tubes"."""
+    noun = "job" if n == 1 else "jobs"
+    kind = f"{state} {noun}" if state else noun
+    return f"{n:,} {kind} in {tube if tube is not None else 'all tubes'}"
+
+
+#: For the host screen's BINDINGS: Textual reads BINDINGS from DOMNode classes only.
+ACTION_BINDINGS = action_bindings()
+
+
+class ActionsMixin:
+    """Actions for a screen that shows tubes and jobs (see the module docstring).
+
+    The host lists :data:`ACTION_BINDINGS` in its own ``BINDINGS``.
+    """
+
+    tube: str | None
+    state_filter: str | None
+    _actions_client: Client | None = None
+    _journal: Journal | None = None
+    reserve_session: ReserveSession | None = None
+
+    # --- what the actions act on ---------------------------------------------------
+
+    @property
+    def _screen(self) -> Screen[Any]:
+        assert isinstance(self, Screen)
+        return self
+
+    @property
+    def read_only(self) -> bool:
+        return bool(getattr(self._screen.app, "read_only", False))
+
+    @property
+    def address(self) -> str:
+        return str(self._screen.app.address)  # type: ignore[attr-defined]
+
+    @property
+    def journal(self) -> Journal:
+        if self._journal is None:
+            self._journal = Journal()
+        return self._journal
+
+    def _job_list(self) -> Any:
+        from stalkview.app.widgets.joblist import JobList
+
+        try:
+            return self._screen.query_one("#jobs", JobList)
+        except Exception:  # not mounted yet
+            return None
+
+    def _jobs_focused(self) -> bool:
+        focused = self._screen.focused
+        if focused is None:
+            return False
+        return any(node.id in ("jobs", "jobs-pane", "side") for node in focused.ancestors_with_self)
+
+    def cursor_job(self) -> JobInfo | None:
+        job_list = self._job_list()
+        return None if job_list is None else job_list.cursor_job
+
+    def selection(self) -> list[int]:
+        """The marked jobs, else the job under the cursor when the jobs pane has focus."""
+        job_list = self._job_list()
+        if job_list is None:
+            return []
+        if job_list.marked:
+            return sorted(job_list.marked)
+        job = job_list.cursor_job
+        return [job.id] if job is not None and self._jobs_focused() else []
+
+    def listed(self) -> list[JobInfo]:
+        job_list = self._job_list()
+        return [] if job_list is None else list(job_list.jobs)
+
+    def _selection_phrase(self, ids: Sequence[int]) -> str:
+        job_list = self._job_list()
+        if job_list is not None and job_list.marked:
+            return f"{len(ids):,} marked job{'s' if len(ids) != 1 else ''}"
+        job = self.cursor_job()
+        if job is not None and len(ids) == 1 and job.id == ids[0]:
+            return f"job {job.id} ({job.state}, in {job.tube})"
+        return f"{len(ids):,} jobs"
+
+    # --- enabling ----------------------------------------------------------------------
+
+    def _why_disabled(self, action: str) -> str | None:
+        if action not in MUTATING:
+            return None
+        if self.read_only:
+            return f"read-only mode: {VERBS[action]} is disabled (started with --read-only)"
+        needs = {
+            "duplicate": bool(self.cursor_job()),
+            "reserve_job": bool(self.cursor_job()),
+            "delete": bool(self.selection()),
+            "move": bool(self.selection()),
+            "delete_all": bool(self.listed()),
+            "move_all": bool(self.listed()),
+            "kick": bool(self.selection()) or self.tube is not None,
+            "pause": self.tube is not None,
+        }
+        if not needs.get(action, True):
+            if action == "pause":
+                return "nothing to pause: select a tube in the tubes pane"
+            if action == "kick":
+                return "nothing to kick: select a tube, or a job in the jobs pane"
+            return f"nothing to {VERBS[action]}: select a job in the jobs pane or mark some (space)"
+        return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "explain":
+            return bool(parameters) and self._why_disabled(str(parameters[0])) is not None
+        if action in MUTATING and self._why_disabled(action) is not None:
+            return None
+        return True
+
+    def action_explain(self, action: str) -> None:
+        reason = self._why_disabled(action)
+        if reason:
+            self._screen.notify(reason, severity="warning", title=VERBS.get(action, action))
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    async def actions_client(self) -> Client:
+        if self._actions_client is None:
+            self._actions_client = Client(
+                self.address,
+                encoding=None,
+                connect_timeout=CONNECT_TIMEOUT,
+                command_timeout=COMMAND_TIMEOUT,
+            )
+        await self._actions_client.open()
+        return self._actions_client
+
+    async def close_actions(self) -> None:
+        """Close the actions connection and the reserve session (held jobs go back to ready)."""
+        for closer in (self._actions_client, self.reserve_session):
+            if closer is not None:
+                with contextlib.suppress(Error, OSError):
+                    await closer.close()
+
+    def _after_change(self) -> None:
+        refresh = getattr(self._screen.app, "action_refresh_now", None)
+        if callable(refresh):
+            refresh()
+        self._screen.refresh_bindings()
+
+    def _fail(self, title: str, exc: BaseException) -> None:
+        message = str(exc) if isinstance(exc, ActionError) else plain_reason(exc, title.lower())
+        self._screen.notify(message, severity="error", title=title)
+
+    async def _guarded(self, title: str, run: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await run()
+        except (ActionError, Error, OSError) as exc:
+            self._fail(title, exc)
+        finally:
+            self._after_change()
+
+    async def _ask(self, screen: Any) -> Any:
+        return await self._screen.app.push_screen_wait(screen)
+
+    async def run_bulk(
+        self,
+        title: str,
+        ids: list[int],
+        go: Callable[..., Awaitable[BulkReport]],
+    ) -> BulkReport:
+        """Run a bulk function under a progress dialog; notify its summary."""
+        progress = ProgressScreen(title, len(ids))
+        await self._screen.app.push_screen(progress)
+        try:
+            report = await go(on_progress=progress.update_progress, cancel=progress.cancel)
+        finally:
+            progress.dismiss(None)
+        failed = bool(report.failed or report.aborted)
+        self._screen.notify(
+            report.summary(),
+            severity="warning" if failed else "information",
+            title=title,
+            timeout=10 if failed else 5,
+        )
+        job_list = self._job_list()
+        if job_list is not None:
+            job_list.clear_marks()
+        return report
+
+    # --- put and duplicate -------------------------------------------------------------
+
+    async def _server_facts(self) -> tuple[list[str], int | None]:
+        client = await self.actions_client()
+        tubes = sorted(await client.tubes())
+        stats = await client.stats()
+        size = stats.get("max-job-size")
+        return tubes, int(size) if size is not None else None
+
+    def action_put(self) -> None:
+        self.put_flow(None)
+
+    def action_duplicate(self) -> None:
+        job = self.cursor_job()
+        if job is not None:
+            self.put_flow(job.id)
+
+    @work(exclusive=True, group="actions", exit_on_error=False)
+    async def put_flow(self, source: int | None) -> None:
+        async def run() -> None:
+            tubes, max_size = await self._server_facts()
+            form = await self._put_form(tubes, max_size, source)
+            if form is None:
+                return
+            parsed: ParsedPut | None = await self._ask(form)
+            if parsed is None:
+                return
+            client = await self.actions_client()
+            new_id = await put_job(
+                client, parsed.tube, parsed.body, pri=parsed.pri, delay=parsed.delay, ttr=parsed.ttr
+            )
+            where = f"delayed {parsed.delay}s" if parsed.delay else "ready"
+            self._screen.notify(f"put job {new_id} into {parsed.tube} ({where})", title="Put")
+
+        await self._guarded("Put", run)
+
+    async def _put_form(
+        self, tubes: list[str], max_size: int | None, source: int | None
+    ) -> PutScreen | None:
+        if source is None:
+            return PutScreen(tubes, tube=self.tube, max_job_size=max_size)
+        client = await self.actions_client()
+        try:
+            job = await client.peek(source)
+            stats = await client.stats_job(source)
+        except NotFoundError:
+            raise ActionError(
+                f"job {source} is gone (deleted or taken): nothing to duplicate"
+            ) from None
+        return PutScreen(
+            tubes,
+            tube=str(stats["tube"]),
+            body=bytes(job.body),
+            pri=int(stats["pri"]),
+            ttr=int(stats["ttr"]),
+            max_job_size=max_size,
+            title=f"Duplicate job {source}",
+        )
+
+    # --- delete ---------------------------------------------------------------------------
+
+    def action_delete(self) -> None:
+        ids = self.selection()
+        if ids:
+            self.delete_flow(ids, self._selection_phrase(ids))
+
+    def action_delete_all(self) -> None:
+        jobs = self.listed()
+        if jobs:
+            what = jobs_phrase(len(jobs), self.state_filter, self.tube)
+            self.delete_flow([j.id for j in jobs], f"all {what}" if len(jobs) > 1 else what)
+
+    @work(exclusive=True, group="actions", exit_on_error=False)
+    async def delete_flow(self, ids: list[int], what: str) -> None:
+        async def run() -> None:
+            question = Text(f"Delete {what}?")
+            detail = (
+                "Each job is written to the journal first (J), so it can be restored. "
+                "Jobs a worker holds are left alone."
+            )
+            if not await self._ask(ConfirmScreen(question, detail, verb="Delete")):
+                return
+            client = await self.actions_client()
+
+            async def go(**progress: Any) -> BulkReport:
+                return await delete_jobs(
+                    client, ids, journal=self.journal, server_label=self.address, what=what,
+                    **progress,
+                )  # fmt: skip
+
+            await self.run_bulk("Delete", ids, go)
+
+        await self._guarded("Delete", run)
+
+    # --- kick ---------------------------------------------------------------------------------
+
+    def action_kick(self) -> None:
+        ids = self.selection() if self._jobs_focused() or self._has_marks() else []
+        if ids:
+            self.kick_jobs_flow(ids, self._selection_phrase(ids))
+        elif self.tube is not None:
+            self.kick_tube_flow(self.tube)
+
+    def _has_marks(self) -> bool:
+        job_list = self._job_list()
+        return bool(job_list is not None and job_list.marked)
+
+    @work(exclusive=True, group="actions", exit_on_error=False)
+    async def kick_jobs_flow(self, ids: list[int], what: str) -> None:
+        async def run() -> None:
+            client = await self.actions_client()
+
+            async def go(**progress: Any) -> BulkReport:
+                return await kick_jobs(client, ids, what=what, **progress)
+
+            await self.run_bulk("Kick", ids, go)
+
+        await self._guarded("Kick", run)
+
+    @work(exclusive=True, group="actions", exit_on_error=False)
+    async def kick_tube_flow(self, tube: str) -> None:
+        async def run() -> None:
+            client = await self.actions_client()
+            try:
+                stats = await client.stats_tube(tube)
+            except NotFoundError:
+                raise ActionError(
+                    f"tube {tube!r} does not exist any more: nothing to kick"
+                ) from None
+            buried, delayed = int(stats["current-jobs-buried"]), int(stats["current-jobs-delayed"])
+            if not buried and not delayed:
+                self._screen.notify(f"{tube} has no buried or delayed job: nothing to kick")
+                return
+            values = await self._ask(kick_prompt(tube, buried, delayed))
+            if values is None:
+                return
+            kicked = await kick_tube(client, tube, values["bound"])
+            kind = "buried" if buried else "delayed"
+            self._screen.notify(f"kicked {kicked:,} {kind} jobs in {tube}", title="Kick")
+
+        await self._guarded("Kick", run)
+
+    # --- pause -------------------------------------------------------------------------------
+
+    def action_pause(self) -> None:
+        if self.tube is not None:
+            self.pause_flow(self.tube)
+
+    @work(exclusive=True, group="actions", exit_on_error=False)
+    async def pause_flow(self, tube: str) -> None:
+        async def run() -> None:
+            client = await self.actions_client()
+            try:
+                stats = await client.stats_tube(tube)
+            except NotFoundError:
+                raise ActionError(
+                    f"tube {tube!r} does not exist any more: nothing to pause"
+                ) from None
+            if int(stats.get("pause-time-left", 0)) > 0:
+                left = int(stats["pause-time-left"])
+                question = Text(f"Unpause {tube}? It is paused for {left:,}s more.")
+                if not await self._ask(ConfirmScreen(question, verb="Unpause")):
+                    return
+                await pause_tube(client, tube, 0)
+                self._screen.notify(f"unpaused {tube}", title="Pause")
+                return
+            values = await self._ask(pause_prompt(tube))
+            if values is None:
+                return
+            await pause_tube(client, tube, values["seconds"])
+            seconds = values["seconds"]
+            self._screen.notify(
+                f"paused {tube} for {seconds:,}s" if seconds else f"unpaused {tube}", title="Pause"
+            )
+
+        await self._guarded("Pause", run)
+
+    # --- move -------------------------------------------------------------------------------
+
+    def action_move(self) -> None:
+        ids = self.selection()
+        if ids:
+            self.move_flow(ids, self._selection_phrase(ids))
+
+    def action_move_all(self) -> None:
+        jobs = self.listed()
+        if jobs:
+            self.move_flow(
+                [j.id for j in jobs], jobs_phrase(len(jobs), self.state_filter, self.tube)
+            )
+
+    @work(exclusive=True, group="actions", exit_on_error=False)
+    async def move_flow(self, ids: list[int], what: str) -> None:
+        async def run() -> None:
+            client = await self.actions_client()
+            tubes = sorted(await client.tubes())
+            values = await self._ask(move_prompt(what, tubes, self.tube))
+            if values is None:
+                return
+            target = values["tube"]
+
+            async def go(**progress: Any) -> BulkReport:
+                return await move_jobs(
+                    client, ids, target, journal=self.journal, server_label=self.address,
+                    what=what, **progress,
+                )  # fmt: skip
+
+            await self.run_bulk("Move", ids, go)
+
+        await self._guarded("Move", run)
+
+    # --- reserve ----------------------------------------------------------------------------
+
+    def session(self) -> ReserveSession:
+        if self.reserve_session is None:
+            self.reserve_session = ReserveSession(
+                self.address, journal=self.journal, server_label=self.address
+            )
+        return self.reserve_session
+
+    def held_count(self) -> int:
+        return len(self.reserve_session.held) if self.reserve_session is not None else 0
+
+    def _tube_names(self) -> list[str]:
+        snapshot = getattr(self._screen.app, "snapshot", None)
+        return sorted(snapshot.tubes) if snapshot is not None else []
+
+    def open_held(self) -> None:
+        self._screen.app.push_screen(
+            HeldScreen(
+                self.session(), tubes=self._tube_names, tube=self.tube, read_only=self.read_only
+            ),
+            lambda _: self._after_change(),
+        )
+
+    def action_reserve(self) -> None:
+        self.open_held()
+
+    def action_reserve_job(self) -> None:
+        job = self.cursor_job()
+        if job is not None:
+            self.reserve_job_flow(job.id)
+
+    @work(exclusive=True, group="actions", exit_on_error=False)
+    async def reserve_job_flow(self, job_id: int) -> None:
+        async def run() -> None:
+            session = self.session()
+            await session.open()
+            held = await session.reserve_job(job_id)
+            self._screen.notify(f"holding job {held.id}: {held.ttr}s to run", title="Reserve job")
+            self.open_held()
+
+        await self._guarded("Reserve job", run)
+
+    async def confirm_quit(self) -> bool:
+        """Whether to quit: asks first when jobs are held."""
+        held = self.held_count()
+        if not held:
+            return True
+        noun = "job is" if held == 1 else "jobs are"
+        return bool(
+            await self._ask(
+                ConfirmScreen(
+                    Text(f"Quit with {held} held {noun}?"),
+                    "They go back to ready (their TTR stops counting) when stalkview quits.",
+                    verb="Quit",
+                )
+            )
+        )
+
+    # --- journal ------------------------------------------------------------------------------
+
+    def action_journal(self) -> None:
+        self._screen.app.push_screen(
+            JournalScreen(
+                self.journal, self.restore_entries, server=self.address, read_only=self.read_only
+            ),
+            lambda _: self._after_change(),
+        )
+
+    async def restore_entries(self, entries: Sequence[JournalEntry]) -> RestoreReport:
+        if self.read_only:
+            raise ActionError("read-only mode: restore is disabled (started with --read-only)")
+        client = await self.actions_client()
+        try:
+            return await restore(client, entries, journal=self.journal)
+        except BeanstalkConnectionError as exc:
+            raise ActionError(plain_reason(exc, "restore")) from None

@@ -1,0 +1,252 @@
+"""Small modal forms: kick N, pause a tube, move target, release and bury priority, reserve.
+
+A :class:`PromptScreen` is a list of :class:`PromptField`; each field parses its
+own text and its error shows under it, in the words of the core's validators.
+The screen is dismissed with ``{name: parsed value}``, or None when cancelled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.suggester import SuggestFromList
+from textual.widgets import Button, Input, Label, Static
+
+from stalkview.actions import parse_duration, validate_put_form
+from stalkview.app.screens.confirm import DIALOG_CSS
+from stalkview.client.protocol import DEFAULT_PRIORITY, MAX_SECONDS, check_tube
+
+#: parse(text) -> (value, None) or (None, error message)
+Parser = Callable[[str], tuple[Any, str | None]]
+
+
+def parse_priority(text: str) -> tuple[int | None, str | None]:
+    """A priority, checked by the put form's own rules."""
+    parsed, errors = validate_put_form("default", b"", text, "0", "60")
+    if parsed is None:
+        return None, errors["pri"]
+    return parsed.pri, None
+
+
+def parse_delay(text: str) -> tuple[int | None, str | None]:
+    """A delay (0 allowed): "0", "30s", "5m", "1h30m"."""
+    parsed, errors = validate_put_form("default", b"", "0", text, "60")
+    if parsed is None:
+        return None, errors["delay"]
+    return parsed.delay, None
+
+
+def parse_pause(text: str) -> tuple[int | None, str | None]:
+    """How long to pause a tube; 0 unpauses it."""
+    value, problem = parse_delay(text)
+    if problem is not None:
+        return None, problem.replace("delay", "pause", 1)
+    return value, None
+
+
+def parse_count(text: str) -> tuple[int | None, str | None]:
+    """How many jobs to kick: a whole number from 1."""
+    value = text.strip()
+    if not value.isdigit() or int(value) < 1:
+        return None, f"{value or 'an empty value'!s} is not a count: type a whole number from 1"
+    if int(value) > MAX_SECONDS:
+        return None, f"{value} is too large: the server kicks at most {MAX_SECONDS} at a time"
+    return int(value), None
+
+
+def parse_timeout(text: str) -> tuple[int | None, str | None]:
+    """How long a reserve waits for a job: 0 (do not wait) to 60 seconds."""
+    seconds = parse_duration(text)
+    if seconds is None:
+        return None, f"{text.strip() or 'an empty value'!s} is not a duration: use e.g. 5 or 30s"
+    if seconds > 60:
+        return None, (
+            f"{seconds} s is too long: the held-jobs view waits at most 60 s so it stays usable"
+        )
+    return seconds, None
+
+
+def parse_tube(text: str) -> tuple[str | None, str | None]:
+    name = text.strip()
+    try:
+        check_tube(name)
+    except (ValueError, TypeError) as exc:
+        return None, str(exc)
+    return name, None
+
+
+@dataclass
+class PromptField:
+    name: str
+    label: str
+    parse: Parser
+    value: str = ""
+    placeholder: str = ""
+    suggestions: Sequence[str] = field(default_factory=tuple)
+
+
+class PromptScreen(ModalScreen[dict[str, Any] | None]):
+    """A few labelled inputs; enter submits, esc cancels."""
+
+    DEFAULT_CSS = (
+        "PromptScreen {"
+        + DIALOG_CSS
+        + """
+        & .prompt-error { color: $text-error; height: auto; }
+        & Label { margin-top: 1; }
+    }"""
+    )
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="prompt-cancel"),
+    ]
+
+    def __init__(
+        self, title: str | Text, fields: Sequence[PromptField], *, verb: str = "OK", note: str = ""
+    ) -> None:
+        super().__init__()
+        self.title_text = Text(title) if isinstance(title, str) else title
+        self.fields = list(fields)
+        self.verb = verb
+        self.note = note
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="prompt-dialog"):
+            yield Static(self.title_text, id="prompt-title", classes="dialog-title")
+            if self.note:
+                yield Static(Text(self.note), classes="dialog-detail")
+            for f in self.fields:
+                yield Label(Text(f.label))
+                suggester = (
+                    SuggestFromList(f.suggestions, case_sensitive=True) if f.suggestions else None
+                )
+                yield Input(
+                    f.value, placeholder=f.placeholder, id=f"field-{f.name}", suggester=suggester
+                )
+                yield Static("", id=f"error-{f.name}", classes="prompt-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel (esc)", id="prompt-cancel-button")
+                yield Button(f"{self.verb} (enter)", id="prompt-ok", variant="primary")
+
+    def errors(self) -> dict[str, str]:
+        """The current error of each field that does not parse."""
+        found = {}
+        for f in self.fields:
+            _, problem = f.parse(self.query_one(f"#field-{f.name}", Input).value)
+            if problem is not None:
+                found[f.name] = problem
+        return found
+
+    def show_errors(self, errors: dict[str, str]) -> None:
+        for f in self.fields:
+            self.query_one(f"#error-{f.name}", Static).update(Text(errors.get(f.name, "")))
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        # Only clear errors as they are fixed; new ones wait for a submit.
+        name = (event.input.id or "").removeprefix("field-")
+        for f in self.fields:
+            if f.name == name and f.parse(event.value)[1] is None:
+                self.query_one(f"#error-{name}", Static).update("")
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#prompt-ok")
+    def submit(self) -> None:
+        errors = self.errors()
+        self.show_errors(errors)
+        if errors:
+            self.query_one(f"#field-{next(iter(errors))}", Input).focus()
+            return
+        values = {
+            f.name: f.parse(self.query_one(f"#field-{f.name}", Input).value)[0] for f in self.fields
+        }
+        self.dismiss(values)
+
+    @on(Button.Pressed, "#prompt-cancel-button")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+# --- the prompts the actions use ---------------------------------------------------------
+
+
+def kick_prompt(tube: str, buried: int, delayed: int) -> PromptScreen:
+    kind = "buried" if buried else "delayed"
+    default = buried or delayed or 1
+    return PromptScreen(
+        Text.assemble("Kick jobs in ", (tube, "bold")),
+        [PromptField("bound", "How many (at most)", parse_count, str(default))],
+        verb="Kick",
+        note=(
+            f"The server kicks buried jobs first, else delayed ones; {tube} has "
+            f"{buried:,} buried and {delayed:,} delayed. Kicked jobs become ready ({kind} now)."
+        ),
+    )
+
+
+def pause_prompt(tube: str) -> PromptScreen:
+    return PromptScreen(
+        Text.assemble("Pause tube ", (tube, "bold")),
+        [
+            PromptField(
+                "seconds", "For how long (0 unpauses)", parse_pause, "5m", "e.g. 30s, 5m, 1h"
+            )
+        ],
+        verb="Pause",
+        note="No job of this tube is handed to workers until the pause runs out.",
+    )
+
+
+def move_prompt(what: str, tubes: Sequence[str], current: str | None) -> PromptScreen:
+    return PromptScreen(
+        f"Move {what} to another tube",
+        [PromptField("tube", "Target tube (existing or new)", parse_tube, "", "tube name", tubes)],
+        verb="Move",
+        note=(
+            "Each job keeps its body, priority, ttr, remaining delay and state; the original is "
+            "held while the copy is put, so no worker can take it twice."
+            + (f" Now in {current}." if current else "")
+        ),
+    )
+
+
+def release_prompt(job_id: int, pri: int) -> PromptScreen:
+    return PromptScreen(
+        f"Release job {job_id}",
+        [
+            PromptField("pri", "Priority", parse_priority, str(pri)),
+            PromptField("delay", "Delay", parse_delay, "0", "e.g. 0, 30s, 5m"),
+        ],
+        verb="Release",
+    )
+
+
+def bury_prompt(job_id: int, pri: int) -> PromptScreen:
+    return PromptScreen(
+        f"Bury job {job_id}",
+        [PromptField("pri", "Priority", parse_priority, str(pri or DEFAULT_PRIORITY))],
+        verb="Bury",
+    )
+
+
+def reserve_prompt(tubes: Sequence[str], tube: str | None) -> PromptScreen:
+    return PromptScreen(
+        "Reserve a job",
+        [
+            PromptField("tube", "From tube", parse_tube, tube or "", "tube name", tubes),
+            PromptField("timeout", "Wait at most", parse_timeout, "5", "seconds, 0 to 60"),
+        ],
+        verb="Reserve",
+        note=(
+            "The job is held on a connection of its own until you delete, release, bury it "
+            "or its TTR runs out; no worker gets it meanwhile."
+        ),
+    )
