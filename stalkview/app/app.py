@@ -127,9 +127,12 @@ class StalkviewApp(App[int]):
         return screen
 
     def start_polling(self) -> None:
-        """Called by the main screen once it is mounted, so every result has a place to go."""
+        """Called by the main screen once it is mounted, so every result has a place to go.
+
+        The inventory scan starts after the first server data is on screen: the
+        first frame with data must not wait for a scan of a big server.
+        """
         self.refresh_server()
-        self.refresh_inventory()
 
     async def _on_message(self, message: Message) -> None:
         with contextlib.suppress(_NoScreen):
@@ -182,6 +185,8 @@ class StalkviewApp(App[int]):
         self.tube_rates.update(snapshot.tubes.values(), snapshot.at)
         self.main.show_snapshot(snapshot)
         self.main.set_status("live", f"{snapshot.elapsed * 1000:.0f} ms")
+        if self.refreshes == 1:
+            self.call_after_refresh(self.refresh_inventory)
         if not was_connected and self.refreshes > 1:
             self.notify(f"Reconnected to {self.address}", title="Back to live")
             self.refresh_inventory()

@@ -44,6 +44,9 @@ QUERY_HELP = 'e.g. state=buried reserves>=3 age>1h body~"user_id": 42   (enter: 
 class MainScreen(Screen[None]):
     """Everything on one screen; tab / shift+tab move between the panes."""
 
+    # Focus the tubes table straight away: a second focus change would rebuild the footer.
+    AUTO_FOCUS = "#tubes"
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "slash",
@@ -135,7 +138,6 @@ class MainScreen(Screen[None]):
         self.query_one("#side").border_title = "Job"
         self.query_one(StateBar).show(None, {})
         self.query_one(HintsBar).update(Text("connecting…", style="dim"))
-        self.query_one(TubesTable).focus()
         self.sv.start_polling()
 
     def binding_nodes(self) -> list[DOMNode]:

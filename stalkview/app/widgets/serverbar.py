@@ -8,7 +8,8 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Label, Sparkline, Static
+from textual.widget import Widget
+from textual.widgets import Sparkline, Static
 
 #: (label, stats counters summed for it) for each rate shown.
 RATES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -56,30 +57,43 @@ def rate_text(value: float) -> str:
     return f"{value:.1f}/s"
 
 
-class RateCell(Vertical):
-    """One rate: its name and value, and under them a sparkline of its recent history."""
+class RateValues(Widget):
+    """One line: each rate's name and value, placed over its sparkline.
 
-    def __init__(self, label: str, *, id: str | None = None) -> None:
-        super().__init__(id=id, classes="rate-cell")
-        self.label = label
-        self._shown = ""
+    One widget for all seven labels (instead of two labels per rate) keeps the
+    widget count, and so the time to the first frame, down.
+    """
 
-    def compose(self) -> ComposeResult:
-        with Horizontal(classes="rate-head"):
-            yield Label(self.label, classes="rate-label")
-            yield Label("-", classes="rate-value")
-        yield Sparkline([], classes="rate-spark")
+    DEFAULT_CSS = """
+    RateValues { height: 1; }
+    """
 
-    def show(self, value: float | None, history: Sequence[float]) -> None:
-        text = "-" if value is None else rate_text(value)
-        label = self.query_one(".rate-value", Label)
-        if text != self._shown:
-            self._shown = text
-            label.update(text, layout=False)  # fixed width in the stylesheet: no reflow
-        data = list(history) or [0.0]
-        spark = self.query_one(Sparkline)
-        if spark.data != data:
-            spark.data = data
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.values: dict[str, float | None] = {}
+
+    def show(self, values: Mapping[str, float | None]) -> None:
+        if dict(values) != self.values:
+            self.values = dict(values)
+            self.refresh()
+
+    def _columns(self) -> list[int]:
+        """Where each sparkline starts, relative to this widget (even before layout)."""
+        width = max(self.size.width, 1)
+        sparks = list(self.screen.query(Sparkline)) if self.is_attached else []
+        if len(sparks) == len(RATES) and all(s.region.width for s in sparks):
+            return [s.region.x - self.region.x for s in sparks]
+        return [width * n // len(RATES) for n in range(len(RATES))]
+
+    def render(self) -> Text:
+        text = Text(no_wrap=True, overflow="crop")
+        for (label, _keys), column in zip(RATES, self._columns(), strict=True):
+            if column > len(text):
+                text.append(" " * (column - len(text)))
+            value = self.values.get(label)
+            text.append(f"{label} ", style="dim")
+            text.append("-" if value is None else rate_text(value), style="bold")
+        return text
 
 
 class ServerBar(Vertical):
@@ -97,9 +111,10 @@ class ServerBar(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(self._identity(), id="sb-identity")
         yield Static("", id="sb-totals")
+        yield RateValues(id="sb-rate-values")
         with Horizontal(id="sb-rates"):
             for label, _keys in RATES:
-                yield RateCell(label, id=f"rate-{label}")
+                yield Sparkline([0.0], id=f"spark-{label}", classes="rate-spark")
 
     def _identity(self) -> Text:
         stats = self._stats
@@ -160,7 +175,9 @@ class ServerBar(Vertical):
         self._stats = stats
         self._update_line("#sb-identity", self._identity())
         self._update_line("#sb-totals", self._totals())
+        self.query_one(RateValues).show(rates)
         for label, _keys in RATES:
-            self.query_one(f"#rate-{label}", RateCell).show(
-                rates.get(label), histories.get(label, ())
-            )
+            data = list(histories.get(label, ())) or [0.0]
+            spark = self.query_one(f"#spark-{label}", Sparkline)
+            if spark.data != data:
+                spark.data = data
