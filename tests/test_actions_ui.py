@@ -16,9 +16,10 @@ from textual.app import App, ComposeResult
 from textual.binding import BindingType
 from textual.pilot import Pilot
 from textual.screen import Screen
+from textual.widgets import Static
 
 from stalkview.app.actions import ACTION_BINDINGS, ActionsMixin
-from stalkview.app.screens.confirm import ConfirmScreen, ProgressScreen
+from stalkview.app.screens.confirm import ConfirmScreen
 from stalkview.app.screens.put import PutScreen
 from stalkview.app.widgets.joblist import JobList
 from stalkview.client import Client, NotFoundError
@@ -111,7 +112,7 @@ async def test_delete_selected_job_after_confirmation(
             await show_jobs(app, c, [gone, keep], "emails")
             await pilot.press("x")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-            assert "Delete job" in str(app.screen.query_one("#confirm-question").content)
+            assert "Delete job" in str(app.screen.query_one("#confirm-question", Static).content)
             assert app.screen.focused is app.screen.query_one("#confirm-cancel")
             await pilot.press("y")
             await actions_idle(pilot)
