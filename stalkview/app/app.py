@@ -138,8 +138,24 @@ class StalkviewApp(App[int]):
         with contextlib.suppress(_NoScreen):
             await super()._on_message(message)
 
+    async def action_quit(self) -> None:
+        """Quit; with held jobs, ask first (they go back to ready)."""
+        screen = self.screen_stack[0] if self.screen_stack else None
+        if isinstance(screen, MainScreen) and screen.held_count():
+            self._confirm_quit(screen)
+        else:
+            self.exit()
+
+    @work(exclusive=True, group="quit", exit_on_error=False)
+    async def _confirm_quit(self, screen: MainScreen) -> None:
+        if await screen.confirm_quit():
+            self.exit()
+
     async def on_unmount(self) -> None:
         self._closing = True
+        screen = self.screen_stack[0] if self.screen_stack else None
+        if isinstance(screen, MainScreen):
+            await screen.close_actions()
         for client in (self.stats_client, self.inventory_client):
             with contextlib.suppress(Error, OSError):
                 await client.close()

@@ -17,7 +17,7 @@ from textual.dom import DOMNode
 from stalkview.app.widgets.tubes import COLUMNS, TubesTable
 
 #: Bindings that are plumbing, not something to pick from a list.
-SKIP_ACTIONS = {"command_palette", "back"}
+SKIP_ACTIONS = {"command_palette", "back", "explain"}
 
 
 @dataclass(frozen=True)

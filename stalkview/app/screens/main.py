@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Footer, Input, ProgressBar, Static
 
+from stalkview.app.actions import ACTION_BINDINGS, ActionsMixin
 from stalkview.app.poll import Snapshot, totals
 from stalkview.app.screens.jump import JumpScreen
 from stalkview.app.widgets.banner import ConnectionBanner
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 QUERY_HELP = 'e.g. state=buried reserves>=3 age>1h body~"user_id": 42   (enter: run, esc: clear)'
 
 
-class MainScreen(Screen[None]):
+class MainScreen(ActionsMixin, Screen[None]):
     """Everything on one screen; tab / shift+tab move between the panes."""
 
     # Focus the tubes table straight away: a second focus change would rebuild the footer.
@@ -88,6 +89,7 @@ class MainScreen(Screen[None]):
             id="back",
             tooltip="Back out: close the input, or move back one pane",
         ),
+        *ACTION_BINDINGS,
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -206,6 +208,7 @@ class MainScreen(Screen[None]):
 
     @on(TubesTable.TubeHighlighted)
     def _tube_highlighted(self, event: TubesTable.TubeHighlighted) -> None:
+        self.refresh_bindings()
         if event.tube == self.tube and self.sv.inventory.scanned:
             return
         self.tube = event.tube
@@ -303,6 +306,7 @@ class MainScreen(Screen[None]):
 
     @on(JobList.Highlighted)
     def _job_highlighted(self, event: JobList.Highlighted) -> None:
+        self.refresh_bindings()  # enables the job actions in the footer
         job = event.job
         if job is None:
             return

@@ -136,6 +136,10 @@ class PromptScreen(ModalScreen[dict[str, Any] | None]):
                 yield Button("Cancel (esc)", id="prompt-cancel-button")
                 yield Button(f"{self.verb} (enter)", id="prompt-ok", variant="primary")
 
+    def on_mount(self) -> None:
+        for static in self.query(".prompt-error"):
+            static.display = False
+
     def errors(self) -> dict[str, str]:
         """The current error of each field that does not parse."""
         found = {}
@@ -147,7 +151,9 @@ class PromptScreen(ModalScreen[dict[str, Any] | None]):
 
     def show_errors(self, errors: dict[str, str]) -> None:
         for f in self.fields:
-            self.query_one(f"#error-{f.name}", Static).update(Text(errors.get(f.name, "")))
+            static = self.query_one(f"#error-{f.name}", Static)
+            static.update(Text(errors.get(f.name, "")))
+            static.display = f.name in errors
 
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:
@@ -155,7 +161,7 @@ class PromptScreen(ModalScreen[dict[str, Any] | None]):
         name = (event.input.id or "").removeprefix("field-")
         for f in self.fields:
             if f.name == name and f.parse(event.value)[1] is None:
-                self.query_one(f"#error-{name}", Static).update("")
+                self.query_one(f"#error-{name}", Static).display = False
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#prompt-ok")

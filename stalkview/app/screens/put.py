@@ -119,6 +119,9 @@ class PutScreen(ModalScreen[ParsedPut | None]):
                 yield Button("Put (ctrl+s)", id="put-ok", variant="primary")
 
     def on_mount(self) -> None:
+        for static in self.query(".put-error"):
+            static.display = False
+        self.query_one("#put-warning").display = bool(self.body_warning)
         first = "#put-body" if self.initial["tube"] else "#put-tube"
         self.query_one(first).focus()
 
@@ -139,7 +142,9 @@ class PutScreen(ModalScreen[ParsedPut | None]):
 
     def show_errors(self, errors: dict[str, str], fields: Sequence[str] = FIELDS) -> None:
         for name in fields:
-            self.query_one(f"#put-error-{name}", Static).update(Text(errors.get(name, "")))
+            static = self.query_one(f"#put-error-{name}", Static)
+            static.update(Text(errors.get(name, "")))
+            static.display = name in errors
 
     def error_text(self, name: str) -> str:
         """The message shown under a field (for tests and screen readers)."""
