@@ -1,0 +1,415 @@
+"""Export jobs to JSON Lines and import them into a server (the same server or another).
+
+An export record is a job's ``stats-job`` reply under the server's field names
+plus ``server``, ``body`` and ``body_encoding``::
+
+    {"id": 42, "tube": "emails", "state": "delayed", "pri": 1024, "age": 3, "delay": 60,
+     "ttr": 60, "time-left": 57, ..., "server": "127.0.0.1:11300",
+     "body": "hello", "body_encoding": "utf-8"}
+
+``body_encoding`` is ``utf-8`` (the body as text) or ``base64`` (binary bodies).
+
+Import keeps priority, ttr and the *remaining* delay. In an export record that is
+``time-left`` of a delayed job (``delay`` there is the delay it was put with); a
+record without ``time-left`` is a journal record, whose ``delay`` is already the
+remaining delay. Buried jobs come back buried (put hidden behind a delay that
+never runs out, then ``reserve-job`` + ``bury``, as moves do); reserved jobs come
+back ready. Never imports textual.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from stalkview.actions import HIDE_DELAY, plain_reason, raw_call, run_in_tube
+from stalkview.client import BeanstalkConnectionError, Client, Error, NotFoundError
+from stalkview.client import commands as cmd
+from stalkview.client.commands import Call, Job
+from stalkview.client.protocol import check_tube
+from stalkview.inventory import STATES, Inventory, JobInfo
+from stalkview.journal import encode_body
+
+ExportProgress = Callable[[int, int], None]
+"""``on_progress(written, total)`` after each batch of an export."""
+ImportProgress = Callable[[int], None]
+"""``on_progress(jobs_handled)`` after each batch of an import."""
+
+EXPORT_BATCH = 128
+IMPORT_BATCH = 500
+_MAX_PRI = 2**32 - 1
+_MAX_SECONDS = 2**32 - 1
+
+
+# --- export ---------------------------------------------------------------------------------
+
+
+def export_record(stats: dict[str, Any], body: bytes, server: str) -> dict[str, Any]:
+    """One export line's object: the stats-job fields, then server and body."""
+    text, encoding = encode_body(body)
+    return {**stats, "server": server, "body": text, "body_encoding": encoding}
+
+
+async def export_jobs(
+    address: str | Client,
+    *,
+    tube: str | None = None,
+    state: str | None = None,
+    ids: Iterable[int] | None = None,
+    out: TextIO,
+    server_label: str | None = None,
+    on_progress: ExportProgress | None = None,
+    batch_size: int = EXPORT_BATCH,
+) -> int:
+    """Write the selected jobs to ``out`` as JSON Lines, in server order; return how many.
+
+    Jobs are found with an inventory scan (read-only), then their stats and full
+    bodies are read again in pipelined batches of ``batch_size`` (so ``time-left``
+    is fresh and memory stays bounded) and written batch by batch. Jobs deleted
+    meanwhile are left out. ``address`` may be an open client (``encoding=None``).
+    """
+    if state is not None and state not in STATES:
+        raise ValueError(f"unknown job state {state!r}: use one of {', '.join(STATES)}")
+    if isinstance(address, Client):
+        return await _export(address, tube, state, ids, out, server_label, on_progress, batch_size)
+    async with Client(address, encoding=None) as client:
+        return await _export(client, tube, state, ids, out, server_label, on_progress, batch_size)
+
+
+async def _export(
+    client: Client,
+    tube: str | None,
+    state: str | None,
+    ids: Iterable[int] | None,
+    out: TextIO,
+    server_label: str | None,
+    on_progress: ExportProgress | None,
+    batch_size: int,
+) -> int:
+    inventory = Inventory(client)
+    await inventory.scan()
+    jobs: list[JobInfo] = inventory.select(tube, state)
+    if ids is not None:
+        wanted = set(ids)
+        jobs = [j for j in jobs if j.id in wanted]
+    server = server_label or str(client.address)
+    written = 0
+    for start in range(0, len(jobs), batch_size):
+        chunk = [j.id for j in jobs[start : start + batch_size]]
+        lines = await _export_batch(client, chunk, server, tube, state)
+        out.write("".join(lines))
+        written += len(lines)
+        if on_progress is not None:
+            on_progress(written, len(jobs))
+    out.flush()
+    return written
+
+
+async def _export_batch(
+    client: Client, chunk: Sequence[int], server: str, tube: str | None, state: str | None
+) -> list[str]:
+    calls: list[Call[Any]] = []
+    for jid in chunk:
+        calls += [cmd.stats_job(jid), raw_call(cmd.peek(jid))]
+    replies = await client.run_many(calls)
+    lines = []
+    for n in range(len(chunk)):
+        stats, job = replies[2 * n], replies[2 * n + 1]
+        for reply in (stats, job):
+            if isinstance(reply, Error) and not isinstance(reply, NotFoundError):
+                raise reply
+        if not isinstance(stats, dict) or not isinstance(job, Job):
+            continue  # deleted since the scan
+        if (tube is not None and stats.get("tube") != tube) or (
+            state is not None and stats.get("state") != state
+        ):
+            continue  # it moved out of the selection since the scan
+        record = export_record(stats, bytes(job.body), server)
+        lines.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+    return lines
+
+
+# --- import ---------------------------------------------------------------------------------
+
+
+class RecordError(ValueError):
+    """A line that is not a job record; the message names the line and the problem."""
+
+
+@dataclass
+class ImportJob:
+    """One job read from a line: what will be put, and where."""
+
+    line: int
+    tube: str
+    pri: int
+    ttr: int
+    delay: int
+    #: The state it will have: ready, delayed or buried.
+    state: str
+    body: bytes = field(repr=False)
+    #: The state in the file when it differs from ``state`` (a reserved job comes back ready).
+    was: str | None = None
+    #: The id it had where it came from, if the record says.
+    source_id: int | None = None
+    new_id: int | None = None
+    error: str | None = None
+
+    def describe(self, dry_run: bool) -> str:
+        what = f"line {self.line}: job" + (f" {self.source_id}" if self.source_id else "")
+        detail = f"pri {self.pri}, ttr {self.ttr}, delay {self.delay}, {len(self.body)} bytes"
+        note = f" (was {self.was}: imported {self.state})" if self.was else ""
+        if self.error is not None:
+            return f"{what} into {self.tube}: failed: {self.error}"
+        if dry_run:
+            return f"{what} would be put into {self.tube} as {self.state} ({detail}){note}"
+        return f"{what} put into {self.tube} as job {self.new_id}, {self.state} ({detail}){note}"
+
+
+@dataclass
+class ImportReport:
+    """What an import did (or, with ``dry_run``, would do)."""
+
+    dry_run: bool = False
+    #: Every job read, in file order (bodies are dropped once put, to bound memory).
+    jobs: list[ImportJob] = field(default_factory=list)
+    #: Lines that are not job records: (line number, message).
+    invalid: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def put(self) -> list[ImportJob]:
+        return [j for j in self.jobs if j.new_id is not None]
+
+    @property
+    def failed(self) -> list[ImportJob]:
+        return [j for j in self.jobs if j.error is not None]
+
+    @property
+    def ok(self) -> bool:
+        return not self.invalid and not self.failed
+
+    def by_tube(self) -> dict[str, int]:
+        """How many jobs went (or would go) into each tube."""
+        out: dict[str, int] = {}
+        for j in self.jobs:
+            if j.error is None:
+                out[j.tube] = out.get(j.tube, 0) + 1
+        return out
+
+    def summary(self) -> str:
+        good = [j for j in self.jobs if j.error is None]
+        tubes = ", ".join(f"{t} {n}" for t, n in self.by_tube().items())
+        verb = "would put" if self.dry_run else "put"
+        text = f"{verb} {_jobs(len(good))}" + (f" ({tubes})" if tubes else "")
+        changed = [j for j in good if j.was]
+        if changed:
+            states = sorted({f"{j.was} -> {j.state}" for j in changed})
+            text += f"; {_jobs(len(changed))} change state ({', '.join(states)})"
+        if self.failed:
+            text += f"; {len(self.failed)} failed"
+        if self.invalid:
+            text += f"; {len(self.invalid)} invalid lines skipped"
+        if self.dry_run:
+            text += "; dry run: nothing was sent"
+        return text
+
+    def lines(self, *, verbose: bool | None = None) -> list[str]:
+        """Problems, then (in a dry run, or with ``verbose``) one line a job, then the summary."""
+        show_all = self.dry_run if verbose is None else verbose
+        out = [f"line {n}: {message}" for n, message in self.invalid]
+        out += [j.describe(self.dry_run) for j in self.jobs if show_all or j.error is not None]
+        out.append(self.summary())
+        return out
+
+
+def _jobs(n: int) -> str:
+    return f"{n} job" if n == 1 else f"{n} jobs"
+
+
+def _field_int(record: dict[str, Any], name: str, default: int | None, high: int) -> int:
+    value = record.get(name, default)
+    if value is None:
+        raise RecordError(f"{name!r} is missing")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+        raise RecordError(f"{name!r} must be a whole number 0-{high}, not {value!r}")
+    return value
+
+
+def _remaining_delay(record: dict[str, Any], state: str) -> int:
+    if "time-left" in record:  # an export: "delay" is the delay the job was put with
+        left = _field_int(record, "time-left", 0, _MAX_SECONDS)
+        return left if state == "delayed" else 0
+    return _field_int(record, "delay", 0, _MAX_SECONDS)  # a journal record: already remaining
+
+
+def _body(record: dict[str, Any]) -> bytes:
+    body = record.get("body")
+    if not isinstance(body, str):
+        raise RecordError("'body' is missing or not a string")
+    encoding = record.get("body_encoding", "utf-8")
+    if encoding == "utf-8":
+        return body.encode("utf-8")
+    if encoding == "base64":
+        try:
+            return base64.b64decode(body.encode("ascii"), validate=True)
+        except (binascii.Error, UnicodeEncodeError):
+            raise RecordError("'body' is not valid base64 (body_encoding is base64)") from None
+    raise RecordError(f"body_encoding {encoding!r} is unknown: use utf-8 or base64")
+
+
+def parse_record(text: str, line: int, tube: str | None = None) -> ImportJob:
+    """One JSON Lines record as an :class:`ImportJob`; raises :class:`RecordError`."""
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RecordError(f"not JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(record, dict):
+        raise RecordError("not a JSON object: each line must be one job record {...}")
+    target = tube if tube is not None else record.get("tube")
+    if not isinstance(target, str):
+        raise RecordError("'tube' is missing: give --tube or add the job's tube to the record")
+    try:
+        check_tube(target)
+    except ValueError as exc:
+        raise RecordError(str(exc)) from None
+    state = record.get("state", "ready")
+    if state not in STATES:
+        raise RecordError(f"state {state!r} is unknown: use one of {', '.join(STATES)}")
+    delay = _remaining_delay(record, str(state))
+    new_state = "buried" if state == "buried" else ("delayed" if delay else "ready")
+    source_id = record.get("id")
+    return ImportJob(
+        line=line,
+        tube=target,
+        pri=_field_int(record, "pri", None, _MAX_PRI),
+        ttr=max(1, _field_int(record, "ttr", None, _MAX_SECONDS)),
+        delay=0 if new_state == "buried" else delay,
+        state=new_state,
+        body=_body(record),
+        was=str(state) if state != new_state else None,
+        source_id=source_id if isinstance(source_id, int) else None,
+    )
+
+
+def _numbered(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
+    for n, text in enumerate(lines, start=1):
+        if text.strip():
+            yield n, text
+
+
+def _batches(
+    lines: Iterable[str], tube: str | None, report: ImportReport, size: int
+) -> Iterator[list[ImportJob]]:
+    batch: list[ImportJob] = []
+    for n, text in _numbered(lines):
+        try:
+            job = parse_record(text, n, tube)
+        except RecordError as exc:
+            report.invalid.append((n, str(exc)))
+            continue
+        report.jobs.append(job)
+        batch.append(job)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+async def import_jobs(
+    address: str | Client,
+    lines: Iterable[str],
+    *,
+    tube: str | None = None,
+    dry_run: bool = False,
+    on_progress: ImportProgress | None = None,
+    batch_size: int = IMPORT_BATCH,
+) -> ImportReport:
+    """Put the jobs of JSON Lines records (exports or journal records) into a server.
+
+    Each job goes into its own tube unless ``tube`` is given, keeping priority,
+    ttr and remaining delay; buried jobs are buried again, reserved ones come
+    back ready. Lines are read and put in batches (pipelined ``use`` + ``put``
+    per tube), so a large file is never held in memory. Invalid lines are
+    reported with their line number and skipped; ``dry_run`` validates and
+    reports without connecting.
+    """
+    if tube is not None:
+        check_tube(tube)
+    report = ImportReport(dry_run=dry_run)
+    if dry_run:
+        for _batch in _batches(lines, tube, report, batch_size):
+            if on_progress is not None:
+                on_progress(len(report.jobs))
+        return report
+    if isinstance(address, Client):
+        await _import(address, lines, tube, report, on_progress, batch_size)
+    else:
+        async with Client(address, encoding=None) as client:
+            await _import(client, lines, tube, report, on_progress, batch_size)
+    return report
+
+
+async def _import(
+    client: Client,
+    lines: Iterable[str],
+    tube: str | None,
+    report: ImportReport,
+    on_progress: ImportProgress | None,
+    batch_size: int,
+) -> None:
+    for batch in _batches(lines, tube, report, batch_size):
+        by_tube: dict[str, list[ImportJob]] = {}
+        for job in batch:
+            by_tube.setdefault(job.tube, []).append(job)
+        for name, jobs in by_tube.items():
+            await _put_group(client, name, jobs)
+        await _bury_again(client, [j for j in batch if j.state == "buried" and j.new_id])
+        for job in batch:
+            job.body = b""  # put: the report keeps the metadata only
+        if on_progress is not None:
+            on_progress(len(report.jobs))
+
+
+async def _put_group(client: Client, tube: str, jobs: list[ImportJob]) -> None:
+    calls = [
+        # A buried job is put out of reach behind a delay that never ends, then
+        # buried: no worker can take it in between.
+        cmd.put(j.body, j.pri, HIDE_DELAY if j.state == "buried" else j.delay, j.ttr)
+        for j in jobs
+    ]
+    try:
+        replies = await run_in_tube(client, tube, calls)
+    except Error as exc:
+        if isinstance(exc, BeanstalkConnectionError):
+            raise
+        for j in jobs:
+            j.error = plain_reason(exc, "use")
+        return
+    for job, reply in zip(jobs, replies, strict=True):
+        if isinstance(reply, BaseException):
+            job.error = plain_reason(reply, "put")
+        else:
+            job.new_id = int(reply)
+
+
+async def _bury_again(client: Client, jobs: list[ImportJob]) -> None:
+    if not jobs:
+        return
+    calls: list[Call[Any]] = []
+    for j in jobs:
+        assert j.new_id is not None
+        calls += [raw_call(cmd.reserve_job(j.new_id)), cmd.bury(j.new_id, j.pri)]
+    replies = await client.run_many(calls)
+    for n, job in enumerate(jobs):
+        failed = next((r for r in replies[2 * n : 2 * n + 2] if isinstance(r, BaseException)), None)
+        if failed is not None:
+            job.error = (
+                f"put as job {job.new_id} but it could not be buried "
+                f"({plain_reason(failed, 'bury')}): it waits delayed in {job.tube}; "
+                "bury or delete it by hand"
+            )
