@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import importlib
 import json
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import IO, Any, NoReturn
 
 from stalkview import __version__
@@ -25,14 +26,15 @@ from stalkview.client import (
     commands,
     parse_address,
 )
+from stalkview.config import Config, ConfigError, Target, load_config
 from stalkview.inventory import STATES, Inventory, JobInfo, ScanProgress
 
 PROG = "stalkview"
 #: Names a first positional argument is never taken as an address for.
-#: export and import are reserved for a later version.
 SUBCOMMANDS = ("stats", "tubes", "jobs", "peek", "demo", "journal", "export", "import")
-RESERVED = ("export", "import")
 PREVIEW = 60
+#: Options of the app command line that take a value (skipped when looking for the address).
+_VALUE_OPTIONS = ("--interval", "--config")
 
 
 class CliError(Exception):
@@ -64,21 +66,42 @@ def _job_id(text: str) -> int:
     return int(text)
 
 
+def _config_option(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    # Subparsers must not reset a --config given before the subcommand.
+    parser.add_argument(
+        "--config", metavar="PATH", default=None if top else argparse.SUPPRESS,
+        help="the file of saved servers and groups "
+        "(default: $STALKVIEW_CONFIG or ~/.config/stalkview/config.toml)",
+    )
+
+
 def _app_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--interval", type=_positive, default=1.0, metavar="S",
-        help="seconds between refreshes (default: 1)",
+        "--interval", type=_positive, default=None, metavar="S",
+        help="seconds between refreshes (default: the config's interval, else 1)",
     )
     parser.add_argument(
         "--read-only", action="store_true", help="disable every action that changes the server"
     )
 
 
+ADDRESS_HELP = (
+    "host:port, [v6]:port, a Unix socket path (port defaults to 11300), "
+    "or a server name saved in the config"
+)
+
+
 def _address(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("address", metavar="ADDRESS", help=ADDRESS_HELP)
+    _config_option(parser)
+
+
+def _addresses(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "address", metavar="ADDRESS",
-        help="host[:port], [v6]:port, or a Unix socket path (port defaults to 11300)",
+        "addresses", metavar="ADDRESS", nargs="+",
+        help=ADDRESS_HELP + " or group; several servers are queried at once",
     )
+    _config_option(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,11 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="See and operate beanstalkd work queues from the terminal.",
-        usage=f"{PROG} ADDRESS [--interval S] [--read-only]\n"
+        usage=f"{PROG} ADDRESS|NAME ... [--interval S] [--read-only] [--config PATH]\n"
         f"       {PROG} --demo | demo\n"
-        f"       {PROG} {{stats,tubes,jobs,peek}} ADDRESS ...",
+        f"       {PROG} {{stats,tubes,jobs,peek,export,import,journal}} ADDRESS ...",
         epilog="examples:\n"
         f"  {PROG} localhost:11300          open the UI\n"
+        f"  {PROG} prod                     open a server or group saved in the config\n"
+        f"  {PROG} tubes host1 host2:11301 --json\n"
+        f"  {PROG} export localhost --tube emails -o emails.jsonl\n"
         f"  {PROG} jobs localhost --state buried --tube emails\n"
         f"  {PROG} jobs /run/beanstalkd.sock --json --bodies > jobs.jsonl\n\n"
         f"Run '{PROG} COMMAND --help' for a command's options.",
@@ -99,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument("--demo", action="store_true", help="open the UI on a built-in demo server")
     _app_options(parser)
+    _config_option(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def add(name: str, help: str, example: str) -> argparse.ArgumentParser:
@@ -108,13 +135,25 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
-    p = add("stats", "print the server's stats", f"{PROG} stats localhost:11300")
-    _address(p)
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p = add(
+        "stats", "print each server's stats",
+        f"{PROG} stats localhost:11300\n  {PROG} stats prod --json",
+    )
+    _addresses(p)
+    p.add_argument(
+        "--json", action="store_true",
+        help="print JSON Lines, one object a server (with a \"server\" key)",
+    )
 
-    p = add("tubes", "print one row a tube with its job counts", f"{PROG} tubes localhost")
-    _address(p)
-    p.add_argument("--json", action="store_true", help="print JSON Lines, one object a tube")
+    p = add(
+        "tubes", "print one row a tube (a server) with its job counts",
+        f"{PROG} tubes localhost\n  {PROG} tubes host1 host2 --json",
+    )
+    _addresses(p)
+    p.add_argument(
+        "--json", action="store_true",
+        help="print JSON Lines, one object a tube a server (with a \"server\" key)",
+    )
 
     p = add(
         "jobs", "list every job, in the order the server will hand them out",
@@ -133,6 +172,25 @@ def build_parser() -> argparse.ArgumentParser:
     _address(p)
     p.add_argument("id", metavar="ID", type=_job_id, help="the job id")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = add(
+        "export", "write jobs with their fields and bodies as JSON Lines",
+        f"{PROG} export localhost --tube emails --state buried -o buried.jsonl",
+    )
+    _address(p)
+    p.add_argument("--tube", help="only jobs in this tube")
+    p.add_argument("--state", choices=STATES, help="only jobs in this state")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+
+    p = add(
+        "import", "put the jobs of a JSON Lines file (an export or the journal) into a server",
+        f"{PROG} import localhost:11301 buried.jsonl --dry-run\n"
+        f"  {PROG} export old-host | {PROG} import new-host -",
+    )
+    _address(p)
+    p.add_argument("file", metavar="FILE", help="the JSON Lines file; - reads stdin")
+    p.add_argument("--tube", help="put every job into this tube instead of its own")
+    p.add_argument("--dry-run", action="store_true", help="say what would be put, put nothing")
 
     p = add("demo", "open the UI on a built-in demo server", f"{PROG} demo --read-only")
     _app_options(p)
@@ -169,10 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--journal", metavar="PATH",
             help="the journal file (default: $STALKVIEW_JOURNAL or the user data directory)",
         )
-
-    for name in RESERVED:
-        p = add(name, "(not available yet)", f"{PROG} {name} --help")
-        p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    _config_option(jr)
     return parser
 
 
@@ -180,12 +235,14 @@ def build_app_parser() -> argparse.ArgumentParser:
     """The parser for ``stalkview ADDRESS [--interval S] [--read-only]``."""
     parser = _Parser(
         prog=PROG,
-        description="Open the stalkview UI on a beanstalkd server.",
-        epilog=f"example:\n  {PROG} localhost:11300 --interval 2 --read-only",
+        description="Open the stalkview UI on one or more beanstalkd servers.",
+        epilog=f"examples:\n  {PROG} localhost:11300 --interval 2 --read-only\n"
+        f"  {PROG} prod            (a server or group saved in the config)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _address(parser)
+    parser.add_argument("addresses", metavar="ADDRESS", nargs="+", help=ADDRESS_HELP + " or group")
     _app_options(parser)
+    _config_option(parser, top=True)
     return parser
 
 
@@ -197,7 +254,7 @@ def _first_positional(argv: Sequence[str]) -> str | None:
             continue
         if arg == "--":
             return None
-        if arg == "--interval":
+        if arg in _VALUE_OPTIONS:
             skip = True
             continue
         if not arg.startswith("-") or arg == "-":
@@ -252,23 +309,98 @@ class _Progress:
 # --- subcommands ----------------------------------------------------------------------
 
 
+def _config(args: argparse.Namespace) -> Config:
+    try:
+        return load_config(getattr(args, "config", None))
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _targets(args: argparse.Namespace, words: Sequence[str]) -> list[Target]:
+    """Saved names, groups and addresses as targets (errors as one-line CliErrors)."""
+    try:
+        return _config(args).resolve(words)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _one_target(args: argparse.Namespace, word: str) -> Target:
+    targets = _targets(args, [word])
+    if len(targets) != 1:
+        names = ", ".join(t.label for t in targets)
+        raise CliError(
+            f"'{args.command}' works on one server, and {word!r} is a group of "
+            f"{len(targets)} ({names}): name one of them"
+        )
+    return targets[0]
+
+
+def _address_of(args: argparse.Namespace) -> str:
+    return _one_target(args, args.address).address
+
+
 async def _connect(address: str) -> Client:
     client = Client(parse_address(address), encoding=None, connect_timeout=5.0)
     await client.open()
     return client
 
 
+async def _each_server(
+    targets: Sequence[Target], fetch: Callable[[Client], Coroutine[Any, Any, Any]]
+) -> list[tuple[Target, Any, str | None]]:
+    """Run ``fetch`` on every target at once: (target, result, None) or (target, None, why)."""
+
+    async def one(target: Target) -> tuple[Target, Any, str | None]:
+        try:
+            client = await _connect(target.address)
+        except Error as exc:
+            return target, None, _reason(target, exc)
+        try:
+            return target, await fetch(client), None
+        except Error as exc:
+            return target, None, _reason(target, exc)
+        finally:
+            await client.close()
+
+    return list(await asyncio.gather(*(one(t) for t in targets)))
+
+
+def _reason(target: Target, exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    # Connection errors already start with the address.
+    if target.name is None and text.startswith(target.address):
+        return text
+    prefix = f"{target.name} ({target.address})" if target.name else target.address
+    return f"{prefix}: {text}"
+
+
+def _report_down(results: Sequence[tuple[Target, Any, str | None]]) -> int:
+    failed = [why for _t, _r, why in results if why is not None]
+    for why in failed:
+        _fail(why)
+    return 1 if failed else 0
+
+
 async def cmd_stats(args: argparse.Namespace) -> int:
-    client = await _connect(args.address)
-    try:
-        stats = await client.stats()
-    finally:
-        await client.close()
-    if args.json:
-        print(_json_line(stats))
-    else:
-        _print_lines(fmt.table(["stat", "value"], stats.items(), align="<<"))
-    return 0
+    targets = _targets(args, args.addresses)
+    results = await _each_server(targets, lambda c: c.stats())
+    several = len(targets) > 1
+    blocks: list[str] = []
+    for target, stats, why in results:
+        if why is not None:
+            continue
+        if args.json:
+            blocks.append(_json_line({"server": target.label, **stats}))
+            continue
+        if several:
+            if blocks:
+                blocks.append("")
+            title = target.label if target.name is None else f"{target.label} ({target.address})"
+            blocks.append(f"== {title} ==")
+        blocks += fmt.table(["stat", "value"], stats.items(), align="<<")
+    _print_lines(blocks)
+    sys.stdout.flush()
+    return _report_down(results)
 
 
 TUBE_COLUMNS = (
@@ -301,22 +433,33 @@ async def tube_stats(client: Client) -> list[dict[str, Any]]:
 
 
 async def cmd_tubes(args: argparse.Namespace) -> int:
-    client = await _connect(args.address)
-    try:
-        tubes = await tube_stats(client)
-    finally:
-        await client.close()
+    targets = _targets(args, args.addresses)
+    results = await _each_server(targets, tube_stats)
+    several = len(targets) > 1
     if args.json:
-        _print_lines([_json_line(t) for t in tubes])
-        return 0
-    rows = []
-    for t in tubes:
-        row: list[object] = [t.get(key, "") for _title, key in TUBE_COLUMNS]
-        paused = int(t.get("pause-time-left", 0) or 0)
-        row[-1] = fmt.duration(paused) if paused else "-"
-        rows.append(row)
-    _print_lines(fmt.table([title for title, _key in TUBE_COLUMNS], rows))
-    return 0
+        _print_lines([
+            _json_line({"server": target.label, **t})
+            for target, tubes, why in results if why is None
+            for t in tubes
+        ])
+    else:
+        rows = []
+        for target, tubes, why in results:
+            if why is not None:
+                continue
+            for t in tubes:
+                row: list[object] = [t.get(key, "") for _title, key in TUBE_COLUMNS]
+                paused = int(t.get("pause-time-left", 0) or 0)
+                row[-1] = fmt.duration(paused) if paused else "-"
+                rows.append([target.label, *row] if several else row)
+        headers = [title for title, _key in TUBE_COLUMNS]
+        if several:
+            headers = ["server", *headers]
+        align = "<<" + ">" * (len(headers) - 2) if several else None
+        if rows or not several:
+            _print_lines(fmt.table(headers, rows, align=align))
+    sys.stdout.flush()
+    return _report_down(results)
 
 
 JOB_COLUMNS = ("id", "tube", "state", "pri", "age", "time-left", "ttr", "reserves", "timeouts",
@@ -335,7 +478,7 @@ def _job_row(job: JobInfo, now: float) -> list[object]:
 async def cmd_jobs(args: argparse.Namespace) -> int:
     import time
 
-    client = await _connect(args.address)
+    client = await _connect(_address_of(args))
     progress = _Progress(sys.stderr)
     try:
         inventory = Inventory(client)
@@ -379,7 +522,7 @@ async def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 async def cmd_peek(args: argparse.Namespace) -> int:
-    client = await _connect(args.address)
+    client = await _connect(_address_of(args))
     try:
         stats, job = await client.run_many([commands.stats_job(args.id), commands.peek(args.id)])
     finally:
@@ -412,9 +555,10 @@ async def cmd_journal(args: argparse.Namespace) -> int:
     if args.journal_command == "list":
         sys.stdout.write(journal_list(args.journal, json=args.json))
         return 0
+    to = _one_target(args, args.to).address if args.to else None
     try:
         report = await journal_restore(
-            args.to, args.journal, args.selectors,
+            to, args.journal, args.selectors,
             tube=args.tube, dry_run=args.dry_run, again=args.again,
         )
     except (SelectorError, ValueError) as exc:
@@ -423,9 +567,95 @@ async def cmd_journal(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
-def cmd_reserved(args: argparse.Namespace) -> int:
-    sys.stderr.write(f"{PROG}: '{args.command}' is not available in this version\n")
-    return 2
+class _CountProgress:
+    """``N of M jobs`` on stderr, drawn only when stderr is a terminal."""
+
+    def __init__(self, stream: IO[str], verb: str) -> None:
+        self.inner = _Progress(stream)
+        self.verb = verb
+
+    def __call__(self, done: int, total: int | None = None) -> None:
+        if not self.inner.enabled:
+            return
+        of = f" of {fmt.count(total)}" if total is not None else ""
+        self.inner.stream.write(f"\r{self.verb} {fmt.count(done)}{of} jobs\x1b[K")
+        self.inner.stream.flush()
+        self.inner.drawn = True
+
+    def clear(self) -> None:
+        self.inner.clear()
+
+
+async def cmd_export(args: argparse.Namespace) -> int:
+    from stalkview.transfer import export_jobs
+
+    target = _one_target(args, args.address)
+    progress = _CountProgress(sys.stderr, "exported")
+    client = await _connect(target.address)
+    try:
+        if args.output in (None, "-"):
+            count = await export_jobs(
+                client, tube=args.tube, state=args.state, out=sys.stdout,
+                server_label=target.label, on_progress=progress,
+            )
+        else:
+            try:
+                stream = open(args.output, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+            except OSError as exc:
+                raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+            with stream:
+                count = await export_jobs(
+                    client, tube=args.tube, state=args.state, out=stream,
+                    server_label=target.label, on_progress=progress,
+                )
+    finally:
+        progress.clear()
+        await client.close()
+    where = "" if args.output in (None, "-") else f" to {args.output}"
+    sys.stderr.write(f"exported {_n_jobs(count)} from {target.label}{where}\n")
+    return 0
+
+
+def _n_jobs(n: int) -> str:
+    return f"{fmt.count(n)} job" if n == 1 else f"{fmt.count(n)} jobs"
+
+
+def _read_lines(path: str) -> Iterator[str]:
+    if path == "-":
+        yield from sys.stdin
+        return
+    try:
+        stream = open(path, encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with stream:
+        yield from stream
+
+
+async def cmd_import(args: argparse.Namespace) -> int:
+    from stalkview.client.protocol import check_tube
+    from stalkview.transfer import import_jobs
+
+    target = _one_target(args, args.address)
+    if args.tube is not None:
+        try:
+            check_tube(args.tube)
+        except ValueError as exc:
+            raise CliError(f"--tube: {exc}") from None
+    progress = _CountProgress(sys.stderr, "checked" if args.dry_run else "imported")
+    try:
+        report = await import_jobs(
+            target.address, _read_lines(args.file), tube=args.tube,
+            dry_run=args.dry_run, on_progress=progress,
+        )
+    except UnicodeDecodeError as exc:
+        raise CliError(
+            f"{args.file} is not UTF-8 text ({exc.reason}): give a JSON Lines file"
+        ) from None
+    finally:
+        progress.clear()
+    _print_lines(report.lines())
+    return 0 if report.ok else 1
 
 
 # --- the UI and the demo --------------------------------------------------------------
@@ -436,19 +666,37 @@ def _missing(what: str, exc: ImportError) -> int:
     return 1
 
 
-def open_app(address: str, interval: float, read_only: bool) -> int:
+def open_app(args: argparse.Namespace) -> int:
+    """Open the UI on the servers named on the command line (addresses, names, groups)."""
+    config = _config(args)
     try:
-        parse_address(address)
-    except AddressError as exc:
+        targets = config.resolve(args.addresses)
+    except ConfigError as exc:
         raise CliError(str(exc)) from None
+    interval = args.interval if args.interval is not None else config.interval
     try:
-        from stalkview.app import run_app
+        # import_module reads sys.modules, so a stand-in module (tests) is honoured.
+        app = importlib.import_module("stalkview.app")
     except ImportError as exc:
         return _missing("the terminal UI", exc)
-    return int(run_app(address, interval=interval, read_only=read_only))
+    run_fleet_app = getattr(app, "run_fleet_app", None)
+    if len(targets) > 1 and run_fleet_app is not None:
+        return int(run_fleet_app(targets, interval=interval, read_only=args.read_only))
+    if len(targets) > 1:
+        sys.stderr.write(
+            f"{PROG}: note: the fleet view is not in the app yet; opening {targets[0].label} "
+            f"only (use '{PROG} tubes' or '{PROG} stats' with several servers)\n"
+        )
+    first = targets[0]
+    read_only = args.read_only or first.read_only
+    if first.name is not None:
+        return int(app.run_app(first.address, interval=interval, read_only=read_only,
+                               title=first.name))
+    return int(app.run_app(first.address, interval=interval, read_only=read_only))
 
 
-def open_demo(interval: float, read_only: bool) -> int:
+def open_demo(interval: float | None, read_only: bool) -> int:
+    interval = 1.0 if interval is None else interval
     try:
         from stalkview.demo import run_demo
     except ImportError as exc:
@@ -464,14 +712,15 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = 
     "jobs": cmd_jobs,
     "peek": cmd_peek,
     "journal": cmd_journal,
+    "export": cmd_export,
+    "import": cmd_import,
 }
 
 
 def _dispatch(argv: list[str]) -> int:
     first = _first_positional(argv)
     if first is not None and first not in SUBCOMMANDS:
-        args = build_app_parser().parse_args(argv)
-        return open_app(args.address, args.interval, args.read_only)
+        return open_app(build_app_parser().parse_args(argv))
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -482,8 +731,6 @@ def _dispatch(argv: list[str]) -> int:
         return 2
     if args.command == "demo":
         return open_demo(args.interval, args.read_only)
-    if args.command in RESERVED:
-        return cmd_reserved(args)
     return asyncio.run(COMMANDS[args.command](args))
 
 

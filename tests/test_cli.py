@@ -19,6 +19,12 @@ from tests.beanstalkd import Beanstalkd
 SCRIPT = Path(sys.executable).parent / "stalkview"
 
 
+@pytest.fixture(autouse=True)
+def no_user_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never read the real user's saved servers."""
+    monkeypatch.setenv("STALKVIEW_CONFIG", str(tmp_path / "absent-config.toml"))
+
+
 @pytest.fixture
 async def filled(server: Beanstalkd) -> dict[str, Any]:
     async with Client(server.address, encoding=None) as c, Client(
@@ -155,7 +161,7 @@ def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
         assert "example" in out, argv
 
 
-def test_address_goes_to_the_app_and_names_are_reserved(
+def test_address_goes_to_the_app_and_subcommand_names_are_not_addresses(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import types
@@ -182,7 +188,7 @@ def test_address_goes_to_the_app_and_names_are_reserved(
         ("demo", True, 3.0),
     ]
     assert main(["export"]) == 2
-    assert "not available" in capsys.readouterr().err
+    assert "required: ADDRESS" in capsys.readouterr().err
 
     assert main(["host:99999"]) == 1  # a bad address never reaches the app
     assert len(calls) == 4
@@ -213,3 +219,154 @@ def test_subcommands_do_not_import_textual() -> None:
     code = "import sys, stalkview.cli; print('textual' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# --- several servers, saved names, export and import --------------------------------------
+
+
+async def _two_servers(factory: Any) -> tuple[Beanstalkd, Beanstalkd]:
+    a, b = factory(), factory(unix=True)
+    for server, tubes in ((a, {"mail": 2}), (b, {"mail": 1, "video": 3})):
+        async with Client(server.address) as c:
+            for tube, n in tubes.items():
+                await c.use(tube)
+                for _ in range(n):
+                    await c.put("x")
+    return a, b
+
+
+async def test_tubes_and_stats_on_several_servers(
+    beanstalkd_factory: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = await _two_servers(beanstalkd_factory)
+    code, out, err = await run_cli(["tubes", a.address, b.address, "--json"], capsys)
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    got = {(r["server"], r["name"]): r["current-jobs-ready"] for r in rows}
+    assert got == {(a.address, "default"): 0, (a.address, "mail"): 2, (b.address, "default"): 0,
+                   (b.address, "mail"): 1, (b.address, "video"): 3}
+
+    code, out, _ = await run_cli(["tubes", a.address, b.address], capsys)
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split()[:2] == ["server", "tube"]
+    video = [line.split()[:3] for line in lines[1:] if "video" in line]
+    assert video == [[b.address, "video", "3"]]
+
+    code, out, _ = await run_cli(["stats", a.address, b.address, "--json"], capsys)
+    blocks = [json.loads(line) for line in out.splitlines()]
+    assert [(x["server"], x["current-jobs-ready"]) for x in blocks] == [(a.address, 2),
+                                                                      (b.address, 4)]
+    code, out, _ = await run_cli(["stats", a.address, b.address], capsys)
+    assert f"== {a.address} ==" in out and f"== {b.address} ==" in out
+
+
+async def test_a_down_server_is_one_line_and_status_1_but_the_others_print(
+    beanstalkd_factory: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = await _two_servers(beanstalkd_factory)
+    b.kill()
+    for argv in (["tubes", b.address, a.address, "--json"], ["stats", a.address, b.address]):
+        code, out, err = await run_cli(argv, capsys)
+        assert code == 1
+        assert err.count("\n") == 1 and err.startswith(f"stalkview: error: {b.address}")
+        assert a.address in out or "mail" in out
+
+
+async def test_saved_names_and_groups_work_wherever_an_address_does(
+    beanstalkd_factory: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a, b = await _two_servers(beanstalkd_factory)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[servers.eu]\naddress = "{a.address}"\n[servers.us]\naddress = "{b.address}"\n'
+        '[groups.prod]\nservers = ["eu", "us"]\nread_only = true\n'
+    )
+    code, out, err = await run_cli(["tubes", "prod", "--json", "--config", str(config)], capsys)
+    assert code == 0, err
+    assert {json.loads(line)["server"] for line in out.splitlines()} == {"eu", "us"}
+    monkeypatch.setenv("STALKVIEW_CONFIG", str(config))
+    code, out, _ = await run_cli(["jobs", "us", "--json"], capsys)
+    assert code == 0 and len(out.splitlines()) == 4
+    code, _, err = await run_cli(["jobs", "prod"], capsys)
+    assert code == 1 and "is a group of 2 (eu, us): name one of them" in err
+    code, _, err = await run_cli(["stats", "pord"], capsys)
+    assert code == 1 and "'pord' is not a saved server or group" in err and "eu, prod, us" in err
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[servers.x]\nadress = "h"\n')
+    code, _, err = await run_cli(["stats", "x", "--config", str(bad)], capsys)
+    assert code == 1 and f"config file {bad}, line 2: server 'x': unknown setting" in err
+
+
+def test_the_app_gets_names_groups_and_the_fleet_entry_point_when_present(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import types
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        'interval = 3.0\n[servers.eu]\naddress = "h1:11300"\nread_only = true\n'
+        '[groups.prod]\nservers = ["eu", "h2:11300"]\n'
+    )
+    monkeypatch.setenv("STALKVIEW_CONFIG", str(config))
+    calls: list[tuple[Any, ...]] = []
+    fake = types.ModuleType("stalkview.app")
+
+    def run_app(address: str, *, interval: float, read_only: bool, title: str | None = None) -> int:
+        calls.append(("app", address, interval, read_only, title))
+        return 0
+
+    fake.run_app = run_app  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "stalkview.app", fake)
+    assert main(["eu"]) == 0
+    assert main(["prod", "--interval", "2"]) == 0  # no fleet view yet: the first, with a note
+    assert "fleet view is not in the app yet" in capsys.readouterr().err
+    assert calls == [("app", "h1:11300", 3.0, True, "eu"), ("app", "h1:11300", 2.0, True, "eu")]
+
+    def run_fleet_app(targets: list[Any], *, interval: float, read_only: bool) -> int:
+        calls.append(("fleet", [(t.label, t.read_only) for t in targets], interval, read_only))
+        return 0
+
+    fake.run_fleet_app = run_fleet_app  # type: ignore[attr-defined]
+    calls.clear()
+    assert main(["prod", "h3", "--read-only"]) == 1  # bare unknown word: not a host
+    assert main(["prod", "h3:1", "--read-only"]) == 0
+    assert calls == [("fleet", [("eu", True), ("h2:11300", False), ("h3:1", False)], 3.0, True)]
+
+
+async def test_export_then_import_between_servers(
+    beanstalkd_factory: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, dest = beanstalkd_factory(), beanstalkd_factory()
+    async with Client(source.address, encoding=None) as c:
+        await c.use("mail")
+        await c.put(b"\xff\x00bin", priority=3, ttr=17)
+        await c.put(b"later", priority=8, ttr=90, delay=300)
+    path = tmp_path / "out.jsonl"
+    code, out, err = await run_cli(["export", source.address, "-o", str(path)], capsys)
+    assert code == 0 and out == "" and "exported 2 jobs" in err
+    code, out, _ = await run_cli(["export", source.address, "--state", "delayed"], capsys)
+    assert [json.loads(line)["body"] for line in out.splitlines()] == ["later"]
+
+    async with Client(dest.address) as c:
+        before = (await c.stats())["cmd-put"]
+        code, out, err = await run_cli(["import", dest.address, str(path), "--dry-run"], capsys)
+        assert code == 0 and (await c.stats())["cmd-put"] == before
+    assert out.count("would be put into mail") == 2 and "nothing was sent" in out
+
+    code, out, err = await run_cli(["import", dest.address, str(path), "--tube", "copy"], capsys)
+    assert code == 0, err
+    assert out.splitlines()[-1] == "put 2 jobs (copy 2)"
+    async with Client(dest.address, encoding=None) as c:
+        stats = await c.stats_tube("copy")
+        assert stats["current-jobs-ready"] == 1 and stats["current-jobs-delayed"] == 1
+        await c.use("copy")
+        job = await c.peek_ready()
+        assert job.body == b"\xff\x00bin" and (await c.stats_job(job))["pri"] == 3
+
+    path.write_text("{broken\n")
+    code, out, _ = await run_cli(["import", dest.address, str(path)], capsys)
+    assert code == 1 and out.startswith("line 1: not JSON")
+    code, _, err = await run_cli(["import", dest.address, str(tmp_path / "none.jsonl")], capsys)
+    assert code == 1 and "cannot read" in err and "Traceback" not in err
