@@ -35,18 +35,20 @@ async def test_read_only_every_key_in_every_pane_sends_nothing(server: Beanstalk
         async with app.run_test(size=SIZE) as pilot:
             await ready(pilot)
             await wait_for(pilot, lambda: len(app.main.query_one(JobList).jobs) >= 4)
+            # Notices expire after a few seconds: collect them as they come.
+            messages: set[str] = set()
             for pane in ("tubes", "jobs", "side"):
                 for key in KEYS:
                     if key == "q":
                         continue
                     await pilot.press(key)
                     await pilot.pause()
+                    messages.update(notices(app))
                     while app.screen is not app.main:
                         await pilot.press("escape")
                         await pilot.pause()
                 app.main.query_one(TubesTable if pane == "tubes" else JobList).focus()
                 await pilot.press("tab")
-            messages = notices(app)
             for action in ("put", "delete", "kick", "move", "pause", "reserve"):
                 assert any(f"read-only mode: {action}" in m for m in messages), action
         after = await c.stats()
