@@ -155,7 +155,7 @@ class Config:
         saved = (
             f"saved names{where}: {', '.join(self.names)}"
             if self.names
-            else f"no servers are saved{where or ' (no config file)'}"
+            else f"no servers are saved{where or ': there is no config file'}"
         )
         return (
             f"{word!r} is not a saved server or group ({saved}); "
