@@ -157,6 +157,39 @@ async def test_reserve_timeout_is_not_cut_by_command_timeout(server: Beanstalkd)
         assert c.connected
 
 
+async def test_stats_job_fields_interleaved_with_other_calls(client: Client) -> None:
+    ids = [await client.put(f"job {n}") for n in range(5)]
+    await client.delete(ids[2])
+    missing = ids[-1] + 1000
+    single, bulk, many, empty, again = await asyncio.gather(
+        client.stats_job(ids[0]),
+        client.stats_job_fields([*ids, missing]),
+        client.run_many([cmd.stats_job(ids[1]), cmd.peek(ids[2])]),
+        client.stats_job_fields([]),
+        client.peek(ids[4]),
+    )
+    assert single["id"] == ids[0]
+    assert [row[0] if row else None for row in bulk] == [
+        str(ids[0]).encode(), str(ids[1]).encode(), None, str(ids[3]).encode(),
+        str(ids[4]).encode(), None,
+    ]  # fmt: skip
+    assert isinstance(bulk[0], tuple) and bulk[0][1:3] == (b"default", b"ready")
+    assert many[0]["id"] == ids[1] and isinstance(many[1], NotFoundError)
+    assert empty == [] and again.body == "job 4"
+    assert client._conn is not None and client._conn.in_flight == 0
+
+
+async def test_cancelled_bulk_read_keeps_the_stream_in_step(client: Client) -> None:
+    jid = await client.put("x")
+    bulk = asyncio.ensure_future(client.stats_job_fields(range(1, 3001)))
+    after = asyncio.ensure_future(client.stats_job(jid))
+    await asyncio.sleep(0)
+    bulk.cancel()
+    assert (await after)["id"] == jid
+    (row,) = await client.stats_job_fields([jid])
+    assert isinstance(row, tuple) and row[0] == str(jid).encode()
+
+
 # --- a fake server, only to inject malformed or truncated replies -------------
 
 
@@ -211,4 +244,14 @@ async def test_unsolicited_reply_closes_the_connection(
     async with Client(address) as c:
         assert await c.put("x") == 1
         await asyncio.wait_for(c.wait_closed(), 5)
+        assert not c.connected
+
+
+async def test_malformed_reply_in_a_bulk_read_closes_the_connection(
+    fake_server: Callable[[bytes], Awaitable[str]],
+) -> None:
+    address = await fake_server(b"NOT_FOUND\r\nOK 4\r\nabcdXX")
+    async with Client(address) as c:
+        with pytest.raises(ProtocolError, match="not followed by CRLF"):
+            await asyncio.wait_for(c.stats_job_fields([1, 2, 3]), 5)
         assert not c.connected

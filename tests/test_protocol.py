@@ -14,12 +14,16 @@ from stalkview.client.errors import (
 )
 from stalkview.client.protocol import (
     MAX_REPLY_LINE,
+    STATS_JOB_KEYS,
+    STATS_JOB_REPLY,
     Reply,
     ReplyParser,
     check_tube,
+    encode_stats_jobs,
     parse_list,
     parse_stats,
     parse_stats_job,
+    stats_job_fields,
 )
 
 STATS_JOB = (
@@ -238,3 +242,101 @@ def test_every_error_word_has_its_exception() -> None:
         with pytest.raises(cls) as info:
             cmd.stats_job(1).decode(Reply(word, []), None)
         assert str(info.value).startswith(word.decode())
+
+
+# --- the bulk path: replies read by a pattern ------------------------------------
+
+STATS_FIELDS = (
+    b"7", b"default", b"ready", b"5", b"3", b"0", b"60", b"0", b"0", b"1", b"0", b"2", b"0", b"0",
+)  # fmt: skip
+#: A stats-job layout the pattern does not know (an extra key): read the slow way.
+ODD_STATS_JOB = STATS_JOB.replace(b"kicks: 0\n", b"kicks: 0\nnew-key: 1\n")
+BULK_STREAM = (
+    b"NOT_FOUND\r\n"
+    + b"OK %d\r\n" % len(STATS_JOB) + STATS_JOB + b"\r\n"
+    + b"INTERNAL_ERROR\r\n"
+    + b"OK %d\r\n" % len(ODD_STATS_JOB) + ODD_STATS_JOB + b"\r\n"
+    + b"OK %d\r\n" % len(STATS_JOB) + STATS_JOB + b"\r\n"
+)
+
+
+def _normalise(items: list[object]) -> list[object]:
+    """Bulk items with Replies of stats-job bodies turned into field tuples."""
+    out: list[object] = []
+    for item in items:
+        if isinstance(item, Reply) and item.status == b"OK" and item.body is not None:
+            item = stats_job_fields(item.body)
+        elif isinstance(item, Reply) and item.status == b"NOT_FOUND":
+            item = None
+        out.append(item)
+    return out
+
+
+BULK_EXPECTED = [None, STATS_FIELDS, Reply(b"INTERNAL_ERROR", []), STATS_FIELDS, STATS_FIELDS]
+
+
+def test_parse_matching_reads_known_layouts_and_leaves_the_rest_to_the_parser() -> None:
+    parser = ReplyParser()
+    parser.feed(b"")
+    room = parser.get_buffer()
+    room[: len(BULK_STREAM)] = BULK_STREAM
+    parser.received(len(BULK_STREAM))
+    items = parser.parse_matching(STATS_JOB_REPLY, 5)
+    assert items[0] is None and items[1] == STATS_FIELDS and items[4] == STATS_FIELDS
+    assert items[2] == Reply(b"INTERNAL_ERROR", [])
+    assert isinstance(items[3], Reply) and items[3].body == ODD_STATS_JOB
+    assert _normalise(items) == BULK_EXPECTED
+    assert parser.pending == 0
+
+
+def _bulk_in_pieces(data: bytes, piece: int, limit: int) -> tuple[list[object], ReplyParser]:
+    parser = ReplyParser(size=16 * 1024)
+    items: list[object] = []
+    for start in range(0, len(data), piece):
+        chunk = data[start : start + piece]
+        room = parser.get_buffer(len(chunk))
+        room[: len(chunk)] = chunk
+        parser.received(len(chunk))
+        items += parser.parse_matching(STATS_JOB_REPLY, limit - len(items))
+    return items, parser
+
+
+@pytest.mark.parametrize("piece", [1, 2, 7, 64, 1000])
+def test_parse_matching_with_fragmented_input(piece: int) -> None:
+    items, parser = _bulk_in_pieces(BULK_STREAM * 20, piece, 100)
+    assert _normalise(items) == BULK_EXPECTED * 20
+    assert parser.pending == 0
+
+
+def test_parse_matching_stops_at_its_limit_and_leaves_the_rest() -> None:
+    tail = b"INSERTED 3\r\nFOUND 2 1\r\nx\r\n"
+    items, parser = _bulk_in_pieces(BULK_STREAM + tail, 3, 5)
+    assert _normalise(items) == BULK_EXPECTED
+    assert parser.parse() == [Reply(b"INSERTED", [b"3"]), Reply(b"FOUND", [b"2"], b"x")]
+    assert parser.parse_matching(STATS_JOB_REPLY, 0) == []
+
+
+def test_parse_matching_on_malformed_input_raises() -> None:
+    parser = ReplyParser()
+    parser.feed(b"")
+    data = b"NOT_FOUND\r\nOK 5\r\nabcdeXY"
+    room = parser.get_buffer()
+    room[: len(data)] = data
+    parser.received(len(data))
+    with pytest.raises(ProtocolError, match="not followed by CRLF"):
+        parser.parse_matching(STATS_JOB_REPLY, 10)
+
+
+def test_stats_job_fields_of_any_layout() -> None:
+    assert stats_job_fields(ODD_STATS_JOB) == STATS_FIELDS
+    quoted = STATS_JOB.replace(b"tube: default", b'tube: "default"')
+    m = STATS_JOB_REPLY.match(b"OK %d\r\n%b\r\n" % (len(quoted), quoted))
+    assert m is not None and m.groups() == STATS_FIELDS
+    assert len(STATS_JOB_KEYS) == len(STATS_FIELDS)
+    with pytest.raises(ProtocolError, match="lacks kicks"):
+        stats_job_fields(STATS_JOB.replace(b"kicks: 0\n", b""))
+
+
+def test_encode_stats_jobs() -> None:
+    assert encode_stats_jobs(range(3, 0, -1)) == b"stats-job 3\r\nstats-job 2\r\nstats-job 1\r\n"
+    assert encode_stats_jobs([]) == b""

@@ -16,8 +16,11 @@ from stalkview.client.protocol import (
     DEFAULT_DELAY,
     DEFAULT_PRIORITY,
     DEFAULT_TTR,
+    STATS_JOB_REPLY,
     Reply,
     check_tube,
+    encode_stats_jobs,
+    stats_job_fields,
 )
 
 T = TypeVar("T")
@@ -29,6 +32,18 @@ def _tube_list(tubes: TubeOrTubes) -> list[str]:
     for name in names:
         check_tube(name)
     return names
+
+
+def _fields_or_error(reply: Reply) -> tuple[bytes, ...] | Error | None:
+    """A stats-job reply the bulk pattern did not read, read the general way."""
+    if reply.status == b"OK" and reply.body is not None:
+        return stats_job_fields(reply.body)
+    if reply.status == b"NOT_FOUND":
+        return None
+    try:
+        cmd.raise_for(reply)
+    except Error as exc:
+        return exc
 
 
 class Client:
@@ -194,6 +209,27 @@ class Client:
         fut = conn.send_many([c.line for c in calls])
         replies = await conn.wait(fut, self.command_timeout)
         return self._decode_all(calls, replies, raise_on_error)
+
+    async def stats_job_fields(
+        self, ids: Sequence[int]
+    ) -> list[tuple[bytes, ...] | Error | None]:
+        """``stats-job`` for every id in one write: the id scan's bulk path.
+
+        Each result is the job's 14 field values as bytes, in the server's order
+        (:data:`~stalkview.client.protocol.STATS_JOB_KEYS`), ``None`` for
+        NOT_FOUND, or the exception object of any other server error. About
+        five times cheaper per id than :meth:`run_many` of ``stats_job`` calls:
+        replies are read by one pattern, with no per-reply objects but the tuple.
+        """
+        conn = self._conn
+        if conn is None or conn._closed_exc is not None:
+            conn = await self._connection()
+        fut = conn.send_bulk(encode_stats_jobs(ids), len(ids), STATS_JOB_REPLY)
+        items: list[Any] = await conn.wait(fut, self.command_timeout)
+        for n, item in enumerate(items):
+            if item.__class__ is Reply:
+                items[n] = _fields_or_error(item)
+        return items
 
     def _decode_all(
         self, calls: Sequence[Call[Any]], replies: list[Reply], raise_on_error: bool

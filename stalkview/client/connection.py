@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import re
 import socket
 from collections import deque
 from collections.abc import Callable
-from typing import TypeVar, Union
+from typing import Any, TypeVar, Union
 
 from stalkview.client.address import Address, UnixAddress
 from stalkview.client.errors import (
@@ -46,8 +47,22 @@ class _Batch:
         self.replies: list[Reply] = []
 
 
-# A single command waits on its bare future, a batch on a _Batch.
-_Waiter = Union["asyncio.Future[Reply]", _Batch]
+class _Bulk:
+    """A batch whose replies the parser reads with a pattern (``parse_matching``)."""
+
+    __slots__ = ("count", "future", "items", "pattern")
+
+    def __init__(
+        self, future: asyncio.Future[list[Any]], count: int, pattern: re.Pattern[bytes]
+    ) -> None:
+        self.future = future
+        self.count = count
+        self.pattern = pattern
+        self.items: list[Any] = []
+
+
+# A single command waits on its bare future, a batch on a _Batch or a _Bulk.
+_Waiter = Union["asyncio.Future[Reply]", _Batch, _Bulk]
 
 
 def _describe(exc: BaseException, address: Address) -> str:
@@ -88,6 +103,8 @@ class Connection(asyncio.BufferedProtocol):
         self._transport: asyncio.Transport | None = None
         self._parser = ReplyParser()
         self._waiters: deque[_Waiter] = deque()
+        #: How many _Bulk waiters are queued: with none, replies are parsed in one go.
+        self._bulks = 0
         self._wbuf: list[bytes] = []
         self._flush_scheduled = False
         self._closed_exc: BeanstalkConnectionError | None = None
@@ -122,7 +139,12 @@ class Connection(asyncio.BufferedProtocol):
     def in_flight(self) -> int:
         """How many replies are still awaited."""
         return sum(
-            w.count - len(w.replies) if isinstance(w, _Batch) else 1 for w in self._waiters
+            w.count - len(w.replies)
+            if isinstance(w, _Batch)
+            else w.count - len(w.items)
+            if isinstance(w, _Bulk)
+            else 1
+            for w in self._waiters
         )
 
     def close(self) -> None:
@@ -143,6 +165,10 @@ class Connection(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         try:
+            if self._bulks:
+                self._parser.received(nbytes)
+                self._drain()
+                return
             replies = self._parser.buffer_updated(nbytes)
         except ProtocolError as exc:
             self._fail(exc)
@@ -152,12 +178,50 @@ class Connection(asyncio.BufferedProtocol):
 
     def data_received(self, data: bytes) -> None:
         """Bytes from a transport that does not support buffered reads."""
-        try:
-            replies = self._parser.feed(data)
-        except ProtocolError as exc:
-            self._fail(exc)
-            return
-        self._dispatch(replies)
+        src = memoryview(data)
+        while src and self._closed_exc is None:
+            room = self._parser.get_buffer(len(src))
+            n = min(len(room), len(src))
+            room[:n] = src[:n]
+            self.buffer_updated(n)
+            src = src[n:]
+
+    def _drain(self) -> None:
+        """Hand out parsed replies while a bulk waiter is queued: each waiter's replies
+        are parsed its own way, so the plain parser never reads past a bulk's start."""
+        parser = self._parser
+        waiters = self._waiters
+        while waiters and self._closed_exc is None:
+            head = waiters[0]
+            if head.__class__ is _Bulk:
+                assert isinstance(head, _Bulk)
+                items = parser.parse_matching(head.pattern, head.count - len(head.items))
+                if not items:
+                    return
+                head.items += items
+                if len(head.items) == head.count:
+                    waiters.popleft()
+                    self._bulks -= 1
+                    if not head.future.done():
+                        head.future.set_result(head.items)
+                continue
+            replies = parser.parse(self._plain_run())
+            if not replies:
+                return
+            self._dispatch(replies)
+        if not waiters and parser.pending:
+            replies = parser.parse()
+            if replies:
+                self._dispatch(replies)  # unsolicited: fails the connection
+
+    def _plain_run(self) -> int:
+        """Replies the waiters ahead of the first bulk one expect."""
+        run = 0
+        for w in self._waiters:
+            if w.__class__ is _Bulk:
+                break
+            run += w.count - len(w.replies) if isinstance(w, _Batch) else 1
+        return run
 
     def _dispatch(self, replies: list[Reply]) -> None:
         waiters = self._waiters
@@ -168,6 +232,7 @@ class Connection(asyncio.BufferedProtocol):
                 self._fail(ProtocolError(f"unsolicited reply from the server: {replies[i][0]!r}"))
                 return
             waiter = waiters[0]
+            assert waiter.__class__ is not _Bulk
             if waiter.__class__ is _Batch:
                 assert isinstance(waiter, _Batch)
                 got = waiter.replies
@@ -180,7 +245,7 @@ class Connection(asyncio.BufferedProtocol):
                     if not waiter.future.done():
                         waiter.future.set_result(got)
                 continue
-            assert not isinstance(waiter, _Batch)
+            assert not isinstance(waiter, (_Batch, _Bulk))
             waiters.popleft()
             reply = replies[i]
             i += 1
@@ -246,6 +311,21 @@ class Connection(asyncio.BufferedProtocol):
         self._waiters.append(_Batch(fut, len(commands)))
         return fut
 
+    def send_bulk(
+        self, data: bytes, count: int, pattern: re.Pattern[bytes]
+    ) -> asyncio.Future[list[Any]]:
+        """Send ``count`` commands already joined into ``data``; the future resolves to
+        their replies as :meth:`ReplyParser.parse_matching` reads them with ``pattern``."""
+        self._check_open()
+        fut: asyncio.Future[list[Any]] = self._loop.create_future()
+        if count <= 0:
+            fut.set_result([])
+            return fut
+        self._write(data)
+        self._waiters.append(_Bulk(fut, count, pattern))
+        self._bulks += 1
+        return fut
+
     async def request(self, data: bytes, *, timeout: float | None = None) -> Reply:
         return await self.wait(self.send(data), timeout)
 
@@ -291,8 +371,9 @@ class Connection(asyncio.BufferedProtocol):
             self._closed_exc = ConnectionLostError(str(self.address), str(exc))
         self._wbuf.clear()
         waiters, self._waiters = self._waiters, deque()
+        self._bulks = 0
         for waiter in waiters:
-            fut = waiter.future if isinstance(waiter, _Batch) else waiter
+            fut = waiter.future if isinstance(waiter, (_Batch, _Bulk)) else waiter
             if not fut.done():
                 fut.set_exception(exc)
                 # Retrieve it so a waiter nobody awaits any more does not log

@@ -9,6 +9,7 @@ was sent: the reply word alone says whether a body follows (``RESERVED``,
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from stalkview.client.errors import ProtocolError
@@ -100,7 +101,7 @@ class ReplyParser:
     def buffer_updated(self, nbytes: int) -> list[Reply]:
         """``nbytes`` were written into the last :meth:`get_buffer`; parse them."""
         self._end += nbytes
-        return self._parse()
+        return self._parse(-1)
 
     def _make_room(self) -> None:
         live = self._end - self._start
@@ -118,7 +119,64 @@ class ReplyParser:
         self._start = 0
         self._end = live
 
-    def _parse(self) -> list[Reply]:
+    def received(self, nbytes: int) -> None:
+        """``nbytes`` were written into the last :meth:`get_buffer`; parse them later."""
+        self._end += nbytes
+
+    def parse(self, limit: int = -1) -> list[Reply]:
+        """The complete replies received so far, at most ``limit`` of them (-1: all)."""
+        return self._parse(limit)
+
+    def parse_matching(self, pattern: re.Pattern[bytes], limit: int) -> list[Any]:
+        """Up to ``limit`` complete replies, each read by ``pattern`` where it can be.
+
+        The bulk path for thousands of small, same-shaped replies (an id scan's
+        stats-job): no Reply tuple, no body slice, no per-reply decoder call.
+        ``pattern`` must match one whole reply (status line, body and CRLF).
+        Each reply becomes, in order:
+
+        - ``m.groups()`` when the pattern matched and captured something;
+        - ``None`` when it matched without capturing (e.g. ``NOT_FOUND``);
+        - a :class:`Reply` from the general parser otherwise (an error word, a
+          body in a layout the pattern does not know, a reply split across reads),
+          so an unexpected reply is never misread, only read the slow way.
+        """
+        out: list[Any] = []
+        if limit == 0:
+            return out
+        start = self._start
+        end = self._end
+        if self._need is not None and end - start < self._need[2] + 2:
+            return out
+        data = bytes(self._view[start:end])
+        size = len(data)
+        append = out.append
+        match = pattern.match
+        i = 0
+        left = limit
+        while left and i < size:
+            if self._need is None:
+                m = match(data, i)
+                if m is not None:
+                    append(m.groups() if m.lastindex else None)
+                    i = m.end()
+                    left -= 1
+                    continue
+            before = len(out)
+            i = self._parse_data(data, i, 1, out)
+            if len(out) == before:
+                break  # an incomplete reply: wait for more bytes
+            left -= 1
+        self._consumed(start, i, size)
+        return out
+
+    def _consumed(self, start: int, i: int, size: int) -> None:
+        if i == size and self._need is None:
+            self._start = self._end = 0
+        else:
+            self._start = start + i
+
+    def _parse(self, limit: int = -1) -> list[Reply]:
         pos = self._start
         end = self._end
         if self._need is not None and end - pos < self._need[2] + 2:
@@ -127,10 +185,16 @@ class ReplyParser:
         # of it are bytes at once (hashable words, bodies) with no view objects.
         data = bytes(self._view[pos:end])
         replies: list[Reply] = []
+        i = self._parse_data(data, 0, limit, replies)
+        self._consumed(pos, i, len(data))
+        return replies
+
+    def _parse_data(self, data: bytes, i: int, limit: int, replies: list[Any]) -> int:
+        """Append up to ``limit`` replies parsed from ``data[i:]``; return where parsing stopped."""
         append = replies.append
         size = len(data)
-        i = 0
-        while i < size:
+        stop_at = len(replies) + limit if limit >= 0 else -1
+        while i < size and len(replies) != stop_at:
             need = self._need
             if need is not None:
                 status, args, length = need
@@ -174,11 +238,7 @@ class ReplyParser:
                 i = stop + 2
             else:
                 self._need = (status, parts[1:-1], length)
-        if i == size:
-            self._start = self._end = 0
-        else:
-            self._start = pos + i
-        return replies
+        return i
 
 
 # --- validation -------------------------------------------------------------
@@ -340,3 +400,38 @@ def parse_stats_job(body: bytes) -> dict[str, Any]:
         "buries": int(v[12]),
         "kicks": int(v[13]),
     }
+
+
+#: One whole stats-job reply in the server's usual layout, for
+#: :meth:`ReplyParser.parse_matching`: ``NOT_FOUND`` captures nothing; ``OK``
+#: captures the 14 field values (bytes) in :data:`STATS_JOB_KEYS` order. Tube
+#: and state may be quoted (1.13 quotes strings). Any other layout, and any
+#: other reply, fails to match and goes to the general parser.
+STATS_JOB_REPLY = re.compile(
+    rb"NOT_FOUND\r\n"
+    rb"|OK \d+\r\n---\nid: (\d+)\ntube: \"?([^\"\n]*)\"?\nstate: \"?(\w+)\"?\npri: (\d+)\n"
+    rb"age: (\d+)\ndelay: (\d+)\nttr: (\d+)\ntime-left: (\d+)\nfile: (\d+)\nreserves: (\d+)\n"
+    rb"timeouts: (\d+)\nreleases: (\d+)\nburies: (\d+)\nkicks: (\d+)\n\r\n"
+)
+
+#: The stats-job keys, in the order of :data:`STATS_JOB_REPLY`'s groups.
+STATS_JOB_KEYS = tuple(k.decode("ascii") for k in _JOB_STATS_KEYS)
+
+
+def stats_job_fields(body: bytes) -> tuple[bytes, ...]:
+    """A stats-job body in any layout as the field tuple :data:`STATS_JOB_REPLY` captures.
+
+    The slow path of a bulk read, for bodies the pattern does not know.
+    """
+    stats = parse_stats(body, string_keys=_JOB_STRING_KEYS)
+    missing = [k for k in STATS_JOB_KEYS if k not in stats]
+    if missing:
+        raise ProtocolError(
+            f"stats-job reply lacks {', '.join(missing)}: not a beanstalkd 1.10+ job stats body"
+        )
+    return tuple(str(stats[k]).encode("utf-8") for k in STATS_JOB_KEYS)
+
+
+def encode_stats_jobs(ids: Sequence[int]) -> bytes:
+    """``stats-job`` for every id, as one byte string (one % for the whole batch)."""
+    return (b"stats-job %d\r\n" * len(ids)) % tuple(ids)
