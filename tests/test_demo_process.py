@@ -24,11 +24,20 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(sys.executable).with_name("stalkview")
+ROOT = Path(__file__).resolve().parent.parent
 
 
-def _children(pid: int) -> list[int]:
-    """Pids whose parent is ``pid`` (from /proc)."""
-    found = []
+def readme_quick_start() -> list[str]:
+    """The commands of the README's Quick start section, as written."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    blocks = section.split("```sh\n")[1:]
+    return [block.split("\n```", 1)[0].strip() for block in blocks]
+
+
+def _descendants(pid: int) -> list[int]:
+    """Pids below ``pid`` in the process tree (from /proc)."""
+    parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -37,9 +46,14 @@ def _children(pid: int) -> list[int]:
         except OSError:
             continue
         # The command name is in parentheses and may contain spaces: split after it.
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == pid:
-            found.append(int(entry.name))
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent]
+        found += children
+        frontier += children
     return found
 
 
@@ -71,7 +85,7 @@ class DemoProcess:
 
     def beanstalkd(self) -> list[int]:
         pids = []
-        for pid in _children(self.proc.pid):
+        for pid in _descendants(self.proc.pid):
             try:
                 if Path(f"/proc/{pid}/comm").read_text().strip() == "beanstalkd":
                     pids.append(pid)
@@ -84,7 +98,12 @@ class DemoProcess:
 
 
 @pytest.fixture
-def demo(tmp_path: Path) -> Iterator[DemoProcess]:
+def demo_argv() -> list[str]:
+    return [str(SCRIPT), "--demo"]
+
+
+@pytest.fixture
+def demo(tmp_path: Path, demo_argv: list[str]) -> Iterator[DemoProcess]:
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     master, slave = pty.openpty()
@@ -92,7 +111,7 @@ def demo(tmp_path: Path) -> Iterator[DemoProcess]:
     env = {**os.environ, "TMPDIR": str(tmp), "TERM": "xterm-256color"}
     env["STALKVIEW_JOURNAL"] = str(tmp_path / "journal.jsonl")
     proc = subprocess.Popen(
-        [str(SCRIPT), "--demo"], stdin=slave, stdout=slave, stderr=slave, env=env,
+        demo_argv, stdin=slave, cwd=ROOT, stdout=slave, stderr=slave, env=env,
         start_new_session=True, close_fds=True,
     )
     os.close(slave)
@@ -121,7 +140,8 @@ def demo(tmp_path: Path) -> Iterator[DemoProcess]:
 
 
 def _wait_until_live(demo: DemoProcess) -> list[int]:
-    _wait(lambda: demo.beanstalkd(), 20, "the demo did not start its beanstalkd")
+    # The README's command runs .ci/setup first (a pip install): allow for it.
+    _wait(lambda: demo.beanstalkd(), 90, "the demo did not start its beanstalkd")
     servers = demo.beanstalkd()
     _wait(lambda: "stalkview" in demo.screen_text() and "emails" in demo.screen_text(),
           20, "the app did not show the demo's tubes")
@@ -137,6 +157,16 @@ def _assert_left_nothing(demo: DemoProcess, servers: list[int]) -> None:
     assert "Traceback" not in demo.screen_text()
 
 
+def test_readme_quick_start_is_two_commands_and_ci_runs_the_second() -> None:
+    demo_command, test_command = readme_quick_start()
+    assert demo_command == "bash .ci/setup && .venv/bin/stalkview --demo"
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()
+    assert ci[-1] == test_command
+
+
+@pytest.mark.parametrize(
+    "demo_argv", [["bash", "-c", readme_quick_start()[0]]], ids=["readme-command"]
+)
 def test_demo_shows_live_counts(demo: DemoProcess) -> None:
     from stalkview.client import Client
 
