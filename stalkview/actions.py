@@ -19,12 +19,12 @@ failure: they return a :class:`BulkReport` with a reason per job.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from stalkview import format
 from stalkview.client import (
     BeanstalkConnectionError,
     BuriedError,
@@ -693,24 +693,10 @@ class ParsedPut:
     ttr: int
 
 
-_DURATION = re.compile(r"(\d+)\s*([smhd]?)", re.IGNORECASE)
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
 def parse_duration(text: str) -> int | None:
-    """Seconds from "90", "30s", "5m", "2h", "1d" or "1h30m"; None if it is not a duration."""
-    compact = text.strip().lower().replace(" ", "")
-    if not compact:
-        return None
-    total = 0
-    pos = 0
-    while pos < len(compact):
-        match = _DURATION.match(compact, pos)
-        if match is None:
-            return None
-        total += int(match.group(1)) * _UNITS[match.group(2)]
-        pos = match.end()
-    return total
+    """Whole seconds from "90", "30s", "5m", "2h", "1d" or "1h30m"; None if it is not a duration."""
+    seconds = format.parse_duration(text)
+    return None if seconds is None or seconds != int(seconds) else int(seconds)
 
 
 def _parse_priority(text: str) -> tuple[int | None, str | None]:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw]?)")
+_DURATION_FULL = re.compile(r"(?:\d+(?:\.\d+)?[smhdw])+|\d+(?:\.\d+)?")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def duration(seconds: float | int) -> str:
@@ -34,33 +38,44 @@ def size(num_bytes: int) -> str:
     raise AssertionError("unreachable")
 
 
+def parse_duration(text: str) -> float | None:
+    """Seconds from ``90``, ``30s``, ``15m``, ``2h``, ``1d``, ``1w``, ``1h30m``; None if not one."""
+    compact = text.strip().lower().replace(" ", "")
+    if not _DURATION_FULL.fullmatch(compact):
+        return None
+    return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION.findall(compact))
+
+
 def count(n: int) -> str:
     """An integer with thousands separators: ``100,000``."""
     return f"{n:,}"
 
 
-def printable(text: str, limit: int | None = None) -> str:
-    """One line of text safe for a terminal: control characters shown as escapes.
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
-    Bodies are untrusted: an ESC or a newline must never reach the terminal raw.
+
+def _escape(ch: str) -> str:
+    named = _NAMED_ESCAPES.get(ch)
+    if named is not None:
+        return named
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str, limit: int | None = None) -> str:
+    """One line of text safe for a terminal: anything not printable shown as an escape.
+
+    Bodies, tube names and error texts are untrusted: an ESC, a newline or a
+    bidi override must never reach the terminal raw. Longer than ``limit``
+    characters, the line is cut and ends with an ellipsis.
     """
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if ch == "\\":
-            out.append("\\\\")
-        elif code < 0x20 or 0x7F <= code < 0xA0:
-            out.append(
-                {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch, f"\\x{code:02x}")
-            )
-        else:
-            out.append(ch)
-        if limit is not None and len(out) >= limit:
-            break
-    result = "".join(out)
-    if limit is not None and len(result) > limit:
-        result = result[:limit]
-    return result
+    if text.isprintable():
+        shown = text
+    else:
+        shown = "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
+    if limit is not None and len(shown) > limit:
+        shown = shown[: max(limit - 1, 0)] + "…"
+    return shown
 
 
 def body_preview(body: bytes, limit: int = 80) -> str:

@@ -36,6 +36,7 @@ from typing import Any, Literal
 from stalkview.client import Client, Error
 from stalkview.client import commands as cmd
 from stalkview.client.protocol import check_tube
+from stalkview.format import printable
 from stalkview.paths import journal_path
 
 NOTE_ACTIONS = frozenset({"failed", "restored"})
@@ -526,20 +527,6 @@ def _select_one(
             else "the journal is empty: nothing to select"
         )
     return set(range(low, high + 1))
-
-
-def printable(text: str, limit: int | None = None) -> str:
-    """Text safe for a terminal: control characters (ESC, newlines...) shown as escapes."""
-    out = []
-    for ch in text:
-        if ch.isprintable() or ch == " ":
-            out.append(ch)
-        else:
-            out.append(ch.encode("unicode_escape").decode("ascii"))
-    shown = "".join(out)
-    if limit is not None and len(shown) > limit:
-        shown = shown[: limit - 1] + "…"
-    return shown
 
 
 def _row(e: JournalEntry) -> list[str]:

@@ -63,7 +63,9 @@ class Beanstalkd:
         for _attempt in range(5):
             if not self.socket_path:
                 self.port = free_port()
-            self.proc = subprocess.Popen(self.argv(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            self.proc = subprocess.Popen(
+                self.argv(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
             if self._wait_ready(timeout):
                 return self
             self.stop()  # the port was taken between free_port() and bind: try another
@@ -110,7 +112,9 @@ class Beanstalkd:
         self.stop()
         port = self.port
         for _attempt in range(50):
-            self.proc = subprocess.Popen(self.argv(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            self.proc = subprocess.Popen(
+                self.argv(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
             if self._wait_ready(5.0):
                 return self
             self.stop()

@@ -19,7 +19,9 @@ def beanstalkd_factory(tmp_path: Path) -> Iterator[Callable[..., Beanstalkd]]:
     """Start any number of servers: ``beanstalkd_factory(unix=True, binlog=True, max_job_size=...)``."""
     started: list[Beanstalkd] = []
 
-    def start(*, unix: bool = False, binlog: bool = False, max_job_size: int | None = None) -> Beanstalkd:
+    def start(
+        *, unix: bool = False, binlog: bool = False, max_job_size: int | None = None
+    ) -> Beanstalkd:
         n = len(started)
         server = Beanstalkd(
             socket_path=str(tmp_path / f"beanstalkd-{n}.sock") if unix else None,
@@ -61,5 +63,3 @@ async def bclient(server: Beanstalkd) -> AsyncIterator[Client]:
     """A bytes client (encoding=None) on the same server as ``client``."""
     async with Client(server.address, encoding=None) as c:
         yield c
-
-

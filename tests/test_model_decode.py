@@ -314,7 +314,7 @@ def test_format_size() -> None:
     assert format_size(1024) == "1.0 KiB"
     assert format_size(1234) == "1.2 KiB"
     assert format_size(5 * 1024 * 1024) == "5.0 MiB"
-    assert format_size(3 * 1024**4) == "3072.0 GiB"
+    assert format_size(3 * 1024**4) == "3.0 TiB"
 
 
 # --- hexdump -----------------------------------------------------------------------------------

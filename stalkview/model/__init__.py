@@ -3,11 +3,11 @@
 Pure logic, no I/O, and never imports textual.
 """
 
+from stalkview.format import size as format_size
 from stalkview.model.decode import (
     MAX_OUTPUT,
     DecodedBody,
     decode_body,
-    format_size,
     hexdump,
     preview,
     safe_line,

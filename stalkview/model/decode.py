@@ -14,6 +14,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from stalkview.format import size as format_size
+
 MAX_OUTPUT = 10 * 1024 * 1024
 """Default cap on the bytes one decompression layer may produce."""
 
@@ -251,18 +253,6 @@ def safe_text(s: str) -> str:
 def safe_line(s: str) -> str:
     """One line, safe: whitespace runs become one space, every control character an escape."""
     return _UNSAFE_WITH_SPACES.sub(_escape, _SPACE_RUNS.sub(" ", s))
-
-
-def format_size(n: int) -> str:
-    """Human size: "512 B", "1.2 KiB", "3.0 MiB"."""
-    if n < 1024:
-        return f"{n} B"
-    value = float(n)
-    for unit in ("KiB", "MiB", "GiB"):
-        value /= 1024
-        if value < 1024 or unit == "GiB":
-            return f"{value:.1f} {unit}"
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def preview(

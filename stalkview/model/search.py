@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any
 
+from stalkview.format import parse_duration
 from stalkview.model.decode import decode_body
 from stalkview.model.joblike import JOB_STATES, JobLike
 from stalkview.model.jobtype import job_type as detect_job_type
@@ -52,9 +53,6 @@ _ATTRIBUTES = {name: name.replace("-", "_") for name in FIELDS}
 COMPARE_OPS = ("=", "!=", "<", "<=", ">", ">=")
 MATCH_OPS = ("~", "!~")
 _FIELD_OP = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)(<=|>=|!=|!~|=|<|>|~)")
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw]?)")
-_DURATION_FULL = re.compile(r"(?:\d+(?:\.\d+)?[smhdw])+|\d+(?:\.\d+)?")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
 _QUOTES = "\"'"
 _PLAIN_VALUE = re.compile(r"[^\s\"'/][^\s]*")
@@ -380,12 +378,12 @@ def _parse_int(name: str, value: str, position: int) -> int:
 
 def _parse_duration(name: str, value: str, position: int) -> float:
     """Seconds from ``3600``, ``90s``, ``15m``, ``2h``, ``1d``, ``1w`` or ``1h30m``."""
-    lowered = value.lower()
-    if not _DURATION_FULL.fullmatch(lowered):
+    seconds = parse_duration(value) if value.strip() == value else None
+    if seconds is None:
         raise _error(
             f"{name} needs a duration, got '{value}'", position, f"write e.g. {_example(name)}"
         )
-    return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION.findall(lowered))
+    return seconds
 
 
 def _parse_states(value: str, position: int) -> tuple[str, ...]:

@@ -20,7 +20,8 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
 from stalkview.app.screens.confirm import DIALOG_CSS, ConfirmScreen
-from stalkview.journal import Journal, JournalEntry, RestoreReport, printable
+from stalkview.format import printable
+from stalkview.journal import Journal, JournalEntry, RestoreReport
 
 #: restore(entries) -> report; the app provides it with its actions connection.
 Restorer = Callable[[Sequence[JournalEntry]], Awaitable[RestoreReport]]
