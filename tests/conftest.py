@@ -16,7 +16,7 @@ if BEANSTALKD is None:  # pragma: no cover - .ci/run installs it
 
 @pytest.fixture
 def beanstalkd_factory(tmp_path: Path) -> Iterator[Callable[..., Beanstalkd]]:
-    """Start any number of servers: ``beanstalkd_factory(unix=True, binlog=True, max_job_size=...)``."""
+    """Start any number of servers: ``beanstalkd_factory(unix=True, binlog=True, ...)``."""
     started: list[Beanstalkd] = []
 
     def start(
