@@ -15,6 +15,7 @@ import pytest
 from rich.console import Console
 from rich.text import Text
 from textual.pilot import Pilot
+from textual.widgets._footer import FooterKey
 
 from stalkview.app.app import StalkviewApp
 from stalkview.app.poll import fetch_snapshot
@@ -191,6 +192,43 @@ async def test_job_cursor_survives_inventory_refresh(server: Beanstalkd) -> None
         assert job_list.cursor_job is not None and job_list.cursor_job.id == ids[3]
 
 
+async def test_detail_follows_the_live_job_without_refetching_its_body(
+    server: Beanstalkd,
+) -> None:
+    (target,) = await put_jobs(server.address, "live", [b'{"task": "send"}'], priority=7)
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await select_tube(pilot, app, "live")
+        detail = app.main.query_one(JobDetail)
+        await wait_for(pilot, lambda: detail.job is not None and detail.job.id == target)
+        assert "ready" in "\n".join(detail.lines[:6])
+        peeks: list[int] = []
+        peek_body = app.inventory.peek_body
+
+        async def counting(job_id: int, limit: int | None) -> bytes | None:
+            peeks.append(job_id)
+            return await peek_body(job_id, limit)
+
+        app.inventory.peek_body = counting  # type: ignore[method-assign]
+        async with Client(server.address, watch="live") as worker:
+            await worker.reserve(0)
+            await wait_for(pilot, lambda: detail.job is not None and detail.job.state == "reserved")
+            text = "\n".join(detail.lines)
+            assert "until the TTR expires" in text and "reserves  1" in text
+            assert '"task"' in text, "the body stays"
+            count = app.inventory_refreshes
+            await wait_for(pilot, lambda: app.inventory_refreshes > count + 2)
+            assert peeks == [], "the body is not fetched again on refreshes"
+            await pilot.press("ctrl+r")
+            await wait_for(pilot, lambda: peeks == [target])
+            await worker.delete(target)
+        await wait_for(pilot, lambda: detail.gone)
+        text = "\n".join(detail.lines)
+        assert f"job {target} is gone" in text and '"task"' in text
+        assert "gone" in str(app.main.query_one("#side").border_title)
+
+
 async def test_state_filter_keys(server: Beanstalkd) -> None:
     await put_jobs(server.address, "mixed", [b"r1", b"r2"])
     await put_jobs(server.address, "mixed", [b"d1"], delay=600)
@@ -202,7 +240,10 @@ async def test_state_filter_keys(server: Beanstalkd) -> None:
         await select_tube(pilot, app, "mixed")
         job_list = app.main.query_one(JobList)
         job_list.focus()
-        states = lambda: {job.state for job in job_list.jobs}  # noqa: E731
+
+        def states() -> set[str]:
+            return {job.state for job in job_list.jobs}
+
         await pilot.press("3")
         assert states() == {"delayed"} and len(job_list.jobs) == 1
         await pilot.press("5")
@@ -448,6 +489,16 @@ async def test_help_lists_live_bindings_and_palette_has_every_action(server: Bea
         titles = {c.title for c in palette_commands(app.main.binding_nodes())}
         for title in ("Jump", "Lifecycle", "Buried", "Search", "Help", "Sort tubes by ready"):
             assert title in titles, title
+        for title in ("Duplicate", "Move all", "Reserve job"):
+            assert title in titles, "hidden from the footer, still in the palette"
+        for pane in ("#tubes", "#jobs"):
+            app.main.query_one(pane).focus()
+            await pilot.pause()
+            keys = list(app.main.query(FooterKey))
+            assert sum(key.outer_size.width for key in keys) <= SIZE[0], pane
+            shown = {key.key for key in keys}
+            assert not shown & {"1", "2", "3", "4", "5"}, "the state bar shows those"
+            assert {"x", "n", "q", "question_mark"} <= shown
         assert app.read_only
         identity = plain(app.main.query_one("#sb-identity"))
         assert "READ-ONLY" in identity

@@ -67,6 +67,9 @@ ACTION_KEYS: dict[str, tuple[str, str, str]] = {
     "journal": ("J", "Journal", "Deleted and moved jobs; restore them"),
 }
 MUTATING = frozenset(ACTION_KEYS) - {"journal"}
+#: Variants of a footer action stay out of the footer (it must fit 160 columns);
+#: they are on the help screen and in the command palette like every action.
+FOOTER_HIDDEN = frozenset({"duplicate", "move_all", "reserve_job"})
 VERBS = {
     "put": "put", "duplicate": "duplicate", "delete": "delete", "delete_all": "delete all",
     "kick": "kick", "move": "move", "move_all": "move all", "pause": "pause/unpause",
@@ -78,7 +81,16 @@ def action_bindings() -> list[BindingType]:
     """Each action's binding, then its hidden explanation for when it is disabled."""
     bindings: list[BindingType] = []
     for action, (key, label, tooltip) in ACTION_KEYS.items():
-        bindings.append(Binding(key, action, label, id=f"action-{action}", tooltip=tooltip))
+        bindings.append(
+            Binding(
+                key,
+                action,
+                label,
+                show=action not in FOOTER_HIDDEN,
+                id=f"action-{action}",
+                tooltip=tooltip,
+            )
+        )
         if action in MUTATING:
             bindings.append(Binding(key, f"explain({action!r})", "", show=False))
     return bindings

@@ -60,6 +60,7 @@ class MainScreen(ActionsMixin, Screen[None]):
             "s",
             "search",
             "Search",
+            show=False,  # "/" searches in the jobs pane; the footer has no room for both
             id="search",
             tooltip="Search jobs: stats conditions and body text or regex",
         ),
@@ -76,6 +77,8 @@ class MainScreen(ActionsMixin, Screen[None]):
                 key,
                 f"state({value!r})" if value else "state(None)",
                 label.capitalize(),
+                # The state bar already shows "1 all 2 ready …": the footer has no room.
+                show=False,
                 id=f"state-{label}",
                 tooltip=f"Show {label} jobs",
             )
@@ -348,6 +351,26 @@ class MainScreen(ActionsMixin, Screen[None]):
         if loaded.jump:
             self._reveal_job(loaded.job)
         self.update_lifecycle()
+
+    def detail_job_id(self) -> int | None:
+        """The job the detail pane shows, while it is still there to follow."""
+        detail = self.query_one(JobDetail)
+        job = detail.job
+        return None if job is None or detail.gone else job.id
+
+    def job_refreshed(self, job_id: int, job: JobInfo | None) -> None:
+        """Follow the shown job's live state: stats only, the body stays."""
+        detail = self.query_one(JobDetail)
+        if detail.job is None or detail.job.id != job_id:
+            return  # the user moved on meanwhile
+        if job is None:
+            detail.mark_gone()
+            self.query_one("#side").border_title = Text(f"Job {job_id} · gone")
+        else:
+            detail.update_job(job)
+        if job_id == self.current_job_id:
+            self.current_job = job if job is not None else self.current_job
+            self.update_lifecycle()
 
     def _reveal_job(self, job: JobInfo) -> None:
         """After a jump: select the job's tube and state so the job shows in the list."""
