@@ -210,7 +210,7 @@ async def test_detail_follows_the_live_job_without_refetching_its_body(
             peeks.append(job_id)
             return await peek_body(job_id, limit)
 
-        app.inventory.peek_body = counting  # type: ignore[method-assign]
+        app.inventory.peek_body = counting  # type: ignore[method-assign,assignment]
         async with Client(server.address, watch="live") as worker:
             await worker.reserve(0)
             await wait_for(pilot, lambda: detail.job is not None and detail.job.state == "reserved")

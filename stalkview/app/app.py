@@ -28,6 +28,7 @@ from stalkview.app.messages import (
     InventoryProgress,
     InventoryUpdated,
     JobLoaded,
+    JobRefreshed,
     SearchDone,
     SearchProgress,
     ServerLost,
@@ -37,7 +38,7 @@ from stalkview.app.messages import (
 from stalkview.app.poll import Snapshot, fetch_snapshot
 from stalkview.app.screens.help import HelpScreen
 from stalkview.app.screens.main import MainScreen
-from stalkview.client import BeanstalkConnectionError, Client, Error
+from stalkview.client import BeanstalkConnectionError, Client, Error, NotFoundError
 from stalkview.inventory import Inventory, JobInfo, ScanProgress
 from stalkview.model import Query, RateTracker, ServerRates, TubeRateBook
 
@@ -230,8 +231,12 @@ class StalkviewApp(App[int]):
         return rates, histories
 
     def action_refresh_now(self) -> None:
+        """Refresh everything now, the detail pane's body included."""
         self.refresh_server()
         self.refresh_inventory()
+        job_id = self.main.detail_job_id()
+        if job_id is not None:
+            self.load_job(job_id)
 
     # --- the inventory ---------------------------------------------------------------------
 
@@ -279,6 +284,9 @@ class StalkviewApp(App[int]):
             self.main.show_jobs()
         if message.first:
             self.main.scan_finished()
+        job_id = self.main.detail_job_id()
+        if job_id is not None:
+            self.refresh_job(job_id)
 
     # --- bodies ------------------------------------------------------------------------------
 
@@ -336,6 +344,25 @@ class StalkviewApp(App[int]):
         size = None if body is None else len(body)
         shown = None if body is None else body[:DETAIL_LIMIT]
         self.post_message(JobLoaded(job_id, job, shown, size, "", jump))
+
+    @work(exclusive=True, group="detail-stats", exit_on_error=False)
+    async def refresh_job(self, job_id: int) -> None:
+        """Fresh stats of the job in the detail pane, without its body (that never changes)."""
+        try:
+            await self.stats_client.open()
+            stats = await self.stats_client.stats_job(job_id)
+        except asyncio.CancelledError:
+            raise
+        except NotFoundError:
+            self.post_message(JobRefreshed(job_id, None))
+            return
+        except (BeanstalkConnectionError, Error, OSError):
+            return  # the banner tells; the next refresh tries again
+        self.post_message(JobRefreshed(job_id, JobInfo.from_stats(stats, time.monotonic())))
+
+    @on(JobRefreshed)
+    def _job_refreshed(self, message: JobRefreshed) -> None:
+        self.main.job_refreshed(message.job_id, message.job)
 
     @on(JobLoaded)
     def _job_loaded(self, message: JobLoaded) -> None:

@@ -103,3 +103,12 @@ __all__ = [
     "ServerRefreshed",
     "describe",
 ]
+
+
+class JobRefreshed(Message):
+    """Fresh stats of the job in the detail pane (``job`` None: it is gone)."""
+
+    def __init__(self, job_id: int, job: JobInfo | None) -> None:
+        super().__init__()
+        self.job_id = job_id
+        self.job = job

@@ -167,6 +167,7 @@ class JobDetail(ScrollView, can_focus=True):
         self._stale = True
         self._highlighted: LRUCache[int, Text] = LRUCache(2048)
         self.decoded: DecodedBody | None = None
+        self.gone = False
 
     # ------------------------------------------------------------------ public API
 
@@ -192,6 +193,7 @@ class JobDetail(ScrollView, can_focus=True):
             return
         same_job = self._job is not None and self._job.id == job.id
         self._job = job
+        self.gone = False
         self.decoded = None
         if body is not None:
             # Only the start of a decompressed body is shown: decompressing further
@@ -205,9 +207,36 @@ class JobDetail(ScrollView, can_focus=True):
         self._body = None
         self._invalidate(keep_scroll=same_job)
 
+    def update_job(self, job: JobInfo) -> None:
+        """Fresh stats for the job shown; the body stays (it never changes)."""
+        if self._job is None or self._job.id != job.id:
+            return
+        self._job = job
+        self.gone = False
+        self._head_builder = lambda: self._stats_lines(job)
+        self._stale = True
+        self.refresh()
+
+    def mark_gone(self) -> None:
+        """The job shown was deleted: say so above its last stats and body."""
+        job = self._job
+        if job is None or self.gone:
+            return
+        self.gone = True
+        error = self._style("jobdetail--error")
+
+        def head() -> list[Text]:
+            gone = Text(f"job {job.id} is gone: deleted or moved (last seen below)", error)
+            return [gone, *self._stats_lines(job, frozen=True)]
+
+        self._head_builder = head
+        self._stale = True
+        self.refresh()
+
     def show_message(self, text: str) -> None:
         """Replace the content with a message (shown literally), e.g. "loading…"."""
         self._job = None
+        self.gone = False
         self.decoded = None
         lines = safe_text(text).split("\n")
         self._head_builder = lambda: [
@@ -239,7 +268,7 @@ class JobDetail(ScrollView, can_focus=True):
         self._stale = True
 
     def _tick(self) -> None:
-        if self._job is not None and self.display:
+        if self._job is not None and self.display and not self.gone:
             # Age and time-left are counted from the job's `seen` time.
             self._stale = True
             self.refresh()
@@ -283,9 +312,10 @@ class JobDetail(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ content
 
-    def _stats_lines(self, job: JobInfo) -> list[Text]:
-        # Whole seconds, as the list counts them, so both panes agree.
-        elapsed = max(0, int(time.monotonic() - job.seen))
+    def _stats_lines(self, job: JobInfo, *, frozen: bool = False) -> list[Text]:
+        # Whole seconds, as the list counts them, so both panes agree; a gone
+        # job's clock stops where it was last seen.
+        elapsed = 0 if frozen else max(0, int(time.monotonic() - job.seen))
         reasons = poison_reasons(job)
         flagged = {
             field for prefix, field in _REASON_FIELDS for r in reasons if r.startswith(prefix)
