@@ -18,10 +18,10 @@ import asyncio
 import operator
 import re
 import time
-from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
 from stalkview.client import commands as cmd
 from stalkview.client.client import Client
@@ -63,6 +63,12 @@ _IDENTITY_FIELDS = (
     "buries",
     "kicks",
 )
+
+#: The existence check peeks this many ids first, to learn how big bodies are
+#: before asking for thousands of them.
+_FIRST_PEEK_BATCH = 200
+#: Average body bytes above which a peek costs more than a stats-job (~200 bytes).
+_PEEK_BODY_LIMIT = 256
 
 #: A delayed/reserved deadline that moved by more than this was reset (touch, release).
 _DEADLINE_SLACK = 1.5
@@ -254,6 +260,32 @@ def _jobs_from_fields(rows: list[Any], seen: float) -> list[JobInfo | None]:
     return rows
 
 
+R = TypeVar("R")
+
+
+async def _read_ahead(
+    read: Callable[[Sequence[int]], Awaitable[R]], batches: Iterable[Sequence[int]]
+) -> AsyncGenerator[tuple[Sequence[int], R], None]:
+    """``(batch, await read(batch))`` for each batch, the next read already sent."""
+    it = iter(batches)
+    first = next(it, None)
+    if first is None:
+        return
+    current: tuple[Sequence[int], asyncio.Future[R]] | None
+    current = (first, asyncio.ensure_future(read(first)))
+    try:
+        while current is not None:
+            ids, task = current
+            following = next(it, None)
+            current = None
+            if following is not None:
+                current = (following, asyncio.ensure_future(read(following)))
+            yield ids, await task
+    finally:
+        if current is not None:
+            current[1].cancel()
+
+
 def _stats_job_call(job_id: int) -> Call[JobInfo | None]:
     return Call(b"stats-job %d\r\n" % job_id, _decode_stats_job)
 
@@ -434,7 +466,7 @@ class Inventory:
         rows = await self.client.stats_job_fields(ids)
         return _jobs_from_fields(rows, time.monotonic())
 
-    async def _pipelined(
+    def _pipelined(
         self, batches: Iterable[Sequence[int]]
     ) -> AsyncGenerator[tuple[Sequence[int], list[JobInfo | None]], None]:
         """Read batches with the next one already in flight.
@@ -444,23 +476,7 @@ class Inventory:
         ``contextlib.aclosing`` so a consumer that stops early cancels the read
         ahead (its replies are then dropped by the connection).
         """
-        it = iter(batches)
-        first = next(it, None)
-        if first is None:
-            return
-        current: tuple[Sequence[int], asyncio.Future[list[JobInfo | None]]] | None
-        current = (first, asyncio.ensure_future(self._read(first)))
-        try:
-            while current is not None:
-                ids, task = current
-                following = next(it, None)
-                current = None
-                if following is not None:
-                    current = (following, asyncio.ensure_future(self._read(following)))
-                yield ids, await task
-        finally:
-            if current is not None:
-                current[1].cancel()
+        return _read_ahead(self._read, batches)
 
     async def _read_many(self, ids: Sequence[int], tally: _Tally) -> int:
         """Re-read known ids in batches; apply; return how many are alive."""
@@ -693,11 +709,17 @@ class Inventory:
         scanned += await self._probe_heads(tube_counts, tally)
         self._report(on_progress, scanned, expected, False)
 
-        # 3. Tubes whose counts still disagree: re-read all their known jobs.
+        # 3. Tubes whose counts still disagree. Deletes leave no clue but the
+        # counts: drop the known jobs that are gone (peek, cheaper than stats-job),
+        # then re-read tubes that still disagree (moves), oldest first, until they agree.
+        tubes = self._mismatched_tubes(tube_counts)
+        if tubes:
+            scanned += await self._drop_gone(tubes, tube_counts, tally)
+            self._report(on_progress, scanned, expected, False)
         for tube in self._mismatched_tubes(tube_counts):
-            ids = [j.id for s in STATES for j in self._buckets.get((tube, s), {}).values()]
-            await self._read_many(ids, tally)
-            scanned += len(ids)
+            ids = sorted(j for s in STATES for j in self._buckets.get((tube, s), ()))
+            scanned += await self._read_until_agreed(tube, ids, tube_counts, tally)
+            self._report(on_progress, scanned, expected, False)
         # 4. Still short of the announced total: jobs above every id we know.
         if len(self.jobs) < expected:
             _found, scanned, highest, _end = await self._probe_upwards(
@@ -712,6 +734,77 @@ class Inventory:
     ) -> None:
         if on_progress is not None:
             on_progress(ScanProgress(scanned, len(self.jobs), expected, done))
+
+    async def _read_until_agreed(
+        self, tube: str, ids: list[int], tube_counts: dict[str, dict[str, int]], tally: _Tally
+    ) -> int:
+        """Re-read ``ids`` of ``tube`` in batches until its known counts match the
+        server's; return how many ids were read."""
+        read = 0
+        step = self.batch_size
+        chunks = (ids[start : start + step] for start in range(0, len(ids), step))
+        async with aclosing(self._pipelined(chunks)) as reads:
+            async for chunk, results in reads:
+                self._apply(chunk, results, tally)
+                read += len(chunk)
+                if not self._tube_disagrees(tube, tube_counts):
+                    break
+        return read
+
+    async def _drop_gone(
+        self, tubes: list[str], tube_counts: dict[str, dict[str, int]], tally: _Tally
+    ) -> int:
+        """Peek the known jobs of ``tubes``, oldest first, and forget the missing ones,
+        until each tube holds as many known jobs as the server counts (what is left
+        is moves between states). Peeks carry bodies: stop at the first batch whose
+        bodies average more than a stats-job reply, and leave the rest to stats-job.
+        Return how many ids were peeked."""
+        ids = sorted(j for t in tubes for s in STATES for j in self._buckets.get((t, s), ()))
+        if not ids:
+            return 0
+        # The first batch alone: its body sizes decide whether peeking goes on.
+        first = ids[:_FIRST_PEEK_BATCH]
+        peeked = len(first)
+        found = await self.client.peek_sizes(first)
+        if self._apply_peeks(first, found, tubes, tube_counts, tally):
+            return peeked
+        step = self.batch_size
+        chunks = (ids[a : a + step] for a in range(len(first), len(ids), step))
+        async with aclosing(_read_ahead(self.client.peek_sizes, chunks)) as reads:
+            async for chunk, sizes in reads:
+                peeked += len(chunk)
+                if self._apply_peeks(chunk, sizes, tubes, tube_counts, tally):
+                    break
+        return peeked
+
+    def _apply_peeks(
+        self,
+        ids: Sequence[int],
+        sizes: list[int | Error | None],
+        tubes: list[str],
+        tube_counts: dict[str, dict[str, int]],
+        tally: _Tally,
+    ) -> bool:
+        """Forget the jobs not found; True when peeking should stop (the tubes' totals
+        agree, or bodies are too big for peeks to pay)."""
+        body_bytes = 0
+        for jid, size in zip(ids, sizes, strict=True):
+            if size is None or isinstance(size, NotFoundError):
+                self._remove(jid, tally)
+            elif isinstance(size, Error):
+                raise size
+            else:
+                body_bytes += size
+        if body_bytes > _PEEK_BODY_LIMIT * len(ids):
+            return True
+        return all(self._tube_total(t) <= sum(tube_counts.get(t, {}).values()) for t in tubes)
+
+    def _tube_total(self, tube: str) -> int:
+        return sum(len(self._buckets.get((tube, s), ())) for s in STATES)
+
+    def _tube_disagrees(self, tube: str, tube_counts: dict[str, dict[str, int]]) -> bool:
+        counts = tube_counts.get(tube, {})
+        return any(len(self._buckets.get((tube, s), ())) != counts.get(s, 0) for s in STATES)
 
     async def _tube_counts(self) -> dict[str, dict[str, int]]:
         """Per tube, the server's live-job count per state (vanished tubes left out)."""
@@ -741,17 +834,13 @@ class Inventory:
             before = len(tally.removed) + len(tally.changed)
             await self._read_many(ids, tally)
             scanned += len(ids)
-            if len(tally.removed) + len(tally.changed) == before:
-                break  # not a head-of-queue change: leave it to the per-tube re-read
+            hits = len(tally.removed) + len(tally.changed) - before
+            if hits * 4 < len(ids):
+                # Few changes at the heads: not a queue consumed from its head
+                # (random deletes, say); widening would only re-read the tube twice.
+                break
         return scanned
 
     def _mismatched_tubes(self, tube_counts: dict[str, dict[str, int]]) -> list[str]:
         tubes = set(tube_counts) | {t for t, _s in self._buckets}
-        return sorted(
-            t
-            for t in tubes
-            if any(
-                len(self._buckets.get((t, s), ())) != tube_counts.get(t, {}).get(s, 0)
-                for s in STATES
-            )
-        )
+        return sorted(t for t in tubes if self._tube_disagrees(t, tube_counts))

@@ -190,6 +190,12 @@ async def test_cancelled_bulk_read_keeps_the_stream_in_step(client: Client) -> N
     assert isinstance(row, tuple) and row[0] == str(jid).encode()
 
 
+async def test_peek_sizes(bclient: Client) -> None:
+    small = await bclient.put(b"abc")
+    big = await bclient.put(b"\xff" * 60_000)
+    assert await bclient.peek_sizes([small, big, big + 1, small]) == [3, 60_000, None, 3]
+
+
 # --- a fake server, only to inject malformed or truncated replies -------------
 
 

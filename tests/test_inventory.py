@@ -216,6 +216,33 @@ async def test_refresh_catches_random_deletes_and_kicks(server: Beanstalkd) -> N
     assert {j: i.state for j, i in inv.jobs.items()} == {j: s["state"] for j, s in real.items()}
 
 
+@pytest.mark.parametrize("body_size", [10, 2000])
+async def test_refresh_after_random_deletes_and_a_move_is_exact(
+    server: Beanstalkd, body_size: int
+) -> None:
+    async with Client(server.address, encoding=None) as c, Client(
+        server.address, encoding=None, watch="r1"
+    ) as w:
+        one = await put_many(c, "r1", [b"x" * body_size] * 400)
+        two = await put_many(c, "r2", [b"y" * body_size] * 400)
+        inv = Inventory(c, batch_size=50)
+        await inv.scan()
+        gone = set(one[5::37] + two[3::41])
+        await c.run_many([commands.delete(j) for j in gone])
+        await w.bury(await w.reserve(timeout=0))  # one[0] moves ready -> buried
+        peeks = (await c.stats())["cmd-peek"]
+        change = await inv.refresh()
+        peeked = (await c.stats())["cmd-peek"] - peeks
+        real = await truth(server.address)
+    assert change.removed == gone
+    assert change.changed == {one[0]}
+    assert {j: i.state for j, i in inv.jobs.items()} == {j: s["state"] for j, s in real.items()}
+    if body_size > 1000:
+        assert peeked <= 200  # big bodies: one sample batch, then stats-job
+    else:
+        assert peeked > 200
+
+
 async def test_scan_racing_with_puts_and_deletes_then_refresh_is_exact(server: Beanstalkd) -> None:
     async with Client(server.address, encoding=None) as c, Client(
         server.address, encoding=None

@@ -19,6 +19,7 @@ from stalkview.client.protocol import (
     Reply,
     ReplyParser,
     check_tube,
+    encode_peeks,
     encode_stats_jobs,
     parse_list,
     parse_stats,
@@ -340,3 +341,41 @@ def test_stats_job_fields_of_any_layout() -> None:
 def test_encode_stats_jobs() -> None:
     assert encode_stats_jobs(range(3, 0, -1)) == b"stats-job 3\r\nstats-job 2\r\nstats-job 1\r\n"
     assert encode_stats_jobs([]) == b""
+
+
+PEEK_STREAM = (
+    b"NOT_FOUND\r\nFOUND 4 3\r\nabc\r\nFOUND 5 0\r\n\r\nINTERNAL_ERROR\r\n"
+    b"FOUND 6 20\r\n" + b"z" * 20 + b"\r\n"
+)
+
+
+@pytest.mark.parametrize("piece", [1, 3, 16, 1000])
+def test_parse_peek_sizes_with_fragmented_input(piece: int) -> None:
+    parser = ReplyParser(size=16 * 1024)
+    items: list[object] = []
+    data = PEEK_STREAM * 10
+    for start in range(0, len(data), piece):
+        chunk = data[start : start + piece]
+        room = parser.get_buffer(len(chunk))
+        room[: len(chunk)] = chunk
+        parser.received(len(chunk))
+        items += parser.parse_peek_sizes(50 - len(items))
+    # A body split across reads comes back from the general parser as a Reply.
+    sizes = [len(i.body) if isinstance(i, Reply) and i.body is not None else i for i in items]
+    assert sizes == [None, 3, 0, Reply(b"INTERNAL_ERROR", []), 20] * 10
+    assert parser.pending == 0
+
+
+def test_parse_peek_sizes_on_malformed_input_raises() -> None:
+    parser = ReplyParser()
+    parser.feed(b"")
+    data = b"FOUND 1 3\r\nabcd\r\n"
+    room = parser.get_buffer()
+    room[: len(data)] = data
+    parser.received(len(data))
+    with pytest.raises(ProtocolError, match="FOUND body of 3 bytes"):
+        parser.parse_peek_sizes(5)
+
+
+def test_encode_peeks() -> None:
+    assert encode_peeks([7, 8]) == b"peek 7\r\npeek 8\r\n"

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import re
 import socket
 from collections import deque
 from collections.abc import Callable
@@ -47,17 +46,19 @@ class _Batch:
         self.replies: list[Reply] = []
 
 
+#: Reads up to ``limit`` replies of a bulk batch from the parser, its own way.
+BulkReader = Callable[[ReplyParser, int], "list[Any]"]
+
+
 class _Bulk:
-    """A batch whose replies the parser reads with a pattern (``parse_matching``)."""
+    """A batch whose replies a :data:`BulkReader` reads (no Reply object per reply)."""
 
-    __slots__ = ("count", "future", "items", "pattern")
+    __slots__ = ("count", "future", "items", "read")
 
-    def __init__(
-        self, future: asyncio.Future[list[Any]], count: int, pattern: re.Pattern[bytes]
-    ) -> None:
+    def __init__(self, future: asyncio.Future[list[Any]], count: int, read: BulkReader) -> None:
         self.future = future
         self.count = count
-        self.pattern = pattern
+        self.read = read
         self.items: list[Any] = []
 
 
@@ -195,7 +196,7 @@ class Connection(asyncio.BufferedProtocol):
             head = waiters[0]
             if head.__class__ is _Bulk:
                 assert isinstance(head, _Bulk)
-                items = parser.parse_matching(head.pattern, head.count - len(head.items))
+                items = head.read(parser, head.count - len(head.items))
                 if not items:
                     return
                 head.items += items
@@ -311,18 +312,17 @@ class Connection(asyncio.BufferedProtocol):
         self._waiters.append(_Batch(fut, len(commands)))
         return fut
 
-    def send_bulk(
-        self, data: bytes, count: int, pattern: re.Pattern[bytes]
-    ) -> asyncio.Future[list[Any]]:
+    def send_bulk(self, data: bytes, count: int, read: BulkReader) -> asyncio.Future[list[Any]]:
         """Send ``count`` commands already joined into ``data``; the future resolves to
-        their replies as :meth:`ReplyParser.parse_matching` reads them with ``pattern``."""
+        their replies as ``read`` takes them from the parser (e.g.
+        :func:`~stalkview.client.protocol.read_stats_job_fields`)."""
         self._check_open()
         fut: asyncio.Future[list[Any]] = self._loop.create_future()
         if count <= 0:
             fut.set_result([])
             return fut
         self._write(data)
-        self._waiters.append(_Bulk(fut, count, pattern))
+        self._waiters.append(_Bulk(fut, count, read))
         self._bulks += 1
         return fut
 

@@ -30,6 +30,7 @@ MAX_COMMAND_LINE = 224
 #: parser stops looking for its end rather than buffering without bound.
 MAX_REPLY_LINE = 1024
 
+_FOUND_LINE = re.compile(rb"FOUND \d+ (\d+)\r\n")
 _TUBE_NAME = re.compile(rb"[A-Za-z0-9\-+/;.$_()]+")
 
 
@@ -166,6 +167,53 @@ class ReplyParser:
             i = self._parse_data(data, i, 1, out)
             if len(out) == before:
                 break  # an incomplete reply: wait for more bytes
+            left -= 1
+        self._consumed(start, i, size)
+        return out
+
+    def parse_peek_sizes(self, limit: int) -> list[Any]:
+        """Up to ``limit`` complete peek replies as body sizes, the bodies skipped.
+
+        An existence check's bulk path: ``FOUND`` becomes the body's size,
+        ``NOT_FOUND`` becomes ``None``, any other reply a :class:`Reply`.
+        """
+        out: list[Any] = []
+        start = self._start
+        end = self._end
+        if limit == 0 or (self._need is not None and end - start < self._need[2] + 2):
+            return out
+        data = bytes(self._view[start:end])
+        size = len(data)
+        append = out.append
+        found = _FOUND_LINE.match
+        i = 0
+        left = limit
+        while left and i < size:
+            if self._need is None:
+                if data.startswith(b"NOT_FOUND\r\n", i):
+                    append(None)
+                    i += 11
+                    left -= 1
+                    continue
+                m = found(data, i)
+                if m is not None:
+                    body = m.end()
+                    stop = body + int(m[1])
+                    if stop + 2 <= size:
+                        if data[stop : stop + 2] != b"\r\n":
+                            raise ProtocolError(
+                                f"FOUND body of {stop - body} bytes is not followed by CRLF"
+                            )
+                        append(stop - body)
+                        i = stop + 2
+                        left -= 1
+                        continue
+                    # A body still arriving: the general parser waits for it
+                    # without copying it again on every read.
+            before = len(out)
+            i = self._parse_data(data, i, 1, out)
+            if len(out) == before:
+                break
             left -= 1
         self._consumed(start, i, size)
         return out
@@ -414,6 +462,16 @@ STATS_JOB_REPLY = re.compile(
     rb"timeouts: (\d+)\nreleases: (\d+)\nburies: (\d+)\nkicks: (\d+)\n\r\n"
 )
 
+def read_stats_job_fields(parser: ReplyParser, limit: int) -> list[Any]:
+    """A bulk reader (``Connection.send_bulk``): stats-job replies by :data:`STATS_JOB_REPLY`."""
+    return parser.parse_matching(STATS_JOB_REPLY, limit)
+
+
+def read_peek_sizes(parser: ReplyParser, limit: int) -> list[Any]:
+    """A bulk reader (``Connection.send_bulk``): peek replies as body sizes."""
+    return parser.parse_peek_sizes(limit)
+
+
 #: The stats-job keys, in the order of :data:`STATS_JOB_REPLY`'s groups.
 STATS_JOB_KEYS = tuple(k.decode("ascii") for k in _JOB_STATS_KEYS)
 
@@ -435,3 +493,8 @@ def stats_job_fields(body: bytes) -> tuple[bytes, ...]:
 def encode_stats_jobs(ids: Sequence[int]) -> bytes:
     """``stats-job`` for every id, as one byte string (one % for the whole batch)."""
     return (b"stats-job %d\r\n" * len(ids)) % tuple(ids)
+
+
+def encode_peeks(ids: Sequence[int]) -> bytes:
+    """``peek`` for every id, as one byte string."""
+    return (b"peek %d\r\n" * len(ids)) % tuple(ids)
