@@ -15,9 +15,11 @@ Never imports textual: the UI renders :meth:`Inventory.select` results.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import operator
 import re
 import time
+from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, fields
@@ -264,26 +266,25 @@ R = TypeVar("R")
 
 
 async def _read_ahead(
-    read: Callable[[Sequence[int]], Awaitable[R]], batches: Iterable[Sequence[int]]
+    read: Callable[[Sequence[int]], Awaitable[R]],
+    batches: Iterable[Sequence[int]],
+    depth: int = 2,
 ) -> AsyncGenerator[tuple[Sequence[int], R], None]:
-    """``(batch, await read(batch))`` for each batch, the next read already sent."""
+    """``(batch, await read(batch))`` for each batch, with ``depth`` reads in flight."""
     it = iter(batches)
-    first = next(it, None)
-    if first is None:
-        return
-    current: tuple[Sequence[int], asyncio.Future[R]] | None
-    current = (first, asyncio.ensure_future(read(first)))
+    pending: deque[tuple[Sequence[int], asyncio.Future[R]]] = deque()
     try:
-        while current is not None:
-            ids, task = current
+        for batch in itertools.islice(it, depth):
+            pending.append((batch, asyncio.ensure_future(read(batch))))
+        while pending:
+            ids, task = pending.popleft()
             following = next(it, None)
-            current = None
             if following is not None:
-                current = (following, asyncio.ensure_future(read(following)))
+                pending.append((following, asyncio.ensure_future(read(following))))
             yield ids, await task
     finally:
-        if current is not None:
-            current[1].cancel()
+        for _ids, task in pending:
+            task.cancel()
 
 
 def _stats_job_call(job_id: int) -> Call[JobInfo | None]:
@@ -366,11 +367,23 @@ class Inventory:
     ``reserve``; ``encoding=None`` is expected (bodies are bytes).
     """
 
-    def __init__(self, client: Client, *, batch_size: int = 2000, gap_limit: int = 100_000) -> None:
+    def __init__(
+        self,
+        client: Client,
+        *,
+        batch_size: int = 5000,
+        gap_limit: int = 100_000,
+        depth: int = 3,
+    ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size {batch_size} must be at least 1")
+        if depth < 1:
+            raise ValueError(f"depth {depth} must be at least 1")
         self.client = client
         self.batch_size = batch_size
+        #: Batches in flight at once: the server works on the next while this side
+        #: decodes. 3 x 5000 measured best of 2000..10000 x 2..3 on two pinned cores.
+        self.depth = depth
         #: How many consecutive missing ids past the highest job found end an
         #: upward probe (the restart-with-binlog trap): the bound that makes every scan end.
         self.gap_limit = gap_limit
@@ -476,7 +489,7 @@ class Inventory:
         ``contextlib.aclosing`` so a consumer that stops early cancels the read
         ahead (its replies are then dropped by the connection).
         """
-        return _read_ahead(self._read, batches)
+        return _read_ahead(self._read, batches, self.depth)
 
     async def _read_many(self, ids: Sequence[int], tally: _Tally) -> int:
         """Re-read known ids in batches; apply; return how many are alive."""
@@ -491,12 +504,30 @@ class Inventory:
     def _apply(self, ids: Sequence[int], results: list[JobInfo | None], tally: _Tally) -> int:
         """Store what was found, drop what was not; return how many were found."""
         alive = 0
+        jobs = self.jobs
+        buckets = self._buckets
+        added = tally.added
+        touched: set[tuple[str, str]] = set()
         for jid, info in zip(ids, results, strict=True):
             if info is None:
-                self._remove(jid, tally)
-            else:
+                if jid in jobs:
+                    self._remove(jid, tally)
+                continue
+            alive += 1
+            if jid in jobs:
                 self._store(info, tally)
-                alive += 1
+                continue
+            # A new job (every job of a first scan): _store and _bucket_add inlined.
+            jobs[jid] = info
+            key = (info.tube, info.state)
+            bucket = buckets.get(key)
+            if bucket is None:
+                bucket = buckets[key] = {}
+            bucket[jid] = info
+            touched.add(key)
+            added.add(jid)
+        for tube, state in touched:
+            self._invalidate(tube, state)
         return alive
 
     async def _stats(self) -> dict[str, Any]:
@@ -770,7 +801,7 @@ class Inventory:
             return peeked
         step = self.batch_size
         chunks = (ids[a : a + step] for a in range(len(first), len(ids), step))
-        async with aclosing(_read_ahead(self.client.peek_sizes, chunks)) as reads:
+        async with aclosing(_read_ahead(self.client.peek_sizes, chunks, self.depth)) as reads:
             async for chunk, sizes in reads:
                 peeked += len(chunk)
                 if self._apply_peeks(chunk, sizes, tubes, tube_counts, tally):

@@ -66,7 +66,7 @@ async def fill(address: str, live: int) -> int:
 async def full_scan(address: str) -> tuple[float, int, Inventory]:
     client = Client(address, encoding=None)
     await client.open()
-    inv = Inventory(client, batch_size=2000)
+    inv = Inventory(client)  # the defaults the CLI uses
     ids_probed = 0
 
     def progress(p: Any) -> None:
