@@ -1,169 +1,178 @@
-"""Save SVG screenshots of the app for the README: ``python -m tests.screenshots``.
+"""Save SVG screenshots of the app for the README: ``.venv/bin/python -m tests.screenshots``.
 
-Builds a realistic server state on a private beanstalkd (several tubes, jobs in
-every state, Laravel-style JSON bodies, a paused tube, a worker holding
-reservations, some poison jobs), keeps a small workload running so the rates
-and sparklines move, and saves:
+The state is the demo's, seeded and still (``demo_environment(seed=42,
+workload=False)``): the same tubes, jobs and bodies on every run; only clocks
+(uptime, ages) differ. Saved into screenshots/, stale SVGs removed:
 
-- screenshots/main.svg       the main screen
-- screenshots/detail.svg     the job detail of a JSON job
-- screenshots/lifecycle.svg  the lifecycle view with a poison job selected
+- main.svg            the main screen, a JSON job of ``emails`` selected
+- jobs-filter.svg     the jobs pane of ``webhooks`` filtered to buried jobs and a search
+- detail.svg          the job detail of a JSON job
+- lifecycle.svg       the lifecycle view with a poison job selected
+- put-form.svg        the put form, prefilled as a duplicate of a job
+- confirm-delete.svg  the confirmation before deleting all buried jobs of a tube
+
+Add ``--png`` to also write PNGs into /tmp/stalkview-screenshots (needs cairosvg)
+to look at them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import random
+import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
 
 from stalkview.app.app import StalkviewApp
+from stalkview.app.screens.confirm import ConfirmScreen
+from stalkview.app.screens.put import PutScreen
 from stalkview.app.widgets.jobdetail import JobDetail
 from stalkview.app.widgets.joblist import JobList
 from stalkview.app.widgets.tubes import TubesTable
-from stalkview.client import Client
-from tests.beanstalkd import Beanstalkd
+from stalkview.demo import demo_environment
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
+PNG_OUT = Path(tempfile.gettempdir()) / "stalkview-screenshots"
 SIZE = (160, 48)
-JOB_CLASSES = {
-    "emails": ["App\\Jobs\\SendWelcomeEmail", "App\\Jobs\\SendInvoice", "App\\Jobs\\SendReset"],
-    "thumbnails": ["App\\Jobs\\ResizeImage"],
-    "reports": ["App\\Jobs\\BuildMonthlyReport"],
-    "webhooks": ["App\\Jobs\\DeliverWebhook"],
-}
+NAMES = (
+    "main.svg",
+    "jobs-filter.svg",
+    "detail.svg",
+    "lifecycle.svg",
+    "put-form.svg",
+    "confirm-delete.svg",
+)
 
 
-def laravel_body(job_class: str, n: int) -> bytes:
-    payload = {
-        "uuid": f"9b1c{n:04x}-5e2a-4c1e-a0f3-{n:012x}",
-        "displayName": job_class,
-        "job": "Illuminate\\Queue\\CallQueuedHandler@call",
-        "maxTries": 3,
-        "timeout": 120,
-        "data": {"commandName": job_class, "user_id": 1000 + n, "locale": "en"},
-        "attempts": 0,
-    }
-    return json.dumps(payload).encode()
-
-
-async def build_state(address: str) -> list[Client]:
-    """Fill the server; return the clients that must stay open (held reservations)."""
-    rng = random.Random(4)
-    async with Client(address, encoding=None) as producer:
-        for tube, count in (
-            ("emails", 420),
-            ("thumbnails", 160),
-            ("reports", 12),
-            ("webhooks", 60),
-        ):
-            await producer.use(tube)
-            classes = JOB_CLASSES[tube]
-            for n in range(count):
-                delay = 3600 if n % 9 == 0 else 0
-                pri = 100 if n % 13 == 0 else 1024
-                body = laravel_body(rng.choice(classes), n)
-                await producer.put(body, priority=pri, delay=delay, ttr=120)
-        await producer.use("legacy-binary")
-        await producer.put(bytes(rng.randrange(256) for _ in range(300)))
-        await producer.pause_tube("thumbnails", 900)
-    # Poison jobs: a worker keeps failing them (released again and again), then buries them.
-    async with Client(address, encoding=None) as flaky:
-        for job_id in await webhook_ids(address, 3):
-            for _ in range(3):
-                await flaky.reserve_job(job_id)
-                await flaky.release(job_id, priority=1024)
-            await flaky.reserve_job(job_id)
-            await flaky.bury(job_id, priority=1024)
-    worker = await Client.connect(address, watch="reports", encoding=None)
-    await worker.ignore("default")
-    for _ in range(3):
-        await worker.reserve(0)  # held: shows as reserved
-    return [worker]
-
-
-async def webhook_ids(address: str, count: int) -> list[int]:
-    async with Client(address) as probe:
-        await probe.use("webhooks")
-        first = (await probe.peek_ready()).id
-    return [first + n for n in range(count) if n < count]
-
-
-async def workload(address: str, stop: asyncio.Event) -> None:
-    """A trickle of puts, reserves and deletes so the rates are not all zero."""
-    async with Client(address, use="emails", watch="emails") as client:
-        n = 0
-        while not stop.is_set():
-            await client.put(laravel_body("App\\Jobs\\SendWelcomeEmail", 9000 + n).decode())
-            job = await client.reserve(0)
-            await client.delete(job.id)
-            if n % 4 == 0:
-                await client.put(laravel_body("App\\Jobs\\SendInvoice", 9500 + n).decode())
-            n += 1
-            await asyncio.sleep(0.05)
-
-
-async def wait_until(pilot: object, condition: object, timeout: float = 20.0) -> None:
+async def wait_until(
+    pilot: Pilot[Any], condition: Callable[[], object], what: str, timeout: float = 20.0
+) -> None:
     deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
+    while not condition():
         if time.monotonic() > deadline:
-            raise RuntimeError("the app did not reach the expected state in time")
-        await pilot.pause(0.05)  # type: ignore[attr-defined]
+            raise RuntimeError(f"screenshots: the app did not reach {what} within {timeout:.0f} s")
+        await pilot.pause(0.05)
+
+
+class Shooter:
+    def __init__(self, app: StalkviewApp, pilot: Pilot[Any]) -> None:
+        self.app = app
+        self.pilot = pilot
+        self.saved: list[Path] = []
+
+    async def save(self, name: str) -> None:
+        assert name in NAMES, name
+        await self.pilot.pause(0.3)  # let the last layout and repaint land
+        self.saved.append(Path(self.app.save_screenshot(name, str(OUT))))
+
+    async def open_tube(self, tube: str) -> JobList:
+        app = self.app
+        table = app.main.query_one(TubesTable)
+        table.select_tube(tube)
+        job_list = app.main.query_one(JobList)
+        await wait_until(
+            self.pilot, lambda: app.main.tube == tube and len(job_list.jobs) > 0, f"tube {tube}"
+        )
+        return job_list
+
+    async def previews(self, job_list: JobList) -> None:
+        await wait_until(
+            self.pilot,
+            lambda: all(job_list.has_preview(j.id) for j in job_list.jobs[:20]),
+            "the body previews",
+        )
+
+    async def detail_of(self, job_id: int) -> None:
+        detail = self.app.main.query_one(JobDetail)
+        await wait_until(
+            self.pilot,
+            lambda: detail.job is not None and detail.job.id == job_id and detail.decoded,
+            f"the detail of job {job_id}",
+        )
 
 
 async def shoot(address: str) -> list[Path]:
+    app = StalkviewApp(address, interval=1.0, title="stalkview demo")
+    async with app.run_test(size=SIZE) as pilot:
+        s = Shooter(app, pilot)
+        await wait_until(pilot, lambda: app.inventory.scanned and app.refreshes > 2, "data")
+        app.main.query_one(TubesTable).sort_by("ready", reverse=True)
+        job_list = await s.open_tube("emails")
+        job_list.focus()
+        await pilot.press("j", "j")
+        job = job_list.cursor_job
+        assert job is not None
+        await s.detail_of(job.id)
+        await s.previews(job_list)
+        await s.save("main.svg")
+
+        await pilot.press("enter")
+        await s.save("detail.svg")
+
+        await pilot.press("y")
+        await wait_until(pilot, lambda: isinstance(app.screen, PutScreen), "the put form")
+        await s.save("put-form.svg")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, PutScreen), "the form closed")
+
+        job_list = await s.open_tube("webhooks")
+        job_list.focus()
+        await pilot.press("5")
+        app.main.run_query("reserves>=1")
+        await s.previews(job_list)
+        await s.save("jobs-filter.svg")
+
+        await pilot.press("l")
+        await wait_until(
+            pilot,
+            lambda: app.main.current_job is not None and app.main.current_job.state == "buried",
+            "a buried job in the lifecycle",
+        )
+        await s.save("lifecycle.svg")
+        await pilot.press("l")
+
+        app.main.run_query("")
+        job_list.focus()
+        await pilot.press("X")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await s.save("confirm-delete.svg")
+        await pilot.press("n")
+    return s.saved
+
+
+def remove_stale() -> None:
+    for old in OUT.glob("*.svg"):
+        if old.name not in NAMES:
+            old.unlink()
+            print(f"removed stale {old}")
+
+
+def to_png(svg: Path) -> Path:
+    """A PNG to look at; cairosvg lays cells out right once the font is one it has."""
+    import cairosvg  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+    text = svg.read_text().replace("Fira Code", "DejaVu Sans Mono")
+    PNG_OUT.mkdir(exist_ok=True)
+    png = PNG_OUT / svg.with_suffix(".png").name
+    cairosvg.svg2png(bytestring=text.encode(), write_to=str(png))
+    return png
+
+
+def main(argv: list[str]) -> int:
     OUT.mkdir(exist_ok=True)
-    held = await build_state(address)
-    stop = asyncio.Event()
-    load = asyncio.create_task(workload(address, stop))
-    saved: list[Path] = []
-    app = StalkviewApp(address, interval=0.5)
-    try:
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_until(pilot, lambda: app.inventory.scanned and app.refreshes > 12)
-            table = app.main.query_one(TubesTable)
-            table.sort_by("ready", reverse=True)
-            table.select_tube("emails")
-            job_list = app.main.query_one(JobList)
-            await wait_until(pilot, lambda: app.main.tube == "emails" and len(job_list.jobs) > 0)
-            job_list.focus()
-            await pilot.press("j", "j")
-            detail = app.main.query_one(JobDetail)
-            await wait_until(pilot, lambda: detail.job is not None and detail.decoded is not None)
-            await wait_until(
-                pilot, lambda: all(job_list.has_preview(j.id) for j in job_list.jobs[:10])
-            )
-            saved.append(Path(app.save_screenshot("main.svg", str(OUT))))
-            await pilot.press("enter")
-            await pilot.pause(0.3)
-            saved.append(Path(app.save_screenshot("detail.svg", str(OUT))))
-            table.select_tube("webhooks")
-            await wait_until(pilot, lambda: app.main.tube == "webhooks")
-            job_list.focus()
-            await pilot.press("5", "l")
-            await wait_until(
-                pilot,
-                lambda: app.main.current_job is not None and app.main.current_job.state == "buried",
-            )
-            await pilot.pause(0.3)
-            saved.append(Path(app.save_screenshot("lifecycle.svg", str(OUT))))
-    finally:
-        stop.set()
-        await load
-        for client in held:
-            await client.close()
-    return saved
-
-
-def main() -> None:
-    server = Beanstalkd().start()
-    try:
-        for path in asyncio.run(shoot(server.address)):
-            print(path)
-    finally:
-        server.stop()
+    with demo_environment(seed=42, workload=False) as (address, _controller):
+        saved = asyncio.run(shoot(address))
+    remove_stale()
+    for path in saved:
+        print(path)
+        if "--png" in argv:
+            print(to_png(path))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))

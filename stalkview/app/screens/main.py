@@ -352,6 +352,12 @@ class MainScreen(ActionsMixin, Screen[None]):
             self._reveal_job(loaded.job)
         self.update_lifecycle()
 
+    def _detail_title(self) -> Text:
+        detail = self.query_one(JobDetail)
+        if detail.job is None:
+            return Text("Job")
+        return Text(f"Job {detail.job.id}" + (" · gone" if detail.gone else ""))
+
     def detail_job_id(self) -> int | None:
         """The job the detail pane shows, while it is still there to follow."""
         detail = self.query_one(JobDetail)
@@ -365,7 +371,7 @@ class MainScreen(ActionsMixin, Screen[None]):
             return  # the user moved on meanwhile
         if job is None:
             detail.mark_gone()
-            self.query_one("#side").border_title = Text(f"Job {job_id} · gone")
+            self.query_one("#side").border_title = self._detail_title()
         else:
             detail.update_job(job)
         if job_id == self.current_job_id:
@@ -501,7 +507,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         switcher = self.query_one(ContentSwitcher)
         showing = switcher.current == "lifecycle-view"
         switcher.current = "detail" if showing else "lifecycle-view"
-        self.query_one("#side").border_title = "Job" if showing else "Lifecycle"
+        self.query_one("#side").border_title = self._detail_title() if showing else "Lifecycle"
         if not showing:
             self.update_lifecycle()
 

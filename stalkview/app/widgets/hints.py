@@ -16,6 +16,7 @@ LEVEL_STYLES = {
     "info": "cyan",
 }
 LEVEL_ICONS = {"error": "✖", "critical": "✖", "warning": "▲", "warn": "▲", "info": "●"}
+HEALTH_WIDTH = 22
 LEVEL_RANK = {"error": 0, "critical": 0, "warning": 1, "warn": 1, "info": 2}
 
 
@@ -44,7 +45,16 @@ def health_cell(hints: Iterable[Any]) -> Text:
     ordered = worst_first(hints)
     if not ordered:
         return Text("ok", style="dim green")
-    cell = hint_text(ordered[0])
+    # The headline only ("no consumers", "3 buried jobs"): the whole hint is in the
+    # hints bar under the table, and a long cell would push the table into a scrollbar.
+    worst = ordered[0]
+    level = hint_level(worst)
+    headline = str(getattr(worst, "text", worst)).split(": ", 1)[0]
+    if len(headline) > HEALTH_WIDTH:
+        headline = headline[: HEALTH_WIDTH - 1] + "…"
+    cell = Text()
+    cell.append(LEVEL_ICONS.get(level, "●") + " ", style=LEVEL_STYLES.get(level, ""))
+    cell.append(headline)
     if len(ordered) > 1:
         cell.append(f" +{len(ordered) - 1}", style="dim")
     return cell

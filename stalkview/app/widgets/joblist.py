@@ -39,6 +39,23 @@ PREVIEW_CACHE_SIZE = 20_000
 # render time, so resizing the pane never invalidates them.
 PREVIEW_WIDTH = 300
 TYPE_WIDTH = 16
+_NAMESPACE_SEPARATORS = ("\\", "::")
+
+
+def type_label(kind: str) -> str:
+    """A job type in the type column: a namespaced class shows its own name
+    (``App\\Jobs\\SendWelcomeEmail`` -> ``SendWelcomeEmail``), which tells jobs
+    apart where their common prefix would not."""
+    kind = " ".join(kind.split())
+    if len(kind) > TYPE_WIDTH:
+        for sep in _NAMESPACE_SEPARATORS:
+            last = kind.rsplit(sep, 1)[-1]
+            if sep in kind and last:
+                kind = last
+                break
+    return shorten(kind, TYPE_WIDTH)
+
+
 MIN_BODY_WIDTH = 16
 WANTED_INTERVAL = 0.1
 NEARBY = 2000
@@ -276,7 +293,7 @@ class JobList(ScrollView, can_focus=True):
                 self._previews.set(job_id, ("(job is gone)", ""))
                 continue
             kind = job_type(raw)
-            label = safe_line(shorten(kind, TYPE_WIDTH)) if kind else ""
+            label = safe_line(type_label(kind)) if kind else ""
             self._previews.set(job_id, (preview(raw, PREVIEW_WIDTH), label))
         if any(job.id in bodies for job in self._visible_jobs()):
             self._line_cache.clear()
