@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
+from textual.command import CommandPalette
+from textual.widgets import Input, Static
 
+from stalkview.app.screens.confirm import ConfirmScreen
+from stalkview.app.screens.held import HeldScreen
+from stalkview.app.screens.prompt import PromptScreen
+from stalkview.app.screens.put import PutScreen
 from stalkview.app.widgets.joblist import JobList
 from stalkview.app.widgets.tubes import TubesTable
 from stalkview.client import Client
@@ -70,3 +77,58 @@ async def test_delete_in_real_app_after_confirmation(server: Beanstalkd) -> None
             await wait_for(pilot, lambda: any("deleted 1 of 1" in n for n in notices(app)))
             await wait_for(pilot, lambda: len(job_list.jobs) == 0)
         assert (await c.stats())["current-jobs-ready"] == 0
+
+
+async def test_quit_with_a_held_job_asks_then_gives_it_back(server: Beanstalkd) -> None:
+    async with Client(server.address, use="emails") as c:
+        job_id = await c.put("held")
+        app = make_app(server)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            await pilot.press("R")
+            await wait_for(pilot, lambda: isinstance(app.screen, HeldScreen))
+            held = app.screen
+            await pilot.press("r")
+            await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen))
+            app.screen.query_one("#field-tube", Input).value = "emails"
+            app.screen.query_one("#field-timeout", Input).value = "0"
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: app.screen is held and app.main.held_count() == 1)
+            assert (await c.stats_job(job_id))["state"] == "reserved"
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: app.screen is app.main)
+            await pilot.press("q")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            question = app.screen.query_one("#confirm-question", Static).render()
+            detail = app.screen.query_one("#confirm-detail", Static).render()
+            assert "holding 1 reserved job" in str(question)
+            assert "back to ready" in str(detail)
+            assert (await c.stats_job(job_id))["state"] == "reserved", "nothing before yes"
+            await pilot.press("y")
+            await wait_for(pilot, lambda: not app.is_running)
+        # The server releases a closed connection's jobs once it reads the EOF.
+        for _ in range(100):
+            if (await c.stats_job(job_id))["state"] == "ready":
+                break
+            await asyncio.sleep(0.02)
+        assert (await c.stats_job(job_id))["state"] == "ready"
+
+
+async def test_palette_says_why_a_disabled_action_does_nothing(server: Beanstalkd) -> None:
+    async with Client(server.address, use="emails") as c:
+        await c.put("job")
+        before = await c.stats()
+        app = make_app(server, read_only=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            await pilot.press("ctrl+p")
+            await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+            await pilot.press(*"New job")
+            await pilot.pause(0.3)  # the palette searches in a worker
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: app.screen is app.main)
+            await wait_for(
+                pilot, lambda: any("read-only mode: put is disabled" in n for n in notices(app))
+            )
+            assert not isinstance(app.screen, PutScreen)
+        assert (await c.stats())["cmd-put"] == before["cmd-put"]

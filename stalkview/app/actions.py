@@ -543,12 +543,14 @@ class ActionsMixin:
         held = self.held_count()
         if not held:
             return True
-        noun = "job is" if held == 1 else "jobs are"
+        noun = "job" if held == 1 else "jobs"
+        they = "It goes" if held == 1 else "They go"
         return bool(
             await self._ask(
                 ConfirmScreen(
-                    Text(f"Quit with {held} held {noun}?"),
-                    "They go back to ready (their TTR stops counting) when stalkview quits.",
+                    Text(f"Quit while holding {held} reserved {noun}?"),
+                    f"{they} back to ready when stalkview quits: a worker can take "
+                    f"{'it' if held == 1 else 'them'} at once.",
                     verb="Quit",
                 )
             )

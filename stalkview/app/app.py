@@ -113,11 +113,15 @@ class StalkviewApp(App[int]):
         self._wanted: dict[int, None] = {}
         self._previews_running = False
         self._closing = False
+        self._main_screen: MainScreen | None = None
 
     # --- lifecycle -----------------------------------------------------------------
 
     def get_default_screen(self) -> MainScreen:
-        return MainScreen(id="main")
+        # Kept: by the time the app unmounts its screens are gone, and the main
+        # screen's held jobs must still be given back.
+        self._main_screen = MainScreen(id="main")
+        return self._main_screen
 
     @property
     def main(self) -> MainScreen:
@@ -154,9 +158,8 @@ class StalkviewApp(App[int]):
 
     async def on_unmount(self) -> None:
         self._closing = True
-        screen = self.screen_stack[0] if self.screen_stack else None
-        if isinstance(screen, MainScreen):
-            await screen.close_actions()
+        if self._main_screen is not None:
+            await self._main_screen.close_actions()
         for client in (self.stats_client, self.inventory_client):
             with contextlib.suppress(Error, OSError):
                 await client.close()

@@ -11,8 +11,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 
+from textual.actions import parse
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.dom import DOMNode
+from textual.markup import escape
 
 from stalkview.app.widgets.tubes import COLUMNS, TubesTable
 
@@ -28,6 +30,14 @@ class PaletteCommand:
 
 
 def _run_action(node: DOMNode, action: str) -> None:
+    # A disabled action says why, as its key does; run_action would silently do nothing.
+    _, name, parameters = parse(action)
+    if not node.check_action(name, parameters):
+        why = getattr(node, "_why_disabled", None)
+        reason = why(name) if callable(why) else None
+        node.app.notify(reason or f"{name.replace('_', ' ')} is not available here",
+                        severity="warning", title="Not available")  # fmt: skip
+        return
     # Run after the palette has closed, with the node as the action's namespace.
     node.app.call_later(node.app.run_action, action, node)
 
@@ -43,7 +53,8 @@ def palette_commands(nodes: list[DOMNode]) -> Iterator[PaletteCommand]:
             seen.add((id(node), action))
             keys = node.app.get_key_display(binding)
             title = binding.description or action.replace("_", " ").capitalize()
-            help_text = f"{binding.tooltip or title}  [{keys}]"
+            # The palette reads help as markup: "[/]" (the filter key) must stay text.
+            help_text = escape(f"{binding.tooltip or title}  [{keys}]")
             yield PaletteCommand(title, help_text, partial(_run_action, node, action))
     for node in nodes:
         if isinstance(node, TubesTable):

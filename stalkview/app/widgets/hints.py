@@ -16,7 +16,7 @@ LEVEL_STYLES = {
     "info": "cyan",
 }
 LEVEL_ICONS = {"error": "✖", "critical": "✖", "warning": "▲", "warn": "▲", "info": "●"}
-HEALTH_WIDTH = 22
+HEALTH_WIDTH = 32
 LEVEL_RANK = {"error": 0, "critical": 0, "warning": 1, "warn": 1, "info": 2}
 
 
