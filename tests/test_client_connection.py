@@ -18,6 +18,9 @@ from stalkview.client import (
     TimedOutError,
 )
 from stalkview.client import commands as cmd
+from stalkview.client.address import parse_address
+from stalkview.client.connection import Connection
+from stalkview.client.protocol import read_stats_job_fields
 from tests.beanstalkd import Beanstalkd, free_port
 
 
@@ -194,6 +197,26 @@ async def test_peek_sizes(bclient: Client) -> None:
     small = await bclient.put(b"abc")
     big = await bclient.put(b"\xff" * 60_000)
     assert await bclient.peek_sizes([small, big, big + 1, small]) == [3, 60_000, None, 3]
+
+
+async def test_plain_read_path_hands_bulk_and_single_replies_out_in_order(
+    server: Beanstalkd,
+) -> None:
+    # data_received serves transports without buffered reads; nothing is sent
+    # here, the replies are handed in directly.
+    conn = await Connection.open(parse_address(server.address))
+    try:
+        single = conn.send(b"")
+        bulk = conn.send_bulk(b"", 2, read_stats_job_fields)
+        last = conn.send(b"")
+        conn.data_received(b"INSERTED 4\r\nNOT_FOUND\r\nNOT_")
+        conn.data_received(b"FOUND\r\nDELETED\r\n")
+        assert (await single).args == [b"4"]
+        assert await bulk == [None, None]
+        assert (await last).status == b"DELETED"
+        assert conn.in_flight == 0
+    finally:
+        conn.close()
 
 
 # --- a fake server, only to inject malformed or truncated replies -------------

@@ -12,7 +12,8 @@ peek and stats-job with 100-byte bodies, for
 
 and each one's ratio to greenstalk. ``scan`` is the inventory's workload: ids
 scanned per second with run_many batches of stats-job over an id range where
-every other id is deleted (half the replies are NOT_FOUND).
+every other id is deleted (half the replies are NOT_FOUND); ``scan_bulk`` is the
+same through ``Client.stats_job_fields``, the path the inventory takes.
 """
 
 from __future__ import annotations
@@ -158,6 +159,28 @@ async def bench_scan(c: Client, jobs: int, body: bytes) -> float:
     return elapsed
 
 
+async def bench_scan_bulk(c: Client, jobs: int, body: bytes) -> float:
+    """bench_scan's workload through Client.stats_job_fields (the inventory's path),
+    with three batches in flight as the inventory keeps them."""
+    ids = await run_batches(c, [commands.put(body, 2**16, 0, 60) for _ in range(2 * jobs)])
+    await run_batches(c, [commands.delete(i) for i in ids[1::2]])
+    span = range(ids[0], ids[-1] + 1)
+    t = _clock()
+    missing = 0
+    step = 5 * BATCH
+    pending: list[asyncio.Task[list[Any]]] = []
+    for start in range(0, len(span), step):
+        pending.append(asyncio.ensure_future(c.stats_job_fields(span[start : start + step])))
+        if len(pending) == 3:
+            missing += (await pending.pop(0)).count(None)
+    for task in pending:
+        missing += (await task).count(None)
+    elapsed = _clock() - t
+    assert missing == jobs, f"expected {jobs} NOT_FOUND, got {missing}"
+    await run_batches(c, [commands.delete(i) for i in ids[::2]])
+    return elapsed
+
+
 AsyncBench = Callable[[Client, int, bytes], Coroutine[Any, Any, Timings]]
 
 
@@ -169,10 +192,15 @@ def _in_loop(address: str, bench: AsyncBench, jobs: int, body: bytes) -> Timings
     return asyncio.run(main())
 
 
-def _scan(address: str, jobs: int, body: bytes) -> float:
+def _scan(
+    address: str,
+    jobs: int,
+    body: bytes,
+    bench: Callable[[Client, int, bytes], Coroutine[Any, Any, float]],
+) -> float:
     async def main() -> float:
         async with Client(address, encoding=None) as c:
-            return await bench_scan(c, jobs, body)
+            return await bench(c, jobs, body)
 
     return asyncio.run(main())
 
@@ -204,7 +232,8 @@ def run(jobs: int = 20_000, reps: int = 5, body_size: int = 100) -> dict[str, An
             return go
 
         cases: dict[str, Callable[[], float]] = {v: case(v) for v in VARIANTS}
-        cases["scan"] = lambda: _scan(address, jobs, body)
+        cases["scan"] = lambda: _scan(address, jobs, body, bench_scan)
+        cases["scan_bulk"] = lambda: _scan(address, jobs, body, bench_scan_bulk)
         samples = interleave(reps, cases)
 
     results: dict[str, dict[str, float]] = {}
@@ -227,6 +256,7 @@ def run(jobs: int = 20_000, reps: int = 5, body_size: int = 100) -> dict[str, An
         "ops_per_s": results,
         "ratio_to_greenstalk": ratios,
         "scan_50pct_missing_ids_per_s": ops_per_s(2 * jobs, median(samples["scan"])),
+        "scan_bulk_50pct_missing_ids_per_s": ops_per_s(2 * jobs, median(samples["scan_bulk"])),
         "environment": environment(),
     }
 
