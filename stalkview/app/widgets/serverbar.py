@@ -57,6 +57,12 @@ def rate_text(value: float) -> str:
     return f"{value:.1f}/s"
 
 
+SHORT_NAMES = {
+    "puts": "put", "reserves": "rsv", "deletes": "del", "releases": "rel",
+    "buries": "bury", "kicks": "kick", "timeouts": "t/o",
+}  # fmt: skip
+
+
 class RateValues(Widget):
     """One line: each rate's name and value, placed over its sparkline.
 
@@ -87,12 +93,21 @@ class RateValues(Widget):
 
     def render(self) -> Text:
         text = Text(no_wrap=True, overflow="crop")
-        for (label, _keys), column in zip(RATES, self._columns(), strict=True):
+        columns = self._columns()
+        ends = [*columns[1:], max(self.size.width, 1) + 1]
+        for (label, _keys), column, end in zip(RATES, columns, ends, strict=True):
             if column > len(text):
                 text.append(" " * (column - len(text)))
             value = self.values.get(label)
-            text.append(f"{label} ", style="dim")
-            text.append("-" if value is None else rate_text(value), style="bold")
+            shown = "-" if value is None else rate_text(value)
+            room = end - column - 1  # a space before the next rate's name
+            if len(label) + 1 + len(shown) > room:
+                # Narrow terminal: short names, and never run into the next rate.
+                label = SHORT_NAMES.get(label, label)
+            cell = Text(f"{label} ", style="dim")
+            cell.append(shown, style="bold")
+            cell.truncate(max(room, 1))
+            text.append_text(cell)
         return text
 
 
@@ -120,23 +135,24 @@ class ServerBar(Vertical):
         stats = self._stats
         text = Text()
         text.append(" stalkview ", style="bold reverse")
+        # Status and mode first: on a narrow terminal the end of this line is cut off.
+        symbol, style = STATUS_STYLES.get(self._status, ("?", ""))
         text.append("  ")
+        text.append(f"{symbol} {self._status}", style=style)
+        if self._detail:
+            text.append(f"  {self._detail}", style="dim")
+        if self.read_only:
+            text.append("  ")
+            text.append(" READ-ONLY ", style="bold reverse yellow")
+        if str(stats.get("draining", "false")) == "true":
+            text.append("  DRAINING", style="bold red")
+        text.append("   ")
         text.append(self.address, style="bold")
         if stats:
             text.append(f"   beanstalkd {stats.get('version', '?')}", style="")
             text.append(f"   up {uptime_text(int(stats.get('uptime', 0)))}")
             text.append(f"   conns {int(stats.get('current-connections', 0)):,}")
             text.append(f"   tubes {int(stats.get('current-tubes', 0)):,}")
-            if str(stats.get("draining", "false")) == "true":
-                text.append("   DRAINING", style="bold red")
-        symbol, style = STATUS_STYLES.get(self._status, ("?", ""))
-        text.append("   ")
-        text.append(f"{symbol} {self._status}", style=style)
-        if self._detail:
-            text.append(f"  {self._detail}", style="dim")
-        if self.read_only:
-            text.append("   ")
-            text.append(" READ-ONLY ", style="bold reverse yellow")
         return text
 
     def _totals(self) -> Text:
