@@ -13,6 +13,7 @@ from typing import Any
 
 from rich.style import Style
 from rich.text import Text
+from textual.geometry import Size
 from textual.widget import Widget
 
 from stalkview.app.widgets.serverbar import STATE_STYLES, rate_text
@@ -227,6 +228,14 @@ class Lifecycle(Widget):
         if new != (self.counts, self.rates, self.scope, self.job):
             self.counts, self.rates, self.scope, self.job = new
             self.refresh()
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        # The diagram is a fixed drawing: it must never wrap (a wrapped box
+        # line breaks every row below it). A narrow pane crops or scrolls it.
+        return WIDTH
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return HEIGHT
 
     def render(self) -> Text:
         return draw(self.counts, self.rates, self.scope, self.job)
