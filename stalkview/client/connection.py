@@ -7,6 +7,10 @@ be in flight at once (pipelining). A waiter whose caller gave up (cancelled
 or timed out) stays in the queue and its reply is dropped when it arrives, so
 the queue never shifts against the stream.
 
+A bulk batch (:meth:`Connection.send_bulk`) brings its own reader: while one
+is queued, replies are parsed waiter by waiter, so thousands of same-shaped
+replies (an id scan) are read in one pass with no Reply object each.
+
 On anything that leaves the stream in doubt (EOF, reset, malformed bytes) the
 connection is closed and every waiter fails: a half-read reply is never left
 on a connection that would be used again.
