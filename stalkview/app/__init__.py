@@ -1,6 +1,13 @@
-"""The stalkview Textual app. ``run_app(address)`` is the one entry point the CLI needs."""
+"""The stalkview Textual app: ``run_app(address)`` for one server, ``run_fleet_app(targets)``
+for several."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from stalkview.config import Target
 
 
 def run_app(
@@ -21,4 +28,18 @@ def run_app(
     return int(result or 0)
 
 
-__all__ = ["run_app"]
+def run_fleet_app(
+    targets: Sequence[Target], *, interval: float = 1.0, read_only: bool = False
+) -> int:
+    """Open the app on several servers (each target keeps its own read-only setting;
+    ``read_only`` makes all of them read-only); return the process exit code."""
+    from stalkview.app.fleetapp import FleetApp
+
+    app = FleetApp(targets, interval=interval, read_only=read_only)
+    result = app.run()
+    if app.return_code not in (None, 0):
+        return int(app.return_code or 1)
+    return int(result or 0)
+
+
+__all__ = ["run_app", "run_fleet_app"]

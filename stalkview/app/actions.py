@@ -17,7 +17,10 @@ disabled, so the key says why instead of doing nothing.
 from __future__ import annotations
 
 import contextlib
+import re
+import time
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -41,10 +44,18 @@ from stalkview.actions import (
 from stalkview.app.screens.confirm import ConfirmScreen, ProgressScreen
 from stalkview.app.screens.held import HeldScreen
 from stalkview.app.screens.journal import JournalScreen
-from stalkview.app.screens.prompt import kick_prompt, move_prompt, pause_prompt
+from stalkview.app.screens.prompt import (
+    PromptField,
+    PromptScreen,
+    kick_prompt,
+    move_prompt,
+    parse_tube,
+    pause_prompt,
+)
 from stalkview.app.screens.put import PutScreen
 from stalkview.client import BeanstalkConnectionError, Client, Error, NotFoundError
 from stalkview.journal import Journal, JournalEntry, RestoreReport, restore
+from stalkview.transfer import ImportReport, export_jobs, import_jobs
 
 if TYPE_CHECKING:
     from stalkview.inventory import JobInfo
@@ -65,15 +76,21 @@ ACTION_KEYS: dict[str, tuple[str, str, str]] = {
     "reserve": ("R", "Reserve", "Held jobs: reserve from a tube; delete, release, bury, touch"),
     "reserve_job": ("r", "Reserve job", "Reserve the selected job (reserve-job) and hold it"),
     "journal": ("J", "Journal", "Deleted and moved jobs; restore them"),
-}
-MUTATING = frozenset(ACTION_KEYS) - {"journal"}
+    "export": (
+        "e", "Export", "Export the marked jobs, or the jobs listed, to a JSON Lines file",
+    ),
+    "import_jobs": (
+        "i", "Import", "Put the jobs of a JSON Lines file into this server (dry run first)",
+    ),
+}  # fmt: skip
+MUTATING = frozenset(ACTION_KEYS) - {"journal", "export"}
 #: Variants of a footer action stay out of the footer (it must fit 160 columns);
 #: they are on the help screen and in the command palette like every action.
-FOOTER_HIDDEN = frozenset({"duplicate", "move_all", "reserve_job"})
+FOOTER_HIDDEN = frozenset({"duplicate", "move_all", "reserve_job", "export", "import_jobs"})
 VERBS = {
     "put": "put", "duplicate": "duplicate", "delete": "delete", "delete_all": "delete all",
     "kick": "kick", "move": "move", "move_all": "move all", "pause": "pause/unpause",
-    "reserve": "reserve", "reserve_job": "reserve-job",
+    "reserve": "reserve", "reserve_job": "reserve-job", "import_jobs": "import",
 }  # fmt: skip
 
 
@@ -135,6 +152,16 @@ class ActionsMixin:
         return str(self._screen.app.address)  # type: ignore[attr-defined]
 
     @property
+    def server_label(self) -> str:
+        """The current server's saved name or address (the fleet app has several)."""
+        return str(getattr(self._screen.app, "server_label", self.address))
+
+    def reset_actions(self) -> None:
+        """Forget the connections of the last server (after :meth:`close_actions`)."""
+        self._actions_client = None
+        self.reserve_session = None
+
+    @property
     def journal(self) -> Journal:
         if self._journal is None:
             self._journal = Journal()
@@ -187,7 +214,8 @@ class ActionsMixin:
         if action not in MUTATING:
             return None
         if self.read_only:
-            return f"read-only mode: {VERBS[action]} is disabled (started with --read-only)"
+            why = getattr(self._screen.app, "read_only_reason", "started with --read-only")
+            return f"read-only mode: {VERBS[action]} is disabled ({why})"
         needs = {
             "duplicate": bool(self.cursor_job()),
             "reserve_job": bool(self.cursor_job()),
@@ -574,3 +602,191 @@ class ActionsMixin:
             return await restore(client, entries, journal=self.journal)
         except BeanstalkConnectionError as exc:
             raise ActionError(plain_reason(exc, "restore")) from None
+
+    # --- export and import -------------------------------------------------------------------
+
+    def action_export(self) -> None:
+        marked = self._has_marks()
+        ids = self.selection() if marked else [j.id for j in self.listed()]
+        if marked:
+            what = self._selection_phrase(ids)
+        else:
+            what = jobs_phrase(len(ids), self.state_filter, self.tube)
+        if not ids:
+            self._screen.notify(f"nothing to export: no {what}", severity="warning", title="Export")
+            return
+        self.export_flow(ids, what)
+
+    @work(exclusive=True, group="actions", exit_on_error=False)
+    async def export_flow(self, ids: list[int], what: str) -> None:
+        async def run() -> None:
+            default = default_export_path(self.server_label, self.tube, self.state_filter)
+            values = await self._ask(export_prompt(what, self.server_label, default))
+            if values is None:
+                return
+            path: Path = values["path"]
+            client = await self.actions_client()
+            progress = ProgressScreen(f"Export {what}", len(ids))
+            await self._screen.app.push_screen(progress)
+            try:
+                count = await write_export(
+                    client, path, ids, self.tube, self.state_filter, self.server_label,
+                    progress.update_progress,
+                )  # fmt: skip
+            finally:
+                progress.dismiss(None)
+            self._screen.notify(
+                f"exported {count:,} job{'s' if count != 1 else ''} from {self.server_label} "
+                f"to {path}",
+                title="Export",
+            )
+
+        await self._guarded("Export", run)
+
+    def action_import_jobs(self) -> None:
+        self.import_flow()
+
+    @work(exclusive=True, group="actions", exit_on_error=False)
+    async def import_flow(self) -> None:
+        async def run() -> None:
+            values = await self._ask(import_prompt(self.server_label, self.tube))
+            if values is None:
+                return
+            path: Path = values["path"]
+            tube: str | None = values["tube"]
+            lines = read_jsonl(path)
+            preview = await import_jobs(self.address, lines, tube=tube, dry_run=True)
+            good = len(preview.jobs) - len(preview.failed)
+            if not good:
+                raise ActionError(f"{path} has no job to import: {preview.summary()}")
+            if not await self._ask(import_confirm(path, self.server_label, preview)):
+                return
+            client = await self.actions_client()
+            progress = ProgressScreen(f"Import {path.name}", good)
+            await self._screen.app.push_screen(progress)
+            try:
+                report = await import_jobs(
+                    client, lines, tube=tube,
+                    on_progress=lambda done: progress.update_progress(done, good),
+                )  # fmt: skip
+            finally:
+                progress.dismiss(None)
+            self._screen.notify(
+                f"{self.server_label}: {report.summary()}",
+                severity="information" if report.ok else "warning",
+                title="Import",
+                timeout=5 if report.ok else 10,
+            )
+
+        await self._guarded("Import", run)
+
+
+def _file_part(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "server"
+
+
+def default_export_path(server: str, tube: str | None, state: str | None) -> str:
+    """E.g. ``./stalkview-export-prod-eu-emails-buried-20250101-120000.jsonl``."""
+    parts = [_file_part(server), _file_part(tube) if tube is not None else "all-tubes"]
+    if state:
+        parts.append(state)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return f"./stalkview-export-{'-'.join(parts)}-{stamp}.jsonl"
+
+
+def parse_new_file(text: str) -> tuple[Path | None, str | None]:
+    if not text.strip():
+        return None, "give a file name, e.g. ./export.jsonl"
+    path = Path(text.strip()).expanduser()
+    if path.exists():
+        return None, f"{path} already exists: choose another name (an export never overwrites)"
+    if not path.parent.is_dir():
+        return None, f"folder {path.parent} does not exist: create it or choose another"
+    return path, None
+
+
+def parse_existing_file(text: str) -> tuple[Path | None, str | None]:
+    if not text.strip():
+        return None, "give the JSON Lines file to import, e.g. ./export.jsonl"
+    path = Path(text.strip()).expanduser()
+    if not path.is_file():
+        return None, f"no file {path}: give the path of an export or journal file"
+    return path, None
+
+
+def parse_optional_tube(text: str) -> tuple[str | None, str | None]:
+    if not text.strip():
+        return None, None
+    return parse_tube(text)
+
+
+def export_prompt(what: str, server: str, default: str) -> PromptScreen:
+    return PromptScreen(
+        Text.assemble("Export ", what, " from ", (server, "bold")),
+        [PromptField("path", "To file (JSON Lines)", parse_new_file, default)],
+        verb="Export",
+        note="One JSON object a line: every field of the job and its body (base64 if binary). "
+        "Read-only: nothing on the server changes.",
+    )
+
+
+def import_prompt(server: str, tube: str | None) -> PromptScreen:
+    return PromptScreen(
+        Text.assemble("Import jobs into ", (server, "bold")),
+        [
+            PromptField("path", "From file (an export or the journal)", parse_existing_file, "",
+                        "./stalkview-export-....jsonl"),
+            PromptField("tube", "Into tube (empty: each job to its own tube)",
+                        parse_optional_tube, "", tube or "tube name"),
+        ],
+        verb="Check",
+        note="Priority, ttr and the remaining delay are kept; buried jobs come back buried. "
+        "A dry run shows what would be put before anything is sent.",
+    )
+
+
+def import_confirm(path: Path, server: str, preview: ImportReport) -> ConfirmScreen:
+    problems = [line for line in preview.lines(verbose=False)[:-1]][:5]
+    detail = f"Dry run of {path}: {preview.summary()}."
+    if problems:
+        detail += "\n" + "\n".join(problems)
+    return ConfirmScreen(
+        Text.assemble("Import into ", (server, "bold"), "?"), Text(detail), verb="Import"
+    )
+
+
+def read_jsonl(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise ActionError(
+            f"{path} is not UTF-8 text ({exc.reason}): give a JSON Lines file"
+        ) from None
+    except OSError as exc:
+        raise ActionError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+async def write_export(
+    client: Client,
+    path: Path,
+    ids: list[int],
+    tube: str | None,
+    state: str | None,
+    server: str,
+    on_progress: Callable[[int, int], None],
+) -> int:
+    """Export into a new file; a failed export leaves no partial file behind."""
+    try:
+        out = path.open("x", encoding="utf-8")
+    except OSError as exc:
+        raise ActionError(f"cannot create {path}: {exc.strerror or exc}") from None
+    try:
+        with out:
+            return await export_jobs(
+                client, ids=ids, tube=tube, state=state, out=out, server_label=server,
+                on_progress=on_progress,
+            )  # fmt: skip
+    except BaseException:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise

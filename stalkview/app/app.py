@@ -114,6 +114,24 @@ class StalkviewApp(App[int]):
         self._previews_running = False
         self._closing = False
         self._main_screen: MainScreen | None = None
+        #: Bumped when the app is pointed at another server (the fleet app): results
+        #: of workers started before that are dropped, never shown as the new server's.
+        self.generation = 0
+
+    # --- what the screen and the actions ask (the fleet app answers per server) ------
+
+    @property
+    def is_fleet(self) -> bool:
+        return False
+
+    @property
+    def server_label(self) -> str:
+        """What to call the current server in titles, file names and the journal."""
+        return self.address
+
+    @property
+    def read_only_reason(self) -> str:
+        return "started with --read-only"
 
     # --- lifecycle -----------------------------------------------------------------
 
@@ -140,8 +158,18 @@ class StalkviewApp(App[int]):
         self.refresh_server()
 
     async def _on_message(self, message: Message) -> None:
+        stamp = getattr(message, "sv_generation", None)
+        if stamp is not None and stamp != self.generation:
+            return  # a result about the server the app showed before a switch
         with contextlib.suppress(_NoScreen):
             await super()._on_message(message)
+
+    def _result(self, generation: int, message: Message) -> None:
+        """Post a worker's result, stamped with the server generation it is about."""
+        if generation != self.generation:
+            return
+        message.sv_generation = generation  # type: ignore[attr-defined]
+        self.post_message(message)
 
     async def action_quit(self) -> None:
         """Quit; with held jobs, ask first (they go back to ready)."""
@@ -175,6 +203,7 @@ class StalkviewApp(App[int]):
     @work(exclusive=True, group="server", exit_on_error=False)
     async def refresh_server(self) -> None:
         """One refresh, then the next is scheduled: refreshes never overlap."""
+        gen = self.generation
         if self.snapshot is not None and self.connected:
             self.main.set_status("refreshing")
         known = list(self.snapshot.tubes) if self.snapshot is not None else []
@@ -186,11 +215,11 @@ class StalkviewApp(App[int]):
         except (BeanstalkConnectionError, Error, OSError) as exc:
             self._failures += 1
             delay = min(self.interval * 2 ** (self._failures - 1), MAX_BACKOFF)
-            self.post_message(ServerLost(describe(exc), delay, self._failures))
+            self._result(gen, ServerLost(describe(exc), delay, self._failures))
             self._schedule_server(delay)
             return
         self._failures = 0
-        self.post_message(ServerRefreshed(snapshot))
+        self._result(gen, ServerRefreshed(snapshot))
         self._schedule_server(self.interval)
 
     @on(ServerRefreshed)
@@ -253,6 +282,7 @@ class StalkviewApp(App[int]):
     async def refresh_inventory(self) -> None:
         """Scan once, then refresh; pace refreshes by their own cost so a huge
         inventory never hogs the server."""
+        gen = self.generation
         start = time.perf_counter()
         first = not self.inventory.scanned
         try:
@@ -268,7 +298,7 @@ class StalkviewApp(App[int]):
             self._schedule_inventory(min(max(self.interval, 1.0) * 2, MAX_BACKOFF))
             return
         elapsed = time.perf_counter() - start
-        self.post_message(InventoryUpdated(change, first))
+        self._result(gen, InventoryUpdated(change, first))
         self._schedule_inventory(max(self.interval, 3 * elapsed))
 
     def _on_scan_progress(self, progress: ScanProgress) -> None:
@@ -303,6 +333,7 @@ class StalkviewApp(App[int]):
 
     @work(group="previews", exit_on_error=False)
     async def load_previews(self) -> None:
+        gen = self.generation
         try:
             while self._wanted:
                 batch = list(self._wanted)[:PREVIEW_BATCH]
@@ -314,7 +345,7 @@ class StalkviewApp(App[int]):
                 except (BeanstalkConnectionError, OSError):
                     return  # the list asks again when it is drawn after the reconnect
                 bodies: dict[int, bytes | None] = {j: got.get(j) for j in batch}
-                self.post_message(BodiesLoaded(bodies))
+                self._result(gen, BodiesLoaded(bodies))
         finally:
             self._previews_running = False
 
@@ -325,6 +356,7 @@ class StalkviewApp(App[int]):
     @work(exclusive=True, group="detail", exit_on_error=False)
     async def load_job(self, job_id: int, jump: bool = False) -> None:
         """Fresh stats and the body of one job, for the detail pane."""
+        gen = self.generation
         try:
             await self.stats_client.open()
             await self.inventory_client.open()
@@ -333,7 +365,7 @@ class StalkviewApp(App[int]):
         except asyncio.CancelledError:
             raise
         except (BeanstalkConnectionError, OSError) as exc:
-            self.post_message(JobLoaded(job_id, None, None, None, describe(exc), jump))
+            self._result(gen, JobLoaded(job_id, None, None, None, describe(exc), jump))
             return
         except Error as exc:
             reason = (
@@ -341,27 +373,28 @@ class StalkviewApp(App[int]):
                 if (type(exc).__name__ == "NotFoundError")
                 else describe(exc)
             )
-            self.post_message(JobLoaded(job_id, None, None, None, reason, jump))
+            self._result(gen, JobLoaded(job_id, None, None, None, reason, jump))
             return
         job = JobInfo.from_stats(stats, time.monotonic())
         size = None if body is None else len(body)
         shown = None if body is None else body[:DETAIL_LIMIT]
-        self.post_message(JobLoaded(job_id, job, shown, size, "", jump))
+        self._result(gen, JobLoaded(job_id, job, shown, size, "", jump))
 
     @work(exclusive=True, group="detail-stats", exit_on_error=False)
     async def refresh_job(self, job_id: int) -> None:
         """Fresh stats of the job in the detail pane, without its body (that never changes)."""
+        gen = self.generation
         try:
             await self.stats_client.open()
             stats = await self.stats_client.stats_job(job_id)
         except asyncio.CancelledError:
             raise
         except NotFoundError:
-            self.post_message(JobRefreshed(job_id, None))
+            self._result(gen, JobRefreshed(job_id, None))
             return
         except (BeanstalkConnectionError, Error, OSError):
             return  # the banner tells; the next refresh tries again
-        self.post_message(JobRefreshed(job_id, JobInfo.from_stats(stats, time.monotonic())))
+        self._result(gen, JobRefreshed(job_id, JobInfo.from_stats(stats, time.monotonic())))
 
     @on(JobRefreshed)
     def _job_refreshed(self, message: JobRefreshed) -> None:
@@ -376,6 +409,7 @@ class StalkviewApp(App[int]):
     @work(exclusive=True, group="search", exit_on_error=False)
     async def search_bodies(self, text: str, query: Query, candidates: list[JobInfo]) -> None:
         """Read the bodies of the stats-matching candidates and keep those that match."""
+        gen = self.generation
         matched: set[int] = set()
         checked = 0
         step = 256
@@ -392,8 +426,8 @@ class StalkviewApp(App[int]):
                 if body is not None and query.matches(job, body):
                     matched.add(job.id)
             checked += len(chunk)
-            self.post_message(SearchProgress(checked, len(candidates), len(matched)))
-        self.post_message(SearchDone(text, frozenset(matched), checked))
+            self._result(gen, SearchProgress(checked, len(candidates), len(matched)))
+        self._result(gen, SearchDone(text, frozenset(matched), checked))
 
     @on(SearchProgress)
     def _search_progress(self, message: SearchProgress) -> None:

@@ -30,12 +30,14 @@ from stalkview.app.widgets.jobdetail import JobDetail
 from stalkview.app.widgets.joblist import JobList
 from stalkview.app.widgets.lifecycle import JobMark, Lifecycle
 from stalkview.app.widgets.serverbar import ServerBar
+from stalkview.app.widgets.servers import BreakdownTable, ServersTable
 from stalkview.app.widgets.statebar import STATE_KEYS, StateBar
 from stalkview.app.widgets.tubes import TubesTable
 from stalkview.model import Hint, Query, QueryError, parse_query, server_hints, tube_hints
 
 if TYPE_CHECKING:
     from stalkview.app.app import StalkviewApp
+    from stalkview.app.fleetapp import FleetApp
     from stalkview.app.messages import JobLoaded
     from stalkview.inventory import JobInfo, ScanProgress
 
@@ -113,9 +115,17 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     # --- layout ----------------------------------------------------------------------
 
+    @property
+    def fleet_app(self) -> FleetApp | None:
+        """The app when it shows several servers, else None (the single-server app)."""
+        return cast("FleetApp", self.app) if getattr(self.app, "is_fleet", False) else None
+
     def compose(self) -> ComposeResult:
         yield ServerBar(self.sv.address, read_only=self.sv.read_only, id="server-bar")
         yield ConnectionBanner(id="banner")
+        if self.fleet_app is not None:
+            with Vertical(id="servers-pane"):
+                yield ServersTable(id="servers")
         with Vertical(id="tubes-pane"):
             yield Input(
                 placeholder="filter tubes by name (enter: keep, esc: clear)",
@@ -123,6 +133,10 @@ class MainScreen(ActionsMixin, Screen[None]):
                 classes="hidden",
             )
             yield TubesTable(id="tubes")
+            if self.fleet_app is not None:
+                with Vertical(id="breakdown-pane"):
+                    yield Static("", id="breakdown-title")
+                    yield BreakdownTable(id="breakdown")
             yield HintsBar("", id="hints")
         with Horizontal(id="lower"):
             with Vertical(id="jobs-pane"):
@@ -143,12 +157,15 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.query_one("#side").border_title = "Job"
         self.query_one(StateBar).show(None, {})
         self.query_one(HintsBar).update(Text("connecting…", style="dim"))
+        if self.fleet_app is not None:
+            self.query_one("#servers-pane").border_title = self._servers_title()
+            self.show_all_view()
         self.sv.start_polling()
 
     def binding_nodes(self) -> list[DOMNode]:
         """Where the help screen reads bindings from: the app, this screen, each pane."""
         nodes: list[DOMNode] = [self.app, self]
-        for widget_type in (TubesTable, JobList, JobDetail):
+        for widget_type in (ServersTable, TubesTable, JobList, JobDetail):
             nodes.extend(self.query(widget_type))
         return nodes
 
@@ -172,15 +189,20 @@ class MainScreen(ActionsMixin, Screen[None]):
             )
         health = {name: health_cell(hints) for name, hints in by_tube.items()}
         table = self.query_one(TubesTable)
-        table.update_tubes(snapshot.stats, snapshot.tubes, health)
+        if not self._all_view():
+            table.update_tubes(snapshot.stats, snapshot.tubes, health)
+            self._title_tubes(len(snapshot.tubes))
         self.hints = (by_tube.get(self.tube, []) if self.tube is not None else []) + server
         self.query_one(HintsBar).show_hints(self.hints)
-        self._title_tubes(len(snapshot.tubes))
         self.update_lifecycle()
 
     def _title_tubes(self, count: int) -> None:
         table = self.query_one(TubesTable)
         title = Text(f"Tubes ({count:,})")
+        if self.fleet_app is not None:
+            title = Text("Tubes · ")
+            title.append(self._scope_label(), style="bold")
+            title.append(f" ({count:,})")
         title.append(
             f"  sort: {table.sort_column} {'▼' if table.sort_reverse else '▲'}", style="dim"
         )
@@ -227,6 +249,8 @@ class MainScreen(ActionsMixin, Screen[None]):
             )
             self.query_one(HintsBar).show_hints(tube + server)
         self.update_lifecycle()
+        if self._all_view():
+            self._show_breakdown()
 
     @on(TubesTable.TubeOpened)
     def _tube_opened(self, event: TubesTable.TubeOpened) -> None:
@@ -246,7 +270,9 @@ class MainScreen(ActionsMixin, Screen[None]):
         table = self.query_one(TubesTable)
         table.name_filter = text
         snapshot = self.sv.snapshot
-        if snapshot is not None:
+        if self._all_view():
+            self.show_fleet()
+        elif snapshot is not None:
             table.update_tubes(snapshot.stats, snapshot.tubes)
             self._title_tubes(len(snapshot.tubes))
 
@@ -278,6 +304,9 @@ class MainScreen(ActionsMixin, Screen[None]):
         counts = inventory.counts(self.tube)
         self.query_one(StateBar).show(self.state_filter, counts)
         title = Text("Jobs · ")
+        if self.fleet_app is not None:
+            title.append(self.fleet_app.server_label, style="bold reverse")
+            title.append(" · ")
         title.append("all tubes" if self.tube is None else self.tube, style="bold")
         title.append(f" · {self.state_filter or 'all states'} · {len(jobs):,}")
         if self.job_query is not None and not self.job_query.is_empty:
@@ -347,16 +376,24 @@ class MainScreen(ActionsMixin, Screen[None]):
             truncated=loaded.size is not None and loaded.size > shown,
             total_size=loaded.size,
         )
-        self.query_one("#side").border_title = Text(f"Job {loaded.job_id}")
+        self.query_one("#side").border_title = self._job_title(loaded.job_id)
         if loaded.jump:
             self._reveal_job(loaded.job)
         self.update_lifecycle()
+
+    def _job_title(self, job_id: int, suffix: str = "") -> Text:
+        title = Text(f"Job {job_id}")
+        if self.fleet_app is not None:
+            title.append(" · ")
+            title.append(self.fleet_app.server_label, style="bold")
+        title.append(suffix)
+        return title
 
     def _detail_title(self) -> Text:
         detail = self.query_one(JobDetail)
         if detail.job is None:
             return Text("Job")
-        return Text(f"Job {detail.job.id}" + (" · gone" if detail.gone else ""))
+        return self._job_title(detail.job.id, " · gone" if detail.gone else "")
 
     def detail_job_id(self) -> int | None:
         """The job the detail pane shows, while it is still there to follow."""
@@ -537,3 +574,114 @@ class MainScreen(ActionsMixin, Screen[None]):
             self.query_one(TubesTable).focus()
         elif self.query_one(ContentSwitcher).current == "lifecycle-view":
             self.action_toggle_lifecycle()
+
+    # --- several servers (the fleet app only) ---------------------------------------------
+
+    def _all_view(self) -> bool:
+        fleet_app = self.fleet_app
+        return fleet_app is not None and fleet_app.all_view
+
+    def _scope_label(self) -> str:
+        fleet_app = self.fleet_app
+        if fleet_app is None:
+            return self.sv.address
+        return "all servers" if fleet_app.all_view else fleet_app.server_label
+
+    def _servers_title(self) -> Text:
+        fleet_app = self.fleet_app
+        if fleet_app is None:
+            return Text("")
+        states = fleet_app.fleet.states
+        up = sum(1 for s in states if s.up)
+        title = Text(f"Servers ({up} of {len(states)} up)")
+        title.append("  enter: browse that server · (all servers): fleet sums", style="dim")
+        return title
+
+    @on(ServersTable.ServerChosen)
+    def _server_chosen(self, event: ServersTable.ServerChosen) -> None:
+        fleet_app = self.fleet_app
+        if fleet_app is not None:
+            fleet_app.choose_server(event.index)
+            if event.index is not None:
+                self.query_one(TubesTable).focus()
+
+    def show_fleet(self) -> None:
+        """Redraw what the fleet's pollers know: the servers pane, and fleet sums if shown."""
+        from stalkview.fleet import fleet_rates, sum_stats, sum_tubes
+
+        fleet_app = self.fleet_app
+        if fleet_app is None:
+            return
+        states = fleet_app.fleet.states
+        totals = sum_stats(states)
+        self.query_one(ServersTable).show(
+            states, totals, fleet_rates(states),
+            current=fleet_app.current, all_view=fleet_app.all_view,
+        )  # fmt: skip
+        self._set_title("#servers-pane", self._servers_title())
+        if not fleet_app.all_view:
+            return
+        tubes = sum_tubes(states)
+        self.query_one(TubesTable).update_tubes(totals, tubes, {})
+        self._title_tubes(len(tubes))
+        self._show_breakdown()
+
+    def _show_breakdown(self) -> None:
+        from stalkview.fleet import tube_breakdown
+
+        fleet_app = self.fleet_app
+        if fleet_app is None:
+            return
+        tube = self.query_one(TubesTable).selected_tube
+        pane = self.query_one("#breakdown-pane")
+        pane.display = fleet_app.all_view and tube is not None
+        if tube is None:
+            return
+        rows = tube_breakdown(fleet_app.fleet.states, tube)
+        title = Text(" ")
+        title.append(tube, style="bold")
+        title.append(f" on each server ({len(rows)} of {len(fleet_app.fleet.states)} have it)",
+                     style="dim")  # fmt: skip
+        self.query_one("#breakdown-title", Static).update(title)
+        self.query_one(BreakdownTable).show(rows)
+
+    def show_all_view(self) -> None:
+        """Show the tubes pane for the current scope (fleet sums or the current server)."""
+        fleet_app = self.fleet_app
+        if fleet_app is None:
+            return
+        self.query_one("#breakdown-pane").display = False
+        snapshot = self.sv.snapshot
+        if fleet_app.all_view:
+            self.show_fleet()
+        elif snapshot is not None:
+            self.show_snapshot(snapshot)
+        else:
+            self.query_one(TubesTable).update_tubes({}, {}, {})
+            self._title_tubes(0)
+        self.show_jobs()
+
+    def server_switched(self) -> None:
+        """The app now talks to another server: forget the last one's jobs and detail."""
+        fleet_app = self.fleet_app
+        if fleet_app is None:
+            return
+        self.reset_actions()
+        self.current_job_id = None
+        self.current_job = None
+        self._clear_body_search()
+        bar = self.query_one(ServerBar)
+        bar.address = fleet_app.address
+        bar.read_only = fleet_app.read_only
+        bar.show_stats({}, {}, {})
+        bar.set_status("connecting")
+        self.query_one(ConnectionBanner).hide()
+        self.remove_class("stale")
+        job_list = self.query_one(JobList)
+        job_list.clear_marks()
+        self.query_one("#scan-progress", ProgressBar).remove_class("hidden")
+        detail = self.query_one(JobDetail)
+        detail.show_message(f"Jobs of {fleet_app.server_label}: pick one in the jobs pane")
+        self.query_one("#side").border_title = Text("Job")
+        self.show_all_view()
+        self.refresh_bindings()
