@@ -651,6 +651,8 @@ class MainScreen(ActionsMixin, Screen[None]):
         if fleet_app is None:
             return
         self.query_one("#breakdown-pane").display = False
+        # Health hints are about one server: beside fleet sums they would mislead.
+        self.query_one(HintsBar).display = not fleet_app.all_view
         snapshot = self.sv.snapshot
         if fleet_app.all_view:
             self.show_fleet()

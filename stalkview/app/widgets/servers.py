@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
@@ -61,7 +62,8 @@ def status_cell(state: ServerState) -> Text:
     if state.error is None:
         return Text("… connecting", style="yellow")
     text = Text("✕ down: ", style="bold red")
-    text.append(state.error)
+    # Connection errors start with the address, already in the server column.
+    text.append(state.error.removeprefix(f"{state.address}: "))
     text.truncate(REASON_WIDTH, overflow="ellipsis")
     return text
 
@@ -77,6 +79,15 @@ def server_name_cell(state: ServerState, current: bool) -> Text:
 
 class ServersTable(DataTable[Any]):
     """Every server of the fleet; enter makes one the current server."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("g,home", "scroll_top", "Top", show=False),
+        Binding("G,end", "scroll_bottom", "Bottom", show=False),
+        Binding("enter", "select_cursor", "Browse server", id="server-choose",
+                tooltip="Make this server current for jobs and actions; (all servers): sums"),
+    ]  # fmt: skip
 
     class ServerChosen(Message):
         """Enter on a row: ``index`` of the server, or None for "all servers"."""
@@ -126,7 +137,8 @@ class ServersTable(DataTable[Any]):
                 for column, before, after in zip(COLUMN_KEYS, old, cells, strict=True):
                     if before != after:
                         with contextlib.suppress(CellDoesNotExist):
-                            self.update_cell(key, column, after)
+                            # A server going down needs a wider status column.
+                            self.update_cell(key, column, after, update_width=True)
 
     def _all_cells(
         self, states: Sequence[ServerState], totals: Mapping[str, Any], rates: ServerRates,
