@@ -23,7 +23,7 @@ import errno
 import socket
 from collections import deque
 from collections.abc import Callable
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar, Union, cast
 
 from stalkview.client.address import Address, UnixAddress
 from stalkview.client.errors import (
@@ -162,8 +162,8 @@ class Connection(asyncio.BufferedProtocol):
     # --- asyncio.BufferedProtocol --------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # Not an isinstance check: uvloop's transports do not subclass asyncio's.
+        self._transport = cast(asyncio.Transport, transport)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self._parser.get_buffer(sizehint)
