@@ -118,7 +118,7 @@ async def test_fleet_sums_dead_server_and_recovery(
         await wait_for(pilot, lambda: not app.fleet.states[1].up)
         await wait_for(pilot, lambda: "down" in cell(table, "1", "status"))
         assert app.fleet.states[1].error  # a reason, shown after "down:"
-        assert app.fleet.states[1].error[:10] in cell(table, "1", "status")
+        assert "connection refused" in cell(table, "1", "status")
         # The others keep updating, the sums drop the dead one, and keys still work.
         polls = [s.polls for s in app.fleet.states]
         await wait_for(pilot, lambda: all(app.fleet.states[n].polls > polls[n] for n in (0, 2)))
