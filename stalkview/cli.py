@@ -456,7 +456,9 @@ async def cmd_tubes(args: argparse.Namespace) -> int:
         if several:
             headers = ["server", *headers]
         align = "<<" + ">" * (len(headers) - 2) if several else None
-        if rows or not several:
+        # An empty table is useful when a server answered with no tubes; when
+        # none answered it is only noise above the error.
+        if rows or any(why is None for _target, _tubes, why in results):
             _print_lines(fmt.table(headers, rows, align=align))
     sys.stdout.flush()
     return _report_down(results)
