@@ -10,6 +10,8 @@ workload=False)``): the same tubes, jobs and bodies on every run; only clocks
 - lifecycle.svg       the lifecycle view with a poison job selected
 - put-form.svg        the put form, prefilled as a duplicate of a job
 - confirm-delete.svg  the confirmation before deleting all buried jobs of a tube
+- fleet.svg           four servers (the demo, two private servers seeded differently, one
+                      down): the all-servers view with ``emails`` broken down per server
 
 Add ``--png`` to also write PNGs into /tmp/stalkview-screenshots (needs cairosvg)
 to look at them.
@@ -28,12 +30,16 @@ from typing import Any
 from textual.pilot import Pilot
 
 from stalkview.app.app import StalkviewApp
+from stalkview.app.fleetapp import FleetApp
 from stalkview.app.screens.confirm import ConfirmScreen
 from stalkview.app.screens.put import PutScreen
 from stalkview.app.widgets.jobdetail import JobDetail
 from stalkview.app.widgets.joblist import JobList
 from stalkview.app.widgets.tubes import TubesTable
+from stalkview.config import Target
 from stalkview.demo import demo_environment
+from stalkview.demo.workload import seed
+from tests.beanstalkd import Beanstalkd
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
 PNG_OUT = Path(tempfile.gettempdir()) / "stalkview-screenshots"
@@ -45,6 +51,7 @@ NAMES = (
     "lifecycle.svg",
     "put-form.svg",
     "confirm-delete.svg",
+    "fleet.svg",
 )
 
 
@@ -144,6 +151,45 @@ async def shoot(address: str) -> list[Path]:
     return s.saved
 
 
+async def shoot_fleet(address: str) -> list[Path]:
+    """The fleet view: the demo plus private servers seeded differently, and one down."""
+    extra = [Beanstalkd().start() for _ in range(3)]
+    try:
+        for server, n in zip(extra[:2], (7, 11), strict=True):
+            await seed(server.address, seed=n)
+        extra[2].stop()  # its row shows why it is down
+        targets = [
+            Target("demo", address),
+            Target("eu-2", extra[0].address),
+            Target("us-1", extra[1].address, read_only=True),
+            Target("us-2", extra[2].address),
+        ]
+        app = FleetApp(targets, interval=1.0)
+        async with app.run_test(size=SIZE) as pilot:
+            s = Shooter(app, pilot)
+            states = app.fleet.states
+            await wait_until(
+                pilot,
+                lambda: all(st.polls >= 3 for st in states[:3]) and states[3].error is not None
+                and app.inventory.scanned,
+                "every server polled",
+            )  # fmt: skip
+            tubes = app.main.query_one(TubesTable)
+            tubes.sort_by("ready", reverse=True)
+            tubes.select_tube("emails")
+            await wait_until(
+                pilot, lambda: app.main.query_one("#breakdown-pane").display, "the breakdown"
+            )
+            job_list = app.main.query_one(JobList)
+            await wait_until(pilot, lambda: len(job_list.jobs) > 0, "the jobs of emails")
+            await s.previews(job_list)
+            await s.save("fleet.svg")
+        return s.saved
+    finally:
+        for server in extra:
+            server.stop()
+
+
 def remove_stale() -> None:
     for old in OUT.glob("*.svg"):
         if old.name not in NAMES:
@@ -166,6 +212,7 @@ def main(argv: list[str]) -> int:
     OUT.mkdir(exist_ok=True)
     with demo_environment(seed=42, workload=False) as (address, _controller):
         saved = asyncio.run(shoot(address))
+        saved += asyncio.run(shoot_fleet(address))
     remove_stale()
     for path in saved:
         print(path)

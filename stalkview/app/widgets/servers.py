@@ -37,7 +37,8 @@ COLUMNS: tuple[tuple[str, str, bool], ...] = (
     ("reserves", "reserve/s", True),
 )
 COLUMN_KEYS = tuple(key for key, _, _ in COLUMNS)
-REASON_WIDTH = 48
+REASON_WIDTH = 30
+NAME_WIDTH = 34
 
 
 def server_key(index: int) -> str:
@@ -72,6 +73,8 @@ def server_name_cell(state: ServerState, current: bool) -> Text:
     text = Text(state.label, style="bold" if current else "")
     if state.name is not None:
         text.append(f" {state.address}", style="dim")
+    # Long socket paths must not push the counts off a 160-column screen.
+    text.truncate(NAME_WIDTH - (3 if state.read_only else 0), overflow="ellipsis")
     if state.read_only:
         text.append(" RO", style="bold yellow")
     return text
