@@ -588,18 +588,10 @@ class Workload:
         while True:
             await asyncio.sleep(wait)
             wait = self.stall_every * rng.uniform(0.7, 1.3)
-            try:
-                job = await client.reserve(timeout=5)
-                ttr = int((await client.stats_job(job))["ttr"])
-            except TimedOutError:
+            held = await self._reserve_with_ttr(client)
+            if held is None:
                 continue
-            except BeanstalkConnectionError:
-                await self._pause_after_error()
-                continue
-            except Error as exc:
-                await self._note(exc)
-                continue
-            self.stats.reserves += 1
+            job, ttr = held
             self.stats.stalls += 1
             log.info("worker stalled on job %d: it will time out after %d s", job.id, ttr)
             # Issue no command while holding it: a reserve would get DEADLINE_SOON.
@@ -611,20 +603,27 @@ class Workload:
         client = await self._client(watch="reports")
         await self._retrying(lambda: client.ignore("default"))
         while True:
-            try:
-                job = await client.reserve(timeout=5)
-                ttr = int((await client.stats_job(job))["ttr"])
-            except TimedOutError:
+            held = await self._reserve_with_ttr(client)
+            if held is None:
                 continue
-            except BeanstalkConnectionError:
-                await self._pause_after_error()
-                continue
-            except Error as exc:
-                await self._note(exc)
-                continue
-            self.stats.reserves += 1
-            await asyncio.sleep(ttr + 0.5)
+            await asyncio.sleep(held[1] + 0.5)
             await self._nudge(client)
+
+    async def _reserve_with_ttr(self, client: Client) -> tuple[Job, int] | None:
+        """Reserve a job (waiting up to 5 s) and read its TTR; None when there was none."""
+        try:
+            job = await client.reserve(timeout=5)
+            ttr = int((await client.stats_job(job))["ttr"])
+        except TimedOutError:
+            return None
+        except BeanstalkConnectionError:
+            await self._pause_after_error()
+            return None
+        except Error as exc:
+            await self._note(exc)
+            return None
+        self.stats.reserves += 1
+        return job, ttr
 
     async def _nudge(self, client: Client) -> None:
         # beanstalkd 1.12 expires a reserved job only when its holder's
