@@ -242,3 +242,18 @@ async def test_pause_tube(client: Client) -> None:
     with pytest.raises(TimedOutError):
         await client.reserve(timeout=0)
     assert (await client.reserve(timeout=3)).id == job_id
+
+
+async def test_stats_tubes_bulk_equals_stats_tube(bclient: Client) -> None:
+    await bclient.use("alpha")
+    await bclient.put(b"x")
+    await bclient.use("default")
+    results = await bclient.stats_tubes(["alpha", "gone", "default"], first=[cmd.LIST_TUBES])
+    assert sorted(results[0]) == ["alpha", "default"]
+    assert results[1] == await bclient.stats_tube("alpha")
+    assert results[1]["current-jobs-ready"] == 1
+    assert results[2] is None  # NOT_FOUND: the tube vanished
+    assert results[3]["name"] == "default"
+    assert await bclient.stats_tubes([]) == []
+    with pytest.raises(ValueError, match="may not start with '-'"):
+        await bclient.stats_tubes(["-x"])

@@ -24,6 +24,8 @@ from stalkview.client.protocol import (
     parse_list,
     parse_stats,
     parse_stats_job,
+    parse_stats_tube,
+    read_stats_tubes,
     stats_job_fields,
 )
 
@@ -379,3 +381,115 @@ def test_parse_peek_sizes_on_malformed_input_raises() -> None:
 
 def test_encode_peeks() -> None:
     assert encode_peeks([7, 8]) == b"peek 7\r\npeek 8\r\n"
+
+
+# --- stats-tube fast path ----------------------------------------------------
+
+STATS_TUBE = (
+    b"---\nname: emails\ncurrent-jobs-urgent: 1\ncurrent-jobs-ready: 22\n"
+    b"current-jobs-reserved: 3\ncurrent-jobs-delayed: 4\ncurrent-jobs-buried: 5\n"
+    b"total-jobs: 66\ncurrent-using: 7\ncurrent-watching: 8\ncurrent-waiting: 9\n"
+    b"cmd-delete: 10\ncmd-pause-tube: 11\npause: 12\npause-time-left: 13\n"
+)
+
+
+def _general_tube(body: bytes) -> dict[str, object]:
+    return parse_stats(body, string_keys=frozenset({"name"}))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        STATS_TUBE,
+        STATS_TUBE.replace(b"name: emails", b"name: 123"),  # stays the string "123"
+        STATS_TUBE.replace(b"name: emails", b'name: "a-b+c/d;e.f$g_h(i)"'),  # 1.13 quotes
+        STATS_TUBE.replace(b"name: emails", b'name: "lone'),  # not a pair: kept as sent
+        STATS_TUBE.replace(b"pause: 12\n", b"pause: 12\nnew-key: x\n"),  # a newer server
+        STATS_TUBE.replace(b"total-jobs: 66\n", b""),  # a key missing
+        STATS_TUBE.replace(b"current-waiting: 9", b"current-waiting: -9"),  # not \d+
+        STATS_TUBE + b"\n",
+    ],
+)
+def test_parse_stats_tube_equals_the_general_parser(body: bytes) -> None:
+    fast = parse_stats_tube(body)
+    assert fast == _general_tube(body)
+    assert list(fast) == list(_general_tube(body))
+
+
+def test_parse_stats_tube_values() -> None:
+    stats = parse_stats_tube(STATS_TUBE)
+    assert stats["name"] == "emails" and stats["current-jobs-ready"] == 22
+    assert stats["pause-time-left"] == 13 and len(stats) == 14
+    assert parse_stats_tube(STATS_TUBE.replace(b"emails", b"123"))["name"] == "123"
+
+
+def test_stats_tube_decoder_uses_the_fast_path_and_raises_for_errors() -> None:
+    reply = Reply(b"OK", [b"%d" % len(STATS_TUBE)], STATS_TUBE)
+    assert cmd.stats_tube("emails").decode(reply, None) == _general_tube(STATS_TUBE)
+    with pytest.raises(NotFoundError):
+        cmd.stats_tube("emails").decode(Reply(b"NOT_FOUND", []), None)
+    assert cmd.stats_tube("emails").line == b"stats-tube emails\r\n"
+    with pytest.raises(ValueError, match="may not start with '-'"):
+        cmd.stats_tube("-x")
+    with pytest.raises(TypeError, match="must be a str"):
+        cmd.stats_tube(b"x")  # type: ignore[arg-type]
+
+
+ODD_TUBE = STATS_TUBE.replace(b"pause: 12\n", b"pause: 12\nnew-key: x\n")
+TUBE_STREAM = b"".join(
+    [
+        b"NOT_FOUND\r\n",
+        b"OK %d\r\n%b\r\n" % (len(STATS_TUBE), STATS_TUBE),
+        b"INTERNAL_ERROR\r\n",
+        b"OK %d\r\n%b\r\n" % (len(ODD_TUBE), ODD_TUBE),
+    ]
+)
+
+
+def _tubes_in_pieces(data: bytes, piece: int, limit: int) -> tuple[list[object], ReplyParser]:
+    parser = ReplyParser(size=16 * 1024)
+    items: list[object] = []
+    for start in range(0, len(data), piece):
+        chunk = data[start : start + piece]
+        room = parser.get_buffer(len(chunk))
+        room[: len(chunk)] = chunk
+        parser.received(len(chunk))
+        items += read_stats_tubes(parser, limit - len(items))
+    return items, parser
+
+
+@pytest.mark.parametrize("piece", [1, 3, 50, 4096])
+def test_read_stats_tubes_with_fragmented_input(piece: int) -> None:
+    items, parser = _tubes_in_pieces(TUBE_STREAM * 10, piece, 40)
+    assert len(items) == 40 and parser.pending == 0
+    for n in range(0, 40, 4):
+        none, fast, error, odd = items[n : n + 4]
+        # Split across reads, a reply may come back the general way: same meaning.
+        assert none is None or none == Reply(b"NOT_FOUND", [])
+        if isinstance(fast, Reply):
+            assert fast.body == STATS_TUBE
+        else:
+            assert fast == _general_tube(STATS_TUBE)
+        assert error == Reply(b"INTERNAL_ERROR", [])
+        assert isinstance(odd, Reply) and odd.body == ODD_TUBE
+
+
+def test_read_stats_tubes_whole_stream_is_read_fast() -> None:
+    items, _ = _tubes_in_pieces(TUBE_STREAM, len(TUBE_STREAM), 4)
+    assert items[0] is None and items[1] == _general_tube(STATS_TUBE)
+
+
+def test_read_stats_tubes_stops_at_its_limit() -> None:
+    items, parser = _tubes_in_pieces(TUBE_STREAM + b"INSERTED 3\r\n", 7, 4)
+    assert len(items) == 4
+    assert parser.parse() == [Reply(b"INSERTED", [b"3"])]
+
+
+def test_read_stats_tubes_on_malformed_input_raises() -> None:
+    parser = ReplyParser()
+    data = b"OK 5\r\nabcdeXY"
+    room = parser.get_buffer()
+    room[: len(data)] = data
+    parser.received(len(data))
+    with pytest.raises(ProtocolError, match="not followed by CRLF"):
+        read_stats_tubes(parser, 3)

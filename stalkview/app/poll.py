@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from stalkview.client import Client, NotFoundError
+from stalkview.client import Client
 from stalkview.client import commands as cmd
 from stalkview.client.commands import Call
 from stalkview.client.errors import Error
@@ -37,33 +37,37 @@ async def fetch_snapshot(client: Client, known_tubes: Sequence[str] = ()) -> Sna
     """Fetch a snapshot in one round trip when the tube list did not change.
 
     The ``stats-tube`` calls for the tubes seen last time ride in the same write
-    as ``stats`` and ``list-tubes``; only tubes that are new since then need a
-    second write. A tube that vanished answers NOT_FOUND and is simply dropped.
+    as ``stats`` and ``list-tubes`` (read in bulk: 1,000 tubes a second is the
+    target); only tubes that are new since then need a second write. A tube that
+    vanished answers NOT_FOUND and is simply dropped.
     """
     start = time.perf_counter()
     known = list(known_tubes)
-    calls: list[Call[Any]] = [cmd.STATS, cmd.LIST_TUBES, *(cmd.stats_tube(n) for n in known)]
-    results = await client.run_many(calls)
+    results = await client.stats_tubes(known, first=_HEAD)
     stats = _raise_if_error(results[0])
     names: list[str] = _raise_if_error(results[1])
-    got: dict[str, dict[str, Any]] = {}
-    for name, result in zip(known, results[2:], strict=True):
-        if isinstance(result, dict):
-            got[name] = result
-        elif not isinstance(result, NotFoundError) and isinstance(result, Error):
-            raise result
+    got = _keep_found(known, results[2:])
     missing = [name for name in names if name not in got]
     trips = 1
     if missing:
         trips = 2
-        more = await client.run_many([cmd.stats_tube(name) for name in missing])
-        for name, result in zip(missing, more, strict=True):
-            if isinstance(result, dict):
-                got[name] = result
-            elif not isinstance(result, NotFoundError) and isinstance(result, Error):
-                raise result
+        got.update(_keep_found(missing, await client.stats_tubes(missing)))
     tubes = {name: got[name] for name in names if name in got}
     return Snapshot(stats, tubes, elapsed=time.perf_counter() - start, round_trips=trips)
+
+
+_HEAD: tuple[Call[Any], ...] = (cmd.STATS, cmd.LIST_TUBES)
+
+
+def _keep_found(names: Sequence[str], results: Sequence[Any]) -> dict[str, dict[str, Any]]:
+    """The stats of the tubes that answered; NOT_FOUND (None) dropped, other errors raised."""
+    got: dict[str, dict[str, Any]] = {}
+    for name, result in zip(names, results, strict=True):
+        if result.__class__ is dict:
+            got[name] = result
+        elif result is not None:
+            raise result if isinstance(result, Error) else TypeError(result)
+    return got
 
 
 def totals(snapshot: Snapshot, tube: str | None) -> dict[str, int]:

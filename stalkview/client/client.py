@@ -22,6 +22,7 @@ from stalkview.client.protocol import (
     encode_stats_jobs,
     read_peek_sizes,
     read_stats_job_fields,
+    read_stats_tubes,
     stats_job_fields,
 )
 
@@ -44,6 +45,16 @@ def _fields_or_error(reply: Reply) -> tuple[bytes, ...] | Error | None:
         return None
     try:
         cmd.raise_for(reply)
+    except Error as exc:
+        return exc
+
+
+def _tube_stats_or_error(item: Any) -> dict[str, Any] | Error | None:
+    """A stats-tube reply the bulk pattern did not read (or None), read the general way."""
+    if item is None or item.status == b"NOT_FOUND":
+        return None
+    try:
+        return cmd.STATS_TUBE_DECODER(item, None)
     except Error as exc:
         return exc
 
@@ -243,6 +254,31 @@ class Client:
             if item.__class__ is Reply:
                 items[n] = _fields_or_error(item)
         return items
+
+    async def stats_tubes(
+        self, tubes: Sequence[str], *, first: Sequence[Call[Any]] = ()
+    ) -> list[Any]:
+        """``stats-tube`` for every tube in one write: a refresh's bulk path.
+
+        Each tube's result is its stats dict (as :meth:`stats_tube` returns it),
+        ``None`` for NOT_FOUND (a tube that vanished), or the exception object of
+        any other server error. The ``first`` calls are sent just before, without
+        waiting (one round trip for all), and their results, as :meth:`run_many`
+        gives them, come first in the list. About twice as cheap per tube as
+        :meth:`run_many` of ``stats_tube`` calls: no per-reply tuple or decoder call.
+        """
+        conn = self._conn
+        if conn is None or conn._closed_exc is not None:
+            conn = await self._connection()
+        head = conn.send_many([c.line for c in first]) if first else None
+        lines = b"".join([cmd.stats_tube_line(t) for t in tubes])
+        fut = conn.send_bulk(lines, len(tubes), read_stats_tubes)
+        results: list[Any] = []
+        if head is not None:
+            results = self._decode_all(first, await conn.wait(head, self.command_timeout), False)
+        items: list[Any] = await conn.wait(fut, self.command_timeout)
+        results += [i if i.__class__ is dict else _tube_stats_or_error(i) for i in items]
+        return results
 
     async def peek_sizes(self, ids: Sequence[int]) -> list[int | Error | None]:
         """``peek`` every id in one write; keep only each body's size.

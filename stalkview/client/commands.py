@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Generic, NoReturn, TypeVar, Union
 
 from stalkview.client.errors import ERROR_REPLIES, BuriedError, UnknownResponseError
@@ -25,6 +26,7 @@ from stalkview.client.protocol import (
     parse_list,
     parse_stats,
     parse_stats_job,
+    parse_stats_tube,
 )
 
 T = TypeVar("T")
@@ -162,7 +164,18 @@ def _decode_stats_job(reply: Reply, encoding: str | None) -> dict[str, Any]:
 
 
 _STATS_JOB = _decode_stats_job
-_STATS_TUBE = _expect_stats(frozenset({"name"}))
+
+
+def _decode_stats_tube(reply: Reply, encoding: str | None) -> dict[str, Any]:
+    body = reply[2]
+    if body is None or reply[0] != b"OK":
+        raise_for(reply)
+    return parse_stats_tube(body)
+
+
+_STATS_TUBE = _decode_stats_tube
+#: Public for the client's bulk stats-tube path.
+STATS_TUBE_DECODER = _decode_stats_tube
 #: In `stats`, "id" is the server's random id: text, even when it happens to be all digits.
 _STATS = _expect_stats(STRING_STATS | {"id"})
 
@@ -270,8 +283,20 @@ def stats_job(job: JobOrID) -> Call[dict[str, Any]]:
     return Call(b"stats-job %d\r\n" % job_id(job), _STATS_JOB)
 
 
+@lru_cache(maxsize=4096)
+def _stats_tube_line(tube: str) -> bytes:
+    return b"stats-tube %b\r\n" % check_tube(tube)
+
+
+def stats_tube_line(tube: str) -> bytes:
+    """The command line; cached, since a refresh asks every tube every second."""
+    if type(tube) is str:
+        return _stats_tube_line(tube)
+    return b"stats-tube %b\r\n" % check_tube(tube)  # raises TypeError naming the type
+
+
 def stats_tube(tube: str) -> Call[dict[str, Any]]:
-    return Call(b"stats-tube %b\r\n" % check_tube(tube), _STATS_TUBE)
+    return Call(stats_tube_line(tube), _STATS_TUBE)
 
 
 def pause_tube(tube: str, delay: int) -> Call[None]:

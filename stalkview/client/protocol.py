@@ -450,6 +450,75 @@ def parse_stats_job(body: bytes) -> dict[str, Any]:
     }
 
 
+#: The numeric keys of a stats-tube reply, in the order beanstalkd (1.10-1.13) sends them.
+STATS_TUBE_KEYS = (
+    "current-jobs-urgent", "current-jobs-ready", "current-jobs-reserved",
+    "current-jobs-delayed", "current-jobs-buried", "total-jobs", "current-using",
+    "current-watching", "current-waiting", "cmd-delete", "cmd-pause-tube", "pause",
+    "pause-time-left",
+)  # fmt: skip
+_TUBE_STRING_KEYS = frozenset({"name"})
+
+#: A whole stats-tube body in the server's usual layout. The name may be quoted
+#: (1.13 quotes strings), but only on both sides: the backreference keeps a
+#: lone quote for the general parser, which keeps it as part of the value.
+STATS_TUBE_BODY = re.compile(
+    rb'---\nname: ("?)([A-Za-z0-9\-+/;.$_()]+)\1\n'
+    + b"".join(b"%b: (\\d+)\\n" % k.encode("ascii") for k in STATS_TUBE_KEYS)
+)
+
+
+def parse_stats_tube(body: bytes) -> dict[str, Any]:
+    """Parse a stats-tube body; same result as :func:`parse_stats`, about three times faster.
+
+    A refresh reads one of these per tube (1,000 tubes a second is a target),
+    so the server's usual layout is read by one compiled pattern; any other
+    layout (a new key, a missing one, another order) goes through the general parser.
+    """
+    m = STATS_TUBE_BODY.fullmatch(body)
+    if m is None:
+        return parse_stats(body, string_keys=_TUBE_STRING_KEYS)
+    return stats_tube_dict(m.groups())
+
+
+def stats_tube_dict(v: Sequence[bytes]) -> dict[str, Any]:
+    """The stats-tube dict from the groups of :data:`STATS_TUBE_BODY` (or ``_REPLY``)."""
+    # A dict display: several times cheaper than update(zip(...)) for 14 keys.
+    return {
+        "name": v[1].decode("ascii"),
+        "current-jobs-urgent": int(v[2]),
+        "current-jobs-ready": int(v[3]),
+        "current-jobs-reserved": int(v[4]),
+        "current-jobs-delayed": int(v[5]),
+        "current-jobs-buried": int(v[6]),
+        "total-jobs": int(v[7]),
+        "current-using": int(v[8]),
+        "current-watching": int(v[9]),
+        "current-waiting": int(v[10]),
+        "cmd-delete": int(v[11]),
+        "cmd-pause-tube": int(v[12]),
+        "pause": int(v[13]),
+        "pause-time-left": int(v[14]),
+    }
+
+
+#: One whole stats-tube reply in the server's usual layout, for
+#: :meth:`ReplyParser.parse_matching`: ``NOT_FOUND`` captures nothing; ``OK``
+#: captures what :func:`stats_tube_dict` takes. Anything else goes to the general parser.
+STATS_TUBE_REPLY = re.compile(rb"NOT_FOUND\r\n|OK \d+\r\n" + STATS_TUBE_BODY.pattern + rb"\r\n")
+
+
+def read_stats_tubes(parser: ReplyParser, limit: int) -> list[Any]:
+    """A bulk reader (``Connection.send_bulk``): stats-tube replies by :data:`STATS_TUBE_REPLY`.
+
+    Each becomes its stats dict, ``None`` (NOT_FOUND) or a :class:`Reply` (anything
+    else). The dicts are built here, as the replies arrive, so that work overlaps
+    the server's writing the rest instead of following the last reply.
+    """
+    items = parser.parse_matching(STATS_TUBE_REPLY, limit)
+    return [stats_tube_dict(i) if i.__class__ is tuple else i for i in items]
+
+
 #: One whole stats-job reply in the server's usual layout, for
 #: :meth:`ReplyParser.parse_matching`: ``NOT_FOUND`` captures nothing; ``OK``
 #: captures the 14 field values (bytes) in :data:`STATS_JOB_KEYS` order. Tube
