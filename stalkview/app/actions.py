@@ -28,37 +28,22 @@ from textual import work
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from stalkview.actions import (
-    ActionError,
-    BulkReport,
-    ParsedPut,
-    ReserveSession,
-    delete_jobs,
-    kick_jobs,
-    kick_tube,
-    move_jobs,
-    pause_tube,
-    plain_reason,
-    put_job,
-)
-from stalkview.app.screens.confirm import ConfirmScreen, ProgressScreen
-from stalkview.app.screens.held import HeldScreen
-from stalkview.app.screens.journal import JournalScreen
-from stalkview.app.screens.prompt import (
-    PromptField,
-    PromptScreen,
-    kick_prompt,
-    move_prompt,
-    parse_tube,
-    pause_prompt,
-)
-from stalkview.app.screens.put import PutScreen
 from stalkview.client import BeanstalkConnectionError, Client, Error, NotFoundError
-from stalkview.journal import Journal, JournalEntry, RestoreReport, restore
-from stalkview.transfer import ImportReport, export_jobs, import_jobs
 
 if TYPE_CHECKING:
+    from stalkview.actions import (
+        BulkReport,
+        ParsedPut,
+        ReserveSession,
+    )
+    from stalkview.app.screens.confirm import ConfirmScreen
+    from stalkview.app.screens.prompt import (
+        PromptScreen,
+    )
+    from stalkview.app.screens.put import PutScreen
     from stalkview.inventory import JobInfo
+    from stalkview.journal import Journal, JournalEntry, RestoreReport
+    from stalkview.transfer import ImportReport
 
 CONNECT_TIMEOUT = 3.0
 COMMAND_TIMEOUT = 30.0
@@ -163,6 +148,8 @@ class ActionsMixin:
 
     @property
     def journal(self) -> Journal:
+        from stalkview.journal import Journal
+
         if self._journal is None:
             self._journal = Journal()
         return self._journal
@@ -273,10 +260,14 @@ class ActionsMixin:
         self._screen.refresh_bindings()
 
     def _fail(self, title: str, exc: BaseException) -> None:
+        from stalkview.actions import ActionError, plain_reason
+
         message = str(exc) if isinstance(exc, ActionError) else plain_reason(exc, title.lower())
         self._screen.notify(message, severity="error", title=title)
 
     async def _guarded(self, title: str, run: Callable[[], Awaitable[None]]) -> None:
+        from stalkview.actions import ActionError
+
         try:
             await run()
         except (ActionError, Error, OSError) as exc:
@@ -294,6 +285,8 @@ class ActionsMixin:
         go: Callable[..., Awaitable[BulkReport]],
     ) -> BulkReport:
         """Run a bulk function under a progress dialog; notify its summary."""
+        from stalkview.app.screens.confirm import ProgressScreen
+
         progress = ProgressScreen(title, len(ids))
         await self._screen.app.push_screen(progress)
         try:
@@ -331,6 +324,8 @@ class ActionsMixin:
 
     @work(exclusive=True, group="actions", exit_on_error=False)
     async def put_flow(self, source: int | None) -> None:
+        from stalkview.actions import put_job
+
         async def run() -> None:
             tubes, max_size = await self._server_facts()
             form = await self._put_form(tubes, max_size, source)
@@ -351,6 +346,9 @@ class ActionsMixin:
     async def _put_form(
         self, tubes: list[str], max_size: int | None, source: int | None
     ) -> PutScreen | None:
+        from stalkview.actions import ActionError
+        from stalkview.app.screens.put import PutScreen
+
         if source is None:
             return PutScreen(tubes, tube=self.tube, max_job_size=max_size)
         client = await self.actions_client()
@@ -386,6 +384,9 @@ class ActionsMixin:
 
     @work(exclusive=True, group="actions", exit_on_error=False)
     async def delete_flow(self, ids: list[int], what: str) -> None:
+        from stalkview.actions import delete_jobs
+        from stalkview.app.screens.confirm import ConfirmScreen
+
         async def run() -> None:
             question = Text(f"Delete {what}?")
             detail = (
@@ -421,6 +422,8 @@ class ActionsMixin:
 
     @work(exclusive=True, group="actions", exit_on_error=False)
     async def kick_jobs_flow(self, ids: list[int], what: str) -> None:
+        from stalkview.actions import kick_jobs
+
         async def run() -> None:
             client = await self.actions_client()
 
@@ -433,6 +436,9 @@ class ActionsMixin:
 
     @work(exclusive=True, group="actions", exit_on_error=False)
     async def kick_tube_flow(self, tube: str) -> None:
+        from stalkview.actions import ActionError, kick_tube
+        from stalkview.app.screens.prompt import kick_prompt
+
         async def run() -> None:
             client = await self.actions_client()
             try:
@@ -462,6 +468,10 @@ class ActionsMixin:
 
     @work(exclusive=True, group="actions", exit_on_error=False)
     async def pause_flow(self, tube: str) -> None:
+        from stalkview.actions import ActionError, pause_tube
+        from stalkview.app.screens.confirm import ConfirmScreen
+        from stalkview.app.screens.prompt import pause_prompt
+
         async def run() -> None:
             client = await self.actions_client()
             try:
@@ -505,6 +515,9 @@ class ActionsMixin:
 
     @work(exclusive=True, group="actions", exit_on_error=False)
     async def move_flow(self, ids: list[int], what: str) -> None:
+        from stalkview.actions import move_jobs
+        from stalkview.app.screens.prompt import move_prompt
+
         async def run() -> None:
             client = await self.actions_client()
             tubes = sorted(await client.tubes())
@@ -526,6 +539,8 @@ class ActionsMixin:
     # --- reserve ----------------------------------------------------------------------------
 
     def session(self) -> ReserveSession:
+        from stalkview.actions import ReserveSession
+
         if self.reserve_session is None:
             self.reserve_session = ReserveSession(
                 self.address, journal=self.journal, server_label=self.address
@@ -540,6 +555,8 @@ class ActionsMixin:
         return sorted(snapshot.tubes) if snapshot is not None else []
 
     def open_held(self) -> None:
+        from stalkview.app.screens.held import HeldScreen
+
         self._screen.app.push_screen(
             HeldScreen(
                 self.session(), tubes=self._tube_names, tube=self.tube, read_only=self.read_only
@@ -568,6 +585,8 @@ class ActionsMixin:
 
     async def confirm_quit(self) -> bool:
         """Whether to quit: asks first when jobs are held."""
+        from stalkview.app.screens.confirm import ConfirmScreen
+
         held = self.held_count()
         if not held:
             return True
@@ -587,6 +606,8 @@ class ActionsMixin:
     # --- journal ------------------------------------------------------------------------------
 
     def action_journal(self) -> None:
+        from stalkview.app.screens.journal import JournalScreen
+
         self._screen.app.push_screen(
             JournalScreen(
                 self.journal, self.restore_entries, server=self.address, read_only=self.read_only
@@ -595,6 +616,9 @@ class ActionsMixin:
         )
 
     async def restore_entries(self, entries: Sequence[JournalEntry]) -> RestoreReport:
+        from stalkview.actions import ActionError, plain_reason
+        from stalkview.journal import restore
+
         if self.read_only:
             raise ActionError("read-only mode: restore is disabled (started with --read-only)")
         client = await self.actions_client()
@@ -619,6 +643,8 @@ class ActionsMixin:
 
     @work(exclusive=True, group="actions", exit_on_error=False)
     async def export_flow(self, ids: list[int], what: str) -> None:
+        from stalkview.app.screens.confirm import ProgressScreen
+
         async def run() -> None:
             default = default_export_path(self.server_label, self.tube, self.state_filter)
             values = await self._ask(export_prompt(what, self.server_label, default))
@@ -648,6 +674,10 @@ class ActionsMixin:
 
     @work(exclusive=True, group="actions", exit_on_error=False)
     async def import_flow(self) -> None:
+        from stalkview.actions import ActionError
+        from stalkview.app.screens.confirm import ProgressScreen
+        from stalkview.transfer import import_jobs
+
         async def run() -> None:
             values = await self._ask(import_prompt(self.server_label, self.tube))
             if values is None:
@@ -715,12 +745,16 @@ def parse_existing_file(text: str) -> tuple[Path | None, str | None]:
 
 
 def parse_optional_tube(text: str) -> tuple[str | None, str | None]:
+    from stalkview.app.screens.prompt import parse_tube
+
     if not text.strip():
         return None, None
     return parse_tube(text)
 
 
 def export_prompt(what: str, server: str, default: str) -> PromptScreen:
+    from stalkview.app.screens.prompt import PromptField, PromptScreen
+
     return PromptScreen(
         Text.assemble("Export ", what, " from ", (server, "bold")),
         [PromptField("path", "To file (JSON Lines)", parse_new_file, default)],
@@ -731,13 +765,25 @@ def export_prompt(what: str, server: str, default: str) -> PromptScreen:
 
 
 def import_prompt(server: str, tube: str | None) -> PromptScreen:
+    from stalkview.app.screens.prompt import PromptField, PromptScreen
+
     return PromptScreen(
         Text.assemble("Import jobs into ", (server, "bold")),
         [
-            PromptField("path", "From file (an export or the journal)", parse_existing_file, "",
-                        "./stalkview-export-....jsonl"),
-            PromptField("tube", "Into tube (empty: each job to its own tube)",
-                        parse_optional_tube, "", tube or "tube name"),
+            PromptField(
+                "path",
+                "From file (an export or the journal)",
+                parse_existing_file,
+                "",
+                "./stalkview-export-....jsonl",
+            ),
+            PromptField(
+                "tube",
+                "Into tube (empty: each job to its own tube)",
+                parse_optional_tube,
+                "",
+                tube or "tube name",
+            ),
         ],
         verb="Check",
         note="Priority, ttr and the remaining delay are kept; buried jobs come back buried. "
@@ -746,6 +792,8 @@ def import_prompt(server: str, tube: str | None) -> PromptScreen:
 
 
 def import_confirm(path: Path, server: str, preview: ImportReport) -> ConfirmScreen:
+    from stalkview.app.screens.confirm import ConfirmScreen
+
     problems = [line for line in preview.lines(verbose=False)[:-1]][:5]
     detail = f"Dry run of {path}: {preview.summary()}."
     if problems:
@@ -756,6 +804,8 @@ def import_confirm(path: Path, server: str, preview: ImportReport) -> ConfirmScr
 
 
 def read_jsonl(path: Path) -> list[str]:
+    from stalkview.actions import ActionError
+
     try:
         return path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError as exc:
@@ -776,6 +826,9 @@ async def write_export(
     on_progress: Callable[[int, int], None],
 ) -> int:
     """Export into a new file; a failed export leaves no partial file behind."""
+    from stalkview.actions import ActionError
+    from stalkview.transfer import export_jobs
+
     try:
         out = path.open("x", encoding="utf-8")
     except OSError as exc:
