@@ -26,8 +26,9 @@ from stalkview.app.widgets.jobdetail import JobDetail
 from stalkview.app.widgets.joblist import JobList
 from stalkview.app.widgets.lifecycle import Lifecycle
 from stalkview.app.widgets.serverbar import ServerBar
-from stalkview.app.widgets.tubes import ALL_TUBES, COLUMNS, TubesTable
+from stalkview.app.widgets.tubes import ADD_CHUNK, ALL_TUBES, COLUMNS, TubesTable
 from stalkview.client import Client
+from stalkview.client import commands as cmd
 from tests.beanstalkd import Beanstalkd
 
 INTERVAL = 0.2
@@ -525,3 +526,23 @@ async def test_lifecycle_shows_counts_and_the_selected_jobs_history(server: Bean
         drawing = lifecycle.render().plain
         assert "BURIED" in drawing and "tube life" in drawing
         assert "reserves 2" in drawing and "releases 1" in drawing and "buries 1" in drawing
+
+
+async def test_many_new_tubes_arrive_in_chunks_top_of_the_sort_first(server: Beanstalkd) -> None:
+    count = ADD_CHUNK + 50
+    async with Client(server.address, encoding=None) as client:
+        calls: list[Any] = []
+        for n in range(count):
+            calls += [cmd.use(f"t{n:03d}"), cmd.put(b"x", 1024, 0, 60)]
+        await client.run_many(calls, raise_on_error=True)
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.main.query_one(TubesTable)
+        await wait_for(pilot, lambda: app.snapshot is not None and table.row_count > 1)
+        # The first chunk is the top of the sort order: the visible rows are right at once.
+        shown = [table.coordinate_to_cell_key((r, 0)).row_key.value for r in range(4)]
+        assert shown == [ALL_TUBES, "default", "t000", "t001"]
+        await wait_for(pilot, lambda: table.row_count == count + 2)
+        names = [table.coordinate_to_cell_key((r, 0)).row_key.value for r in range(count + 2)]
+        assert names == [ALL_TUBES, "default", *(f"t{n:03d}" for n in range(count))]
+        assert table_cell(table, f"t{count - 1:03d}", "ready") == "1"

@@ -17,6 +17,11 @@ ALL_TUBES = "\x00all"
 """Row key of the whole-server row: no tube name can contain NUL."""
 ALL_LABEL = "(all tubes)"
 
+ADD_CHUNK = 100
+"""More new rows than this in one refresh are added a chunk per frame, top of the sort
+order first: DataTable measures every new cell before it paints, so 1,000 new tubes at
+once would hold the first frame back by a quarter of a second."""
+
 
 @dataclass(frozen=True)
 class Column:
@@ -58,6 +63,10 @@ def server_row_stats(stats: Mapping[str, Any]) -> dict[str, Any]:
     row["name"] = ALL_LABEL
     row["pause-time-left"] = 0
     return row
+
+
+def _same(a: Text | None, b: Text | None) -> bool:
+    return a is b or (a is not None and b is not None and a == b)
 
 
 def _short_duration(seconds: int) -> str:
@@ -106,6 +115,10 @@ class TubesTable(DataTable[Any]):
         self._raw: dict[str, dict[str, Any]] = {}
         self._health: dict[str, Text] = {}
         self._last_highlight: str | bool | None = False
+        # The health cell each row was built with (health changes while stats do not).
+        self._row_health: dict[str, Text | None] = {}
+        # New rows still to add (ADD_CHUNK at a time), in sort order.
+        self._pending: dict[str, dict[str, Any]] = {}
 
     def on_mount(self) -> None:
         for column in COLUMNS:
@@ -147,25 +160,56 @@ class TubesTable(DataTable[Any]):
                 wanted[name] = dict(stats)
         if health is not None:  # None: keep the last refresh's (a filter change)
             self._health = {(ALL_TUBES if k is None else k): v for k, v in health.items()}
+        # A newer snapshot supersedes rows not added yet: still missing, they are new again.
+        self._pending = self._defer_new_rows(wanted)
         keep = self._cursor_key()
         before = {key: self._sort_value(key) for key in self._raw}
         with self.app.batch_update():
             for gone in [k for k in self._raw if k not in wanted]:
                 self._raw.pop(gone)
+                self._row_health.pop(gone, None)
                 with contextlib.suppress(RowDoesNotExist):
                     self.remove_row(gone)
             for key, stats in wanted.items():
-                cells = self._cells(key, stats)
+                shown = self._health.get(key)
                 if key in self._raw:
-                    # Health can change while the stats do not: compare cells, not stats.
-                    self._update_row(key, cells)
+                    # Most rows of a refresh are unchanged: skip building their cells.
+                    if stats == self._raw[key] and _same(shown, self._row_health.get(key)):
+                        continue
+                    self._update_row(key, self._cells(key, stats))
                 else:
-                    self.add_row(*cells, key=key)
+                    self.add_row(*self._cells(key, stats), key=key)
                 self._raw[key] = stats
+                self._row_health[key] = shown
             # Sorting invalidates every cached row: only when the order may change.
             if before != {key: self._sort_value(key) for key in self._raw}:
                 self._resort(keep)
+        if self._pending:
+            self.call_after_refresh(self._add_pending)
         self._announce_highlight()
+
+    def _defer_new_rows(self, wanted: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Take from ``wanted`` the new rows beyond the first ADD_CHUNK in sort order."""
+        new = [key for key in wanted if key not in self._raw]
+        if len(new) <= ADD_CHUNK:
+            return {}
+        new.sort(key=lambda k: self._sort_value_of(k, wanted[k]), reverse=self.sort_reverse)
+        return {key: wanted.pop(key) for key in new[ADD_CHUNK:]}
+
+    def _add_pending(self) -> None:
+        if not self._pending or not self.is_attached:
+            return
+        keys = list(self._pending)[:ADD_CHUNK]
+        keep = self._cursor_key()
+        with self.app.batch_update():
+            for key in keys:
+                stats = self._pending.pop(key)
+                self.add_row(*self._cells(key, stats), key=key)
+                self._raw[key] = stats
+                self._row_health[key] = self._health.get(key)
+            self._resort(keep)
+        if self._pending:
+            self.call_after_refresh(self._add_pending)
 
     def _update_row(self, key: str, cells: list[Text]) -> None:
         current = self.get_row(key)
@@ -202,7 +246,9 @@ class TubesTable(DataTable[Any]):
     # --- sorting --------------------------------------------------------------
 
     def _sort_value(self, key: str) -> Any:
-        stats = self._raw.get(key, {})
+        return self._sort_value_of(key, self._raw.get(key, {}))
+
+    def _sort_value_of(self, key: str, stats: Mapping[str, Any]) -> Any:
         column = next(c for c in COLUMNS if c.key == self.sort_column)
         if column.key == "name":
             value: Any = key.lower()
