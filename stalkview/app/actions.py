@@ -69,6 +69,7 @@ ACTION_KEYS: dict[str, tuple[str, str, str]] = {
     ),
 }  # fmt: skip
 MUTATING = frozenset(ACTION_KEYS) - {"journal", "export"}
+_MUTATING_ORDER = tuple(sorted(MUTATING))
 #: Variants of a footer action stay out of the footer (it must fit 160 columns);
 #: they are on the help screen and in the command palette like every action.
 FOOTER_HIDDEN = frozenset({"duplicate", "move_all", "reserve_job", "export", "import_jobs"})
@@ -119,6 +120,8 @@ class ActionsMixin:
     state_filter: str | None
     _actions_client: Client | None = None
     _journal: Journal | None = None
+    #: The enabled state the footer shows (None: not known yet).
+    _action_state: tuple[str | None, ...] | None = None
     reserve_session: ReserveSession | None = None
 
     # --- what the actions act on ---------------------------------------------------
@@ -220,6 +223,21 @@ class ActionsMixin:
                 return "nothing to kick: select a tube, or a job in the jobs pane"
             return f"nothing to {VERBS[action]}: select a job in the jobs pane or mark some (space)"
         return None
+
+    def refresh_action_bindings(self) -> None:
+        """Refresh the bindings only when an action's enabled state changed.
+
+        Each refresh rebuilds the footer (some 60 widgets restyled): on every
+        cursor move, and in the first frame with data, that is most of the cost.
+        """
+        state = self.disabled_reasons()
+        if state != self._action_state:
+            self._action_state = state
+            self._screen.refresh_bindings()
+
+    def disabled_reasons(self) -> tuple[str | None, ...]:
+        """Why each mutating action is disabled (None: enabled), in a fixed order."""
+        return tuple(self._why_disabled(action) for action in _MUTATING_ORDER)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "explain":

@@ -160,6 +160,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         if self.fleet_app is not None:
             self.query_one("#servers-pane").border_title = self._servers_title()
             self.show_all_view()
+        self._action_state = self.disabled_reasons()  # what the footer was composed with
         self.sv.start_polling()
 
     def binding_nodes(self) -> list[DOMNode]:
@@ -233,7 +234,7 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     @on(TubesTable.TubeHighlighted)
     def _tube_highlighted(self, event: TubesTable.TubeHighlighted) -> None:
-        self.refresh_bindings()
+        self.refresh_action_bindings()
         if event.tube == self.tube and self.sv.inventory.scanned:
             return
         self.tube = event.tube
@@ -338,7 +339,7 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     @on(JobList.Highlighted)
     def _job_highlighted(self, event: JobList.Highlighted) -> None:
-        self.refresh_bindings()  # enables the job actions in the footer
+        self.refresh_action_bindings()  # enables the job actions in the footer
         job = event.job
         if job is None:
             return
