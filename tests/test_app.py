@@ -546,3 +546,20 @@ async def test_many_new_tubes_arrive_in_chunks_top_of_the_sort_first(server: Bea
         names = [table.coordinate_to_cell_key((r, 0)).row_key.value for r in range(count + 2)]
         assert names == [ALL_TUBES, "default", *(f"t{n:03d}" for n in range(count))]
         assert table_cell(table, f"t{count - 1:03d}", "ready") == "1"
+
+
+async def test_footer_is_rebuilt_only_when_its_keys_change(server: Beanstalkd) -> None:
+    await put_jobs(server.address, "alpha", [b"x"])
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await select_tube(pilot, app, "alpha")
+        await wait_for(pilot, lambda: app.main.current_job is not None)
+        await pilot.pause()
+        keys = list(app.main.query(FooterKey))
+        app.main.refresh_bindings()  # a bindings signal that changes nothing
+        await pilot.pause()
+        assert keys and list(app.main.query(FooterKey)) == keys
+        assert all(key.is_attached for key in keys)
+        await select_tube(pilot, app, None)  # the whole server: no job, job actions off
+        await wait_for(pilot, lambda: list(app.main.query(FooterKey)) != keys)

@@ -122,6 +122,7 @@ class ActionsMixin:
     _journal: Journal | None = None
     #: The enabled state the footer shows (None: not known yet).
     _action_state: tuple[str | None, ...] | None = None
+    _action_check_pending = False
     reserve_session: ReserveSession | None = None
 
     # --- what the actions act on ---------------------------------------------------
@@ -225,11 +226,19 @@ class ActionsMixin:
         return None
 
     def refresh_action_bindings(self) -> None:
-        """Refresh the bindings only when an action's enabled state changed.
+        """Refresh the bindings, once the current messages are handled, if an action's
+        enabled state changed by then.
 
         Each refresh rebuilds the footer (some 60 widgets restyled): on every
         cursor move, and in the first frame with data, that is most of the cost.
+        The check waits for the handler that asked to finish changing the state.
         """
+        if not self._action_check_pending:
+            self._action_check_pending = True
+            self._screen.call_later(self._refresh_if_changed)
+
+    def _refresh_if_changed(self) -> None:
+        self._action_check_pending = False
         state = self.disabled_reasons()
         if state != self._action_state:
             self._action_state = state

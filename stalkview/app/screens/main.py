@@ -19,12 +19,13 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import ContentSwitcher, Footer, Input, ProgressBar, Static
+from textual.widgets import ContentSwitcher, Input, ProgressBar, Static
 
 from stalkview.app.actions import ACTION_BINDINGS, ActionsMixin
 from stalkview.app.poll import Snapshot, totals
 from stalkview.app.screens.jump import JumpScreen
 from stalkview.app.widgets.banner import ConnectionBanner
+from stalkview.app.widgets.footer import Footer
 from stalkview.app.widgets.hints import HintsBar, health_cell
 from stalkview.app.widgets.jobdetail import JobDetail
 from stalkview.app.widgets.joblist import JobList
