@@ -563,3 +563,14 @@ async def test_footer_is_rebuilt_only_when_its_keys_change(server: Beanstalkd) -
         assert all(key.is_attached for key in keys)
         await select_tube(pilot, app, None)  # the whole server: no job, job actions off
         await wait_for(pilot, lambda: list(app.main.query(FooterKey)) != keys)
+
+
+def test_health_cell_is_cached_by_hints_and_still_right() -> None:
+    from stalkview.app.widgets.hints import health_cell
+    from stalkview.model import Hint
+
+    buried = [Hint("error", "t", "3 buried jobs: kick them"), Hint("info", "t", "draining")]
+    assert health_cell([]).plain == "ok"
+    assert health_cell(buried) is health_cell(list(buried))
+    assert health_cell(buried).plain.endswith("3 buried jobs +1")
+    assert health_cell(buried[1:]).plain.endswith("draining")

@@ -11,6 +11,9 @@ Server pinned to core 0, this process (and its children) to core 1. Prints JSON 
   (headless) until the first frame showing the server's data: its CPU time and wall
   time (target <= 0.6 s), against a typical server (a handful of tubes, like the
   demo) and against the ``--tubes`` server;
+- ``app_refresh_1000_tubes``: in a running app at a 0.5 s interval against the
+  ``--tubes`` server, the median event-loop time one refresh costs the UI
+  (``MainScreen.show_snapshot``: server bar, hints, tubes table diff), steady state;
 - ``jobs_pane_100k``: time from handing 100,000 jobs (from a real inventory scan) to
   the jobs pane until the next frame is painted (target <= 0.1 s), and the app
   process's memory (RSS) with them loaded.
@@ -160,6 +163,48 @@ def bench_first_frame(address: str, reps: int) -> dict[str, Any]:
     }
 
 
+APP_REFRESH = """
+import asyncio, json, statistics, sys, time
+from stalkview.app.app import StalkviewApp
+from stalkview.app.screens.main import MainScreen
+
+times = []
+show = MainScreen.show_snapshot
+
+def timed(self, snapshot):
+    start = time.perf_counter()
+    show(self, snapshot)
+    times.append(time.perf_counter() - start)
+
+MainScreen.show_snapshot = timed
+
+async def main(address: str) -> None:
+    app = StalkviewApp(address, interval=0.5)
+    async with app.run_test(size=(160, 48)):
+        while len(times) < 14:
+            await asyncio.sleep(0.1)
+        app.exit()
+    steady = times[4:]  # the first ones fill the table and the inventory
+    print(json.dumps({"refreshes": len(steady),
+                      "ui_ms_median": round(statistics.median(steady) * 1000, 1),
+                      "ui_ms_max": round(max(steady) * 1000, 1)}))
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def bench_app_refresh(address: str, tubes: int) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-c", APP_REFRESH, address],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    if out.returncode:
+        raise RuntimeError(f"app refresh probe failed: {out.stderr[-2000:]}")
+    result: dict[str, Any] = {"tubes": tubes, "interval_s": 0.5}
+    result.update(json.loads(out.stdout.strip().splitlines()[-1]))
+    return result
+
+
 JOBS_PANE = """
 import asyncio, json, sys, time
 from stalkview.app.app import StalkviewApp
@@ -222,6 +267,7 @@ def run(tubes: int = 1000, jobs: int = 100_000, reps: int = 7) -> dict[str, Any]
         asyncio.run(make_tubes(server.address, tubes))
         result["refresh_1000_tubes"] = bench_refresh(server.address, tubes, reps)
         frames["many_tubes"] = {"tubes": tubes, **bench_first_frame(server.address, reps=5)}
+        result["app_refresh_1000_tubes"] = bench_app_refresh(server.address, tubes)
     result["first_frame_with_data"] = frames
     with pinned_server(cpu=0) as server:
         asyncio.run(fill_jobs(server.address, jobs, "bench"))

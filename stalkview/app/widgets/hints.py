@@ -40,8 +40,30 @@ def hint_text(hint: Any, *, with_tube: bool = False) -> Text:
     return text
 
 
+#: Health cells by their hints: a refresh asks for one per tube (1,000 tubes a
+#: second), and most tubes share a few cells ("ok", "no consumers").
+_CELLS: dict[tuple[Any, ...], Text] = {}
+_MAX_CELLS = 2048
+
+
 def health_cell(hints: Iterable[Any]) -> Text:
-    """The tubes table's health cell: the worst hint, and how many more there are."""
+    """The tubes table's health cell: the worst hint, and how many more there are.
+
+    The Text may be shared with other callers: copy it before changing it.
+    """
+    key = tuple(hints)
+    try:
+        cell = _CELLS.get(key)
+    except TypeError:  # unhashable hints: build every time
+        return _health_cell(key)
+    if cell is None:
+        if len(_CELLS) >= _MAX_CELLS:
+            _CELLS.clear()
+        cell = _CELLS[key] = _health_cell(key)
+    return cell
+
+
+def _health_cell(hints: Iterable[Any]) -> Text:
     ordered = worst_first(hints)
     if not ordered:
         return Text("ok", style="dim green")
