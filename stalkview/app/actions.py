@@ -207,17 +207,7 @@ class ActionsMixin:
         if self.read_only:
             why = getattr(self._screen.app, "read_only_reason", "started with --read-only")
             return f"read-only mode: {VERBS[action]} is disabled ({why})"
-        needs = {
-            "duplicate": bool(self.cursor_job()),
-            "reserve_job": bool(self.cursor_job()),
-            "delete": bool(self.selection()),
-            "move": bool(self.selection()),
-            "delete_all": bool(self.listed()),
-            "move_all": bool(self.listed()),
-            "kick": bool(self.selection()) or self.tube is not None,
-            "pause": self.tube is not None,
-        }
-        if not needs.get(action, True):
+        if not self._has_what(action):
             if action == "pause":
                 return "nothing to pause: select a tube in the tubes pane"
             if action == "kick":
@@ -247,6 +237,30 @@ class ActionsMixin:
     def disabled_reasons(self) -> tuple[str | None, ...]:
         """Why each mutating action is disabled (None: enabled), in a fixed order."""
         return tuple(self._why_disabled(action) for action in _MUTATING_ORDER)
+
+    def _has_what(self, action: str) -> bool:
+        """Whether there is something for ``action`` to act on. Only the one asked is
+        computed: the footer asks every action, and a listing can hold 100,000 jobs."""
+        if action in ("duplicate", "reserve_job"):
+            return self.cursor_job() is not None
+        if action in ("delete", "move"):
+            return self._has_selection()
+        if action in ("delete_all", "move_all"):
+            job_list = self._job_list()
+            return job_list is not None and bool(job_list.jobs)
+        if action == "kick":
+            return self.tube is not None or self._has_selection()
+        if action == "pause":
+            return self.tube is not None
+        return True
+
+    def _has_selection(self) -> bool:
+        job_list = self._job_list()
+        if job_list is None:
+            return False
+        return bool(job_list.marked) or (
+            job_list.cursor_job is not None and self._jobs_focused()
+        )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "explain":
