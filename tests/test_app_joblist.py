@@ -22,28 +22,14 @@ from textual.pilot import Pilot
 
 from stalkview.app.widgets.jobdetail import DISPLAY_LIMIT, JobDetail
 from stalkview.app.widgets.joblist import JobList, format_count, format_duration
+from tests.factories import FakeJob
 
 STATES = ("ready", "delayed", "reserved", "buried")
 
 
 @dataclass
-class Job:
-    """Shaped like ``inventory.JobInfo`` (mutable, as the inventory updates jobs in place)."""
-
-    id: int
+class Job(FakeJob):
     tube: str = "emails"
-    state: str = "ready"
-    pri: int = 1024
-    age: int = 0
-    delay: int = 0
-    ttr: int = 60
-    time_left: int = 0
-    file: int = 0
-    reserves: int = 0
-    timeouts: int = 0
-    releases: int = 0
-    buries: int = 0
-    kicks: int = 0
     seen: float = field(default_factory=time.monotonic)
 
 

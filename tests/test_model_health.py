@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import pytest
 
 from stalkview.model import Hint, ServerRates, TubeRates, is_poison, poison_reasons
 from stalkview.model import server_hints as server_hints_of
 from stalkview.model import tube_hints as tube_hints_of
+from tests.factories import FakeJob
 
-
-@dataclass(frozen=True)
-class Job:
-    id: int = 1
-    tube: str = "default"
-    state: str = "ready"
-    pri: int = 1024
-    age: int = 0
-    delay: int = 0
-    ttr: int = 60
-    time_left: int = 0
-    file: int = 0
-    reserves: int = 0
-    timeouts: int = 0
-    releases: int = 0
-    buries: int = 0
-    kicks: int = 0
-    seen: float = 0.0
+Job = FakeJob
 
 
 CLEAN = Job()

@@ -10,25 +10,13 @@ import pytest
 
 from stalkview.client import Client
 from stalkview.model import FIELDS, JobLike, Query, QueryError, parse_query
+from tests.factories import FakeJob
 
 
-@dataclass(frozen=True)
-class Job:
-    id: int = 1
+@dataclass
+class Job(FakeJob):
     tube: str = "emails"
-    state: str = "ready"
-    pri: int = 1024
     age: int = 10
-    delay: int = 0
-    ttr: int = 60
-    time_left: int = 0
-    file: int = 0
-    reserves: int = 0
-    timeouts: int = 0
-    releases: int = 0
-    buries: int = 0
-    kicks: int = 0
-    seen: float = 0.0
 
 
 JOB = Job()
