@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
 from stalkview.client import commands as cmd
 from stalkview.client.address import AddressLike, parse_address
 from stalkview.client.commands import Body, Call, Job, JobOrID
-from stalkview.client.connection import DEFAULT_CONNECT_TIMEOUT, Connection
+from stalkview.client.connection import DEFAULT_CONNECT_TIMEOUT, BulkReader, Connection
 from stalkview.client.errors import ALWAYS_ERRORS, ConnectionLostError, Error
 from stalkview.client.protocol import (
     DEFAULT_DELAY,
@@ -245,15 +245,9 @@ class Client:
         five times cheaper per id than :meth:`run_many` of ``stats_job`` calls:
         replies are read by one pattern, with no per-reply objects but the tuple.
         """
-        conn = self._conn
-        if conn is None or conn._closed_exc is not None:
-            conn = await self._connection()
-        fut = conn.send_bulk(encode_stats_jobs(ids), len(ids), read_stats_job_fields)
-        items: list[Any] = await conn.wait(fut, self.command_timeout)
-        for n, item in enumerate(items):
-            if item.__class__ is Reply:
-                items[n] = _fields_or_error(item)
-        return items
+        return await self._bulk(
+            encode_stats_jobs(ids), len(ids), read_stats_job_fields, _fields_or_error
+        )
 
     async def stats_tubes(
         self, tubes: Sequence[str], *, first: Sequence[Call[Any]] = ()
@@ -288,14 +282,28 @@ class Client:
         bodies a peek costs the server a third of a stats-job; every body is
         still sent in full, so check sizes before sending many of these.
         """
+        return await self._bulk(encode_peeks(ids), len(ids), read_peek_sizes, _size_or_error)
+
+    async def _bulk(
+        self,
+        lines: bytes,
+        count: int,
+        reader: BulkReader,
+        unusual: Callable[[Reply], Any],
+    ) -> list[Any]:
+        """Send ``count`` commands in one write and read their replies with ``reader``.
+
+        Replies the reader's fast pattern did not take come back as plain
+        :class:`Reply` objects; ``unusual`` turns each into its result.
+        """
         conn = self._conn
         if conn is None or conn._closed_exc is not None:
             conn = await self._connection()
-        fut = conn.send_bulk(encode_peeks(ids), len(ids), read_peek_sizes)
+        fut = conn.send_bulk(lines, count, reader)
         items: list[Any] = await conn.wait(fut, self.command_timeout)
         for n, item in enumerate(items):
             if item.__class__ is Reply:
-                items[n] = _size_or_error(item)
+                items[n] = unusual(item)
         return items
 
     def _decode_all(
