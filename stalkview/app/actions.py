@@ -477,17 +477,12 @@ class ActionsMixin:
 
     @work(exclusive=True, group="actions", exit_on_error=False)
     async def kick_tube_flow(self, tube: str) -> None:
-        from stalkview.actions import ActionError, kick_tube
+        from stalkview.actions import kick_tube
         from stalkview.app.screens.prompt import kick_prompt
 
         async def run() -> None:
             client = await self.actions_client()
-            try:
-                stats = await client.stats_tube(tube)
-            except NotFoundError:
-                raise ActionError(
-                    f"tube {tube!r} does not exist any more: nothing to kick"
-                ) from None
+            stats = await self._tube_stats(client, tube, "kick")
             buried, delayed = int(stats["current-jobs-buried"]), int(stats["current-jobs-delayed"])
             if not buried and not delayed:
                 self._screen.notify(f"{tube} has no buried or delayed job: nothing to kick")
@@ -501,6 +496,15 @@ class ActionsMixin:
 
         await self._guarded("Kick", run)
 
+    async def _tube_stats(self, client: Client, tube: str, verb: str) -> dict[str, Any]:
+        """The tube's stats, or an ActionError saying there is nothing to ``verb``."""
+        from stalkview.actions import ActionError
+
+        try:
+            return await client.stats_tube(tube)
+        except NotFoundError:
+            raise ActionError(f"tube {tube!r} does not exist any more: nothing to {verb}") from None
+
     # --- pause -------------------------------------------------------------------------------
 
     def action_pause(self) -> None:
@@ -509,18 +513,13 @@ class ActionsMixin:
 
     @work(exclusive=True, group="actions", exit_on_error=False)
     async def pause_flow(self, tube: str) -> None:
-        from stalkview.actions import ActionError, pause_tube
+        from stalkview.actions import pause_tube
         from stalkview.app.screens.confirm import ConfirmScreen
         from stalkview.app.screens.prompt import pause_prompt
 
         async def run() -> None:
             client = await self.actions_client()
-            try:
-                stats = await client.stats_tube(tube)
-            except NotFoundError:
-                raise ActionError(
-                    f"tube {tube!r} does not exist any more: nothing to pause"
-                ) from None
+            stats = await self._tube_stats(client, tube, "pause")
             if int(stats.get("pause-time-left", 0)) > 0:
                 left = int(stats["pause-time-left"])
                 question = Text(f"Unpause {tube}? It is paused for {left:,}s more.")
