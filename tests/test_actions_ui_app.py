@@ -59,7 +59,10 @@ async def test_read_only_every_key_in_every_pane_sends_nothing(server: Beanstalk
             for action in ("put", "delete", "kick", "move", "pause", "reserve"):
                 assert any(f"read-only mode: {action}" in m for m in messages), action
         after = await c.stats()
+        # kick-job bumps no cmd-* counter: the buried job's own state and kicks prove it.
+        buried = await c.stats_job(job)
     assert {k: after[k] for k in MUTATING_COUNTERS} == {k: before[k] for k in MUTATING_COUNTERS}
+    assert (buried["state"], buried["kicks"]) == ("buried", 0)
 
 
 async def test_delete_in_real_app_after_confirmation(server: Beanstalkd) -> None:
