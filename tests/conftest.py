@@ -63,3 +63,11 @@ async def bclient(server: Beanstalkd) -> AsyncIterator[Client]:
     """A bytes client (encoding=None) on the same server as ``client``."""
     async with Client(server.address, encoding=None) as c:
         yield c
+
+
+@pytest.fixture(autouse=True)
+def journal_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test journals into its own file, never the user's real journal."""
+    path = tmp_path / "journal.jsonl"
+    monkeypatch.setenv("STALKVIEW_JOURNAL", str(path))
+    return path

@@ -26,6 +26,7 @@ from stalkview.client import Client, NotFoundError
 from stalkview.inventory import JobInfo
 from stalkview.journal import Journal
 from tests.beanstalkd import Beanstalkd
+from tests.pilot import notices, wait_for
 
 MUTATING_COUNTERS = (
     "cmd-put", "cmd-reserve", "cmd-reserve-with-timeout", "cmd-delete", "cmd-release",
@@ -59,21 +60,6 @@ class HarnessApp(App[None]):
         await self.harness.close_actions()
 
 
-@pytest.fixture(autouse=True)
-def journal_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "journal.jsonl"
-    monkeypatch.setenv("STALKVIEW_JOURNAL", str(path))
-    return path
-
-
-async def wait_for(pilot: Pilot[Any], condition: Callable[[], object], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await pilot.pause(0.02)
-
-
 async def wait_async(
     pilot: Pilot[Any], condition: Callable[[], Awaitable[object]], timeout: float = 10
 ) -> None:
@@ -95,10 +81,6 @@ async def show_jobs(app: HarnessApp, client: Client, ids: list[int], tube: str |
 async def actions_idle(pilot: Pilot[Any]) -> None:
     app = pilot.app
     await wait_for(pilot, lambda: not [w for w in app.harness.workers if w.is_running])  # type: ignore[attr-defined]
-
-
-def notices(app: App[Any]) -> list[str]:
-    return [n.message for n in app._notifications]
 
 
 async def test_delete_selected_job_after_confirmation(

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
-import pytest
 from textual.command import CommandPalette
 from textual.widgets import Input, Static
 
@@ -17,18 +15,12 @@ from stalkview.app.widgets.joblist import JobList
 from stalkview.app.widgets.tubes import TubesTable
 from stalkview.client import Client
 from tests.beanstalkd import Beanstalkd
-from tests.test_actions_ui import MUTATING_COUNTERS, notices
-from tests.test_app import SIZE, make_app, ready, wait_for
+from tests.pilot import notices, wait_for
+from tests.test_actions_ui import MUTATING_COUNTERS
+from tests.test_app import SIZE, make_app, ready
 
 #: Every printable key a user might press, plus the dialog keys.
 KEYS = [*"nyxXKmMpRrJdebtuAcq", "space", "enter", "tab", "1", "4"]
-
-
-@pytest.fixture(autouse=True)
-def journal_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "journal.jsonl"
-    monkeypatch.setenv("STALKVIEW_JOURNAL", str(path))
-    return path
 
 
 async def test_read_only_every_key_in_every_pane_sends_nothing(server: Beanstalkd) -> None:

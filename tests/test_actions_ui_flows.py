@@ -6,7 +6,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pytest
 from textual.widgets import DataTable, Input
 
 from stalkview.app.screens.confirm import ConfirmScreen, ProgressScreen
@@ -19,23 +18,15 @@ from stalkview.client import Client, NotFoundError
 from stalkview.client import commands as cmd
 from stalkview.journal import Journal
 from tests.beanstalkd import Beanstalkd
+from tests.pilot import notices, wait_for
 from tests.test_actions_ui import (
     HarnessApp,
     actions_idle,
-    notices,
     show_jobs,
     wait_async,
-    wait_for,
 )
 
 SIZE = (120, 45)
-
-
-@pytest.fixture(autouse=True)
-def journal_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "journal.jsonl"
-    monkeypatch.setenv("STALKVIEW_JOURNAL", str(path))
-    return path
 
 
 async def bury_new(c: Client, tube: str, bodies: list[bytes], pri: int = 100) -> list[int]:

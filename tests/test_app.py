@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -30,6 +29,7 @@ from stalkview.app.widgets.tubes import ADD_CHUNK, ALL_TUBES, COLUMNS, TubesTabl
 from stalkview.client import Client
 from stalkview.client import commands as cmd
 from tests.beanstalkd import Beanstalkd
+from tests.pilot import wait_for
 
 INTERVAL = 0.2
 SIZE = (160, 48)
@@ -40,21 +40,6 @@ READ_ONLY_COUNTERS = {
     "cmd-peek-delayed", "cmd-peek-buried", "cmd-list-tubes", "cmd-list-tube-used",
     "cmd-list-tubes-watched", "cmd-use",
 }  # fmt: skip
-
-
-async def wait_for(
-    pilot: Pilot[Any], condition: Callable[[], object], timeout: float = 8.0
-) -> None:
-    """Let the app run until ``condition()`` is true; fail after ``timeout`` seconds."""
-    loop_time = pilot.app._loop_time if hasattr(pilot.app, "_loop_time") else None
-    del loop_time
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s: {condition}")
-        await pilot.pause(0.02)
 
 
 def make_app(server: Beanstalkd, **kwargs: Any) -> StalkviewApp:

@@ -7,12 +7,10 @@ Every wait is on a condition with a deadline; nothing sleeps for a fixed time.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -25,24 +23,10 @@ from stalkview.app.widgets.tubes import TubesTable
 from stalkview.client import Client
 from stalkview.config import Target
 from tests.beanstalkd import Beanstalkd
+from tests.pilot import notices, wait_for
 
 SIZE = (160, 48)
 STATES = ("ready", "delayed", "reserved", "buried", "urgent")
-
-
-@pytest.fixture(autouse=True)
-def journal_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "journal.jsonl"
-    monkeypatch.setenv("STALKVIEW_JOURNAL", str(path))
-    return path
-
-
-async def wait_for(pilot: Pilot[Any], condition: Callable[[], object], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await pilot.pause(0.02)
 
 
 def cell(table: Any, row: str, column: str) -> str:
@@ -51,10 +35,6 @@ def cell(table: Any, row: str, column: str) -> str:
 
 def listed_ids(app: FleetApp) -> list[int]:
     return sorted(j.id for j in app.main.query_one(JobList).jobs)
-
-
-def notices(app: FleetApp) -> list[str]:
-    return [n.message for n in app._notifications]
 
 
 async def choose(pilot: Pilot[Any], app: FleetApp, index: int | None) -> None:

@@ -10,7 +10,7 @@ import base64
 import gzip
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
@@ -23,6 +23,7 @@ from textual.pilot import Pilot
 from stalkview.app.widgets.jobdetail import DISPLAY_LIMIT, JobDetail
 from stalkview.app.widgets.joblist import JobList, format_count, format_duration
 from tests.factories import FakeJob
+from tests.pilot import wait_for
 
 STATES = ("ready", "delayed", "reserved", "buried")
 
@@ -99,14 +100,6 @@ def row_text(app: App[Any], job_id: int) -> str:
         if parts[:1] == [str(job_id)]:
             return line
     raise AssertionError(f"job {job_id} not on screen:\n{screen_text(app)}")
-
-
-async def wait_for(pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.02)
 
 
 SIZE = (120, 30)
