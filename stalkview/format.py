@@ -26,6 +26,39 @@ def duration(seconds: float | int) -> str:
     return f"{days}d{hours:02d}h"
 
 
+def duration_cells(seconds: float) -> str:
+    """At most five cells, for table columns: 45s, 9m59s, 12m, 9h59m, 3h, 9d23h, 12d."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    if s < 36_000:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    if s < 86_400:
+        return f"{s // 3600}h"
+    if s < 864_000:
+        return f"{s // 86_400}d{s % 86_400 // 3600:02d}h"
+    return f"{s // 86_400}d"
+
+
+def duration_words(seconds: float) -> str:
+    """For sentences: "42s", "5m 3s", "2h 5m", "3d 4h" (zero parts left out)."""
+    total = max(round(seconds), 0)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    if minutes:
+        return f"{minutes}m {secs}s" if secs else f"{minutes}m"
+    return f"{secs}s"
+
+
 def size(num_bytes: int) -> str:
     """Byte size with a binary unit: ``512 B``, ``1.5 KiB``, ``64.0 KiB``."""
     value = float(num_bytes)

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from stalkview.format import duration_words
+
 SERVER_RATE_KEYS: tuple[str, ...] = (
     "cmd-put",
     "cmd-reserve",
@@ -282,14 +284,4 @@ def format_duration(seconds: float | None) -> str:
     """ "42s", "5m 3s", "2h 5m", "3d 4h"; UNKNOWN (an en dash) when unknown."""
     if seconds is None:
         return UNKNOWN
-    total = max(round(seconds), 0)
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h" if hours else f"{days}d"
-    if hours:
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
-    if minutes:
-        return f"{minutes}m {secs}s" if secs else f"{minutes}m"
-    return f"{secs}s"
+    return duration_words(seconds)

@@ -27,6 +27,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
 
+from stalkview.format import duration_cells as format_duration
 from stalkview.model import is_poison, job_type, preview, safe_line, shorten
 
 if TYPE_CHECKING:
@@ -60,24 +61,6 @@ MIN_BODY_WIDTH = 16
 WANTED_INTERVAL = 0.1
 NEARBY = 2000
 GUTTER = 3  # mark, poison marker, space
-
-
-def format_duration(seconds: float) -> str:
-    """Seconds as at most five cells: 45s, 9m59s, 12m, 9h59m, 3h, 9d23h, 12d."""
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 3600:
-        return f"{s // 60}m"
-    if s < 36_000:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    if s < 86_400:
-        return f"{s // 3600}h"
-    if s < 864_000:
-        return f"{s // 86_400}d{s % 86_400 // 3600:02d}h"
-    return f"{s // 86_400}d"
 
 
 def format_count(n: int) -> str:

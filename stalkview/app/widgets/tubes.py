@@ -13,6 +13,8 @@ from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
+from stalkview.format import duration
+
 ALL_TUBES = "\x00all"
 """Row key of the whole-server row: no tube name can contain NUL."""
 ALL_LABEL = "(all tubes)"
@@ -67,14 +69,6 @@ def server_row_stats(stats: Mapping[str, Any]) -> dict[str, Any]:
 
 def _same(a: Text | None, b: Text | None) -> bool:
     return a is b or (a is not None and b is not None and a == b)
-
-
-def _short_duration(seconds: int) -> str:
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 class TubesTable(DataTable[Any]):
@@ -234,7 +228,7 @@ class TubesTable(DataTable[Any]):
         value = int(stats.get(column.stat, 0) or 0)
         if column.key == "paused":
             return Text(
-                _short_duration(value) if value > 0 else "", style="bold magenta", justify="right"
+                duration(value) if value > 0 else "", style="bold magenta", justify="right"
             )
         style = "dim" if value == 0 else ""
         if value and column.key == "buried":
