@@ -69,7 +69,9 @@ def _job_id(text: str) -> int:
 def _config_option(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
     # Subparsers must not reset a --config given before the subcommand.
     parser.add_argument(
-        "--config", metavar="PATH", default=None if top else argparse.SUPPRESS,
+        "--config",
+        metavar="PATH",
+        default=None if top else argparse.SUPPRESS,
         help="the file of saved servers and groups "
         "(default: $STALKVIEW_CONFIG or ~/.config/stalkview/config.toml)",
     )
@@ -77,7 +79,10 @@ def _config_option(parser: argparse.ArgumentParser, *, top: bool = False) -> Non
 
 def _app_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--interval", type=_positive, default=None, metavar="S",
+        "--interval",
+        type=_positive,
+        default=None,
+        metavar="S",
         help="seconds between refreshes (default: the config's interval, else 1)",
     )
     parser.add_argument(
@@ -98,7 +103,9 @@ def _address(parser: argparse.ArgumentParser) -> None:
 
 def _addresses(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "addresses", metavar="ADDRESS", nargs="+",
+        "addresses",
+        metavar="ADDRESS",
+        nargs="+",
         help=ADDRESS_HELP + " or group; several servers are queried at once",
     )
     _config_option(parser)
@@ -130,33 +137,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add(name: str, help: str, example: str) -> argparse.ArgumentParser:
         return sub.add_parser(
-            name, prog=f"{PROG} {name}", help=help, description=help,
+            name,
+            prog=f"{PROG} {name}",
+            help=help,
+            description=help,
             epilog=f"example:\n  {example}",
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
     p = add(
-        "stats", "print each server's stats",
+        "stats",
+        "print each server's stats",
         f"{PROG} stats localhost:11300\n  {PROG} stats prod --json",
     )
     _addresses(p)
     p.add_argument(
-        "--json", action="store_true",
-        help="print JSON Lines, one object a server (with a \"server\" key)",
+        "--json",
+        action="store_true",
+        help='print JSON Lines, one object a server (with a "server" key)',
     )
 
     p = add(
-        "tubes", "print one row a tube (a server) with its job counts",
+        "tubes",
+        "print one row a tube (a server) with its job counts",
         f"{PROG} tubes localhost\n  {PROG} tubes host1 host2 --json",
     )
     _addresses(p)
     p.add_argument(
-        "--json", action="store_true",
-        help="print JSON Lines, one object a tube a server (with a \"server\" key)",
+        "--json",
+        action="store_true",
+        help='print JSON Lines, one object a tube a server (with a "server" key)',
     )
 
     p = add(
-        "jobs", "list every job, in the order the server will hand them out",
+        "jobs",
+        "list every job, in the order the server will hand them out",
         f"{PROG} jobs localhost:11300 --tube emails --state buried --json --bodies",
     )
     _address(p)
@@ -164,7 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state", choices=STATES, help="only jobs in this state")
     p.add_argument("--bodies", action="store_true", help="include bodies (a preview in tables)")
     p.add_argument(
-        "--json", action="store_true",
+        "--json",
+        action="store_true",
         help="print JSON Lines: stats-job fields under the server's names (+ body)",
     )
 
@@ -174,7 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = add(
-        "export", "write jobs with their fields and bodies as JSON Lines",
+        "export",
+        "write jobs with their fields and bodies as JSON Lines",
         f"{PROG} export localhost --tube emails --state buried -o buried.jsonl",
     )
     _address(p)
@@ -183,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
 
     p = add(
-        "import", "put the jobs of a JSON Lines file (an export or the journal) into a server",
+        "import",
+        "put the jobs of a JSON Lines file (an export or the journal) into a server",
         f"{PROG} import localhost:11301 buried.jsonl --dry-run\n"
         f"  {PROG} export old-host | {PROG} import new-host -",
     )
@@ -196,19 +214,24 @@ def build_parser() -> argparse.ArgumentParser:
     _app_options(p)
 
     p = add(
-        "journal", "list or restore the jobs stalkview deleted or moved",
+        "journal",
+        "list or restore the jobs stalkview deleted or moved",
         f"{PROG} journal list\n  {PROG} journal restore 3 5-9 id:1234 --dry-run\n"
         f"  {PROG} journal restore all --to localhost:11300 --tube recovered",
     )
     jsub = p.add_subparsers(dest="journal_command", metavar="ACTION", parser_class=_Parser)
     jsub.required = True
     jl = jsub.add_parser(
-        "list", prog=f"{PROG} journal list", help="list journaled jobs, oldest first",
+        "list",
+        prog=f"{PROG} journal list",
+        help="list journaled jobs, oldest first",
         description="List the jobs stalkview deleted or moved (the journal), oldest first.",
     )
     jl.add_argument("--json", action="store_true", help="print JSON Lines, one entry a line")
     jr = jsub.add_parser(
-        "restore", prog=f"{PROG} journal restore", help="put journaled jobs back",
+        "restore",
+        prog=f"{PROG} journal restore",
+        help="put journaled jobs back",
         description="Put journaled jobs back with their priority, ttr and remaining delay.",
         epilog="selectors: all, N (an entry number from 'journal list'), N-M, id:JOB\n"
         "example:\n  " + f"{PROG} journal restore 5-9 --dry-run",
@@ -216,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     jr.add_argument("selectors", nargs="+", metavar="SELECTOR", help="which entries to restore")
     jr.add_argument(
-        "--to", metavar="ADDRESS",
+        "--to",
+        metavar="ADDRESS",
         help="restore onto this server (default: each job's own server)",
     )
     jr.add_argument("--tube", help="put every job into this tube instead of its own")
@@ -224,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     jr.add_argument("--again", action="store_true", help="also restore entries restored before")
     for q in (jl, jr):
         q.add_argument(
-            "--journal", metavar="PATH",
+            "--journal",
+            metavar="PATH",
             help="the journal file (default: $STALKVIEW_JOURNAL or the user data directory)",
         )
     _config_option(jr)
@@ -437,11 +462,14 @@ async def cmd_tubes(args: argparse.Namespace) -> int:
     results = await _each_server(targets, tube_stats)
     several = len(targets) > 1
     if args.json:
-        _print_lines([
-            _json_line({"server": target.label, **t})
-            for target, tubes, why in results if why is None
-            for t in tubes
-        ])
+        _print_lines(
+            [
+                _json_line({"server": target.label, **t})
+                for target, tubes, why in results
+                if why is None
+                for t in tubes
+            ]
+        )
     else:
         rows = []
         for target, tubes, why in results:
@@ -464,16 +492,37 @@ async def cmd_tubes(args: argparse.Namespace) -> int:
     return _report_down(results)
 
 
-JOB_COLUMNS = ("id", "tube", "state", "pri", "age", "time-left", "ttr", "reserves", "timeouts",
-               "releases", "buries", "kicks")
+JOB_COLUMNS = (
+    "id",
+    "tube",
+    "state",
+    "pri",
+    "age",
+    "time-left",
+    "ttr",
+    "reserves",
+    "timeouts",
+    "releases",
+    "buries",
+    "kicks",
+)
 
 
 def _job_row(job: JobInfo, now: float) -> list[object]:
     left = job.time_left_now(now)
     return [
-        job.id, job.tube, job.state, job.pri, fmt.duration(job.age_now(now)),
+        job.id,
+        job.tube,
+        job.state,
+        job.pri,
+        fmt.duration(job.age_now(now)),
         fmt.duration(left) if job.state in ("delayed", "reserved") else "-",
-        fmt.duration(job.ttr), job.reserves, job.timeouts, job.releases, job.buries, job.kicks,
+        fmt.duration(job.ttr),
+        job.reserves,
+        job.timeouts,
+        job.releases,
+        job.buries,
+        job.kicks,
     ]
 
 
@@ -560,8 +609,12 @@ async def cmd_journal(args: argparse.Namespace) -> int:
     to = _one_target(args, args.to).address if args.to else None
     try:
         report = await journal_restore(
-            to, args.journal, args.selectors,
-            tube=args.tube, dry_run=args.dry_run, again=args.again,
+            to,
+            args.journal,
+            args.selectors,
+            tube=args.tube,
+            dry_run=args.dry_run,
+            again=args.again,
         )
     except (SelectorError, ValueError) as exc:
         raise CliError(str(exc)) from None
@@ -597,8 +650,12 @@ async def cmd_export(args: argparse.Namespace) -> int:
     try:
         if args.output in (None, "-"):
             count = await export_jobs(
-                client, tube=args.tube, state=args.state, out=sys.stdout,
-                server_label=target.label, on_progress=progress,
+                client,
+                tube=args.tube,
+                state=args.state,
+                out=sys.stdout,
+                server_label=target.label,
+                on_progress=progress,
             )
         else:
             try:
@@ -607,8 +664,12 @@ async def cmd_export(args: argparse.Namespace) -> int:
                 raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from None
             with stream:
                 count = await export_jobs(
-                    client, tube=args.tube, state=args.state, out=stream,
-                    server_label=target.label, on_progress=progress,
+                    client,
+                    tube=args.tube,
+                    state=args.state,
+                    out=stream,
+                    server_label=target.label,
+                    on_progress=progress,
                 )
     finally:
         progress.clear()
@@ -647,8 +708,11 @@ async def cmd_import(args: argparse.Namespace) -> int:
     progress = _CountProgress(sys.stderr, "checked" if args.dry_run else "imported")
     try:
         report = await import_jobs(
-            target.address, _read_lines(args.file), tube=args.tube,
-            dry_run=args.dry_run, on_progress=progress,
+            target.address,
+            _read_lines(args.file),
+            tube=args.tube,
+            dry_run=args.dry_run,
+            on_progress=progress,
         )
     except UnicodeDecodeError as exc:
         raise CliError(
@@ -692,8 +756,9 @@ def open_app(args: argparse.Namespace) -> int:
     first = targets[0]
     read_only = args.read_only or first.read_only
     if first.name is not None:
-        return int(app.run_app(first.address, interval=interval, read_only=read_only,
-                               title=first.name))
+        return int(
+            app.run_app(first.address, interval=interval, read_only=read_only, title=first.name)
+        )
     return int(app.run_app(first.address, interval=interval, read_only=read_only))
 
 

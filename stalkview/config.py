@@ -281,12 +281,12 @@ class _Reader:
             address = entry.get("address")
             if address is None:
                 raise self.error(
-                    f"server {name!r} has no address: add address = \"host:port\"",
+                    f'server {name!r} has no address: add address = "host:port"',
                     self.header_line(where),
                 )
             if not isinstance(address, str):
                 raise self.error(
-                    f"server {name!r}: address must be a string such as \"host:11300\"",
+                    f'server {name!r}: address must be a string such as "host:11300"',
                     self.key_line(where, "address"),
                 )
             try:
@@ -311,11 +311,13 @@ class _Reader:
                     self.header_line(where),
                 )
             members = entry.get("servers")
-            if not isinstance(members, list) or not members or not all(
-                isinstance(m, str) for m in members
+            if (
+                not isinstance(members, list)
+                or not members
+                or not all(isinstance(m, str) for m in members)
             ):
                 raise self.error(
-                    f"group {name!r} needs servers = [\"name\", ...]: a list of saved server "
+                    f'group {name!r} needs servers = ["name", ...]: a list of saved server '
                     "names or addresses",
                     self.key_line(where, "servers"),
                 )

@@ -110,8 +110,9 @@ class ServerState:
     def server_rates(self) -> ServerRates:
         return ServerRates.from_tracker(self.rates)
 
-    def record_ok(self, stats: dict[str, Any], tubes: dict[str, dict[str, Any]],
-                  elapsed: float, now: float) -> None:
+    def record_ok(
+        self, stats: dict[str, Any], tubes: dict[str, dict[str, Any]], elapsed: float, now: float
+    ) -> None:
         self.up = True
         self.error = None
         self.failures = 0
@@ -159,9 +160,7 @@ def describe_error(exc: BaseException) -> str:
     return text.splitlines()[0]
 
 
-async def poll_once(
-    client: Client, state: ServerState, *, timeout: float | None = None
-) -> None:
+async def poll_once(client: Client, state: ServerState, *, timeout: float | None = None) -> None:
     """One refresh of ``state`` through an open (or auto-reconnecting) ``client``.
 
     Raises what the poll raised; the caller decides whether that means down.
@@ -299,9 +298,7 @@ class Fleet:
                 await client.open()
             # The client's command timeout bounds each round trip; this bounds the
             # whole refresh (at most two round trips plus a connect).
-            await poll_once(
-                client, state, timeout=self.connect_timeout + 2 * self.command_timeout
-            )
+            await poll_once(client, state, timeout=self.connect_timeout + 2 * self.command_timeout)
             return True
         except (Error, OSError, TimeoutError) as exc:
             state.record_down(describe_error(exc), time.monotonic())
@@ -344,16 +341,16 @@ async def poll_all(
 ) -> list[ServerState]:
     """Poll every target once, concurrently; a server that fails is ``up=False`` with why."""
     states = [ServerState(t) for t in targets]
-    await asyncio.gather(
-        *(_poll_one(s, connect_timeout, command_timeout) for s in states)
-    )
+    await asyncio.gather(*(_poll_one(s, connect_timeout, command_timeout) for s in states))
     return states
 
 
 async def _poll_one(state: ServerState, connect_timeout: float, command_timeout: float) -> None:
     client = Client(
-        state.address, encoding=None,
-        connect_timeout=connect_timeout, command_timeout=command_timeout,
+        state.address,
+        encoding=None,
+        connect_timeout=connect_timeout,
+        command_timeout=command_timeout,
     )
     try:
         await client.open()

@@ -27,9 +27,10 @@ def no_user_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 async def filled(server: Beanstalkd) -> dict[str, Any]:
-    async with Client(server.address, encoding=None) as c, Client(
-        server.address, encoding=None, watch="mail"
-    ) as w:
+    async with (
+        Client(server.address, encoding=None) as c,
+        Client(server.address, encoding=None, watch="mail") as w,
+    ):
         await c.use("mail")
         ids = await c.run_many(
             [commands.put(b, p, 0, 60) for b, p in ((b"[bold]hi", 5), (b"\xff\xfe", 1), (b"x", 9))]
@@ -40,8 +41,13 @@ async def filled(server: Beanstalkd) -> dict[str, Any]:
         job = await w.reserve(timeout=0)
         await w.bury(job)
         stats = await c.stats()
-    return {"address": server.address, "ids": ids, "delayed": delayed, "buried": job.id,
-            "stats": stats}
+    return {
+        "address": server.address,
+        "ids": ids,
+        "delayed": delayed,
+        "buried": job.id,
+        "stats": stats,
+    }
 
 
 async def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -154,8 +160,13 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"stalkview {__version__}"
-    for argv in (["--help"], ["jobs", "--help"], ["peek", "--help"], ["stats", "--help"],
-                 ["tubes", "--help"]):
+    for argv in (
+        ["--help"],
+        ["jobs", "--help"],
+        ["peek", "--help"],
+        ["stats", "--help"],
+        ["tubes", "--help"],
+    ):
         assert main(argv) == 0
         out = capsys.readouterr().out
         assert "example" in out, argv
@@ -168,13 +179,19 @@ def test_address_goes_to_the_app_and_subcommand_names_are_not_addresses(
 
     calls: list[tuple[Any, ...]] = []
     fake_app = types.ModuleType("stalkview.app")
-    fake_app.run_app = lambda address, *, interval, read_only: calls.append(  # type: ignore[attr-defined]
-        ("app", address, interval, read_only)
-    ) or 0
+    fake_app.run_app = lambda address, *, interval, read_only: (
+        calls.append(  # type: ignore[attr-defined]
+            ("app", address, interval, read_only)
+        )
+        or 0
+    )
     fake_demo = types.ModuleType("stalkview.demo")
-    fake_demo.run_demo = lambda read_only, interval: calls.append(  # type: ignore[attr-defined]
-        ("demo", read_only, interval)
-    ) or 0
+    fake_demo.run_demo = lambda read_only, interval: (
+        calls.append(  # type: ignore[attr-defined]
+            ("demo", read_only, interval)
+        )
+        or 0
+    )
     monkeypatch.setitem(sys.modules, "stalkview.app", fake_app)
     monkeypatch.setitem(sys.modules, "stalkview.demo", fake_demo)
     assert main(["localhost:11300", "--interval", "2.5", "--read-only"]) == 0
@@ -204,11 +221,13 @@ def test_missing_app_is_a_clear_message(
 
 
 def test_console_script_exit_codes_without_traceback(server: Beanstalkd) -> None:
-    ok = subprocess.run([str(SCRIPT), "jobs", server.address, "--json"], capture_output=True,
-                        text=True, timeout=30)
+    ok = subprocess.run(
+        [str(SCRIPT), "jobs", server.address, "--json"], capture_output=True, text=True, timeout=30
+    )
     assert ok.returncode == 0 and ok.stdout == "" and ok.stderr == ""
-    bad = subprocess.run([str(SCRIPT), "peek", server.address, "5"], capture_output=True,
-                         text=True, timeout=30)
+    bad = subprocess.run(
+        [str(SCRIPT), "peek", server.address, "5"], capture_output=True, text=True, timeout=30
+    )
     assert bad.returncode == 1
     assert "Traceback" not in bad.stderr and "job 5 not found" in bad.stderr
     usage = subprocess.run([str(SCRIPT), "stats"], capture_output=True, text=True, timeout=30)
@@ -243,8 +262,13 @@ async def test_tubes_and_stats_on_several_servers(
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
     got = {(r["server"], r["name"]): r["current-jobs-ready"] for r in rows}
-    assert got == {(a.address, "default"): 0, (a.address, "mail"): 2, (b.address, "default"): 0,
-                   (b.address, "mail"): 1, (b.address, "video"): 3}
+    assert got == {
+        (a.address, "default"): 0,
+        (a.address, "mail"): 2,
+        (b.address, "default"): 0,
+        (b.address, "mail"): 1,
+        (b.address, "video"): 3,
+    }
 
     code, out, _ = await run_cli(["tubes", a.address, b.address], capsys)
     lines = out.splitlines()
@@ -254,8 +278,10 @@ async def test_tubes_and_stats_on_several_servers(
 
     code, out, _ = await run_cli(["stats", a.address, b.address, "--json"], capsys)
     blocks = [json.loads(line) for line in out.splitlines()]
-    assert [(x["server"], x["current-jobs-ready"]) for x in blocks] == [(a.address, 2),
-                                                                      (b.address, 4)]
+    assert [(x["server"], x["current-jobs-ready"]) for x in blocks] == [
+        (a.address, 2),
+        (b.address, 4),
+    ]
     code, out, _ = await run_cli(["stats", a.address, b.address], capsys)
     assert f"== {a.address} ==" in out and f"== {b.address} ==" in out
 
@@ -273,7 +299,9 @@ async def test_a_down_server_is_one_line_and_status_1_but_the_others_print(
 
 
 async def test_saved_names_and_groups_work_wherever_an_address_does(
-    beanstalkd_factory: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    beanstalkd_factory: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     a, b = await _two_servers(beanstalkd_factory)

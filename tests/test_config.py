@@ -59,7 +59,8 @@ def test_resolution_and_read_only_precedence(tmp_path: Path) -> None:
 def test_global_read_only_default_is_expressible() -> None:
     config = parse_config('read_only = true\n[servers.dev]\naddress = "h:1"\nread_only = false\n')
     assert config.resolve(["dev", "other:2"]) == [
-        Target("dev", "h:1", False), Target(None, "other:2", True)
+        Target("dev", "h:1", False),
+        Target(None, "other:2", True),
     ]
 
 
@@ -99,18 +100,21 @@ def test_missing_file_is_empty_unless_named(
     ("text", "line", "words"),
     [
         ("interval = 1\n\nbad = = 2\n", 3, "invalid TOML"),
-        ("[servers.a]\naddress = \"h\"\n[servers.a]\n", 3, "invalid TOML"),
+        ('[servers.a]\naddress = "h"\n[servers.a]\n', 3, "invalid TOML"),
         ("interval = 1\n\n[servers.a]\nread_only = true\n", 3, "server 'a' has no address"),
-        ("[servers.a]\naddress = \"h\"\nadress = \"x\"\n", 3, "unknown setting 'adress'"),
-        ("interval = 1\ncolour = \"red\"\n", 2, "unknown setting 'colour'"),
-        ("\ninterval = \"fast\"\n", 2, "interval must be a number"),
+        ('[servers.a]\naddress = "h"\nadress = "x"\n', 3, "unknown setting 'adress'"),
+        ('interval = 1\ncolour = "red"\n', 2, "unknown setting 'colour'"),
+        ('\ninterval = "fast"\n', 2, "interval must be a number"),
         ("interval = 0\n", 1, "more than 0"),
-        ("[servers.a]\naddress = \"h:0\"\n", 2, "invalid port"),
-        ("[servers.a]\naddress = \"h\"\nread_only = \"yes\"\n", 3, "true or false"),
-        ("[servers.a]\naddress = \"h\"\n[groups.g]\nservers = [\"a\", \"b\"]\n", 4,
-         "lists 'b', which is not a saved server (saved: a)"),
+        ('[servers.a]\naddress = "h:0"\n', 2, "invalid port"),
+        ('[servers.a]\naddress = "h"\nread_only = "yes"\n', 3, "true or false"),
+        (
+            '[servers.a]\naddress = "h"\n[groups.g]\nservers = ["a", "b"]\n',
+            4,
+            "lists 'b', which is not a saved server (saved: a)",
+        ),
         ("[groups.g]\nservers = []\n", 2, "needs servers"),
-        ("[servers.a]\naddress = \"h\"\n[groups.a]\nservers = [\"a\"]\n", 3, "name of a saved"),
+        ('[servers.a]\naddress = "h"\n[groups.a]\nservers = ["a"]\n', 3, "name of a saved"),
     ],
 )
 def test_errors_name_the_file_and_line(tmp_path: Path, text: str, line: int, words: str) -> None:
@@ -127,7 +131,9 @@ def test_config_does_not_import_textual() -> None:
     import subprocess
     import sys
 
-    code = "import sys, stalkview.config, stalkview.fleet, stalkview.transfer; " \
-           "print('textual' in sys.modules)"
+    code = (
+        "import sys, stalkview.config, stalkview.fleet, stalkview.transfer; "
+        "print('textual' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -84,8 +84,9 @@ def test_plan_is_a_function_of_the_seed() -> None:
     assert sum(len(b) > 30_000 for b in bodies) >= 3
     assert max(len(b) for b in bodies) < 65_535, "the default max job size"
     assert any(b"[bold red]" in b and b"\x1b[2J" in b for b in bodies)
-    assert any(b'"error":"SMTP 550 mailbox unavailable"' in j.body
-               for j in plan if j.state == "buried")
+    assert any(
+        b'"error":"SMTP 550 mailbox unavailable"' in j.body for j in plan if j.state == "buried"
+    )
     assert any(b'"displayName":"App\\\\Jobs\\\\' in b for b in bodies), "Laravel-shaped"
     assert any(b'{"class":"ThumbnailJob","args":[' in b for b in bodies), "Backburner-shaped"
     assert any(b'{"type":"webhook.deliver"' in b for b in bodies)
@@ -95,10 +96,12 @@ async def _server_state(address: str, total: int) -> dict[str, Any]:
     async with Client(address, encoding=None) as client:
         tubes = sorted(await client.tubes())
         tube_stats = await client.run_many([cmd.stats_tube(t) for t in tubes], raise_on_error=True)
-        peeks = await client.run_many([cmd.peek(i) for i in range(1, total + 1)],
-                                      raise_on_error=True)
-        job_stats = await client.run_many([cmd.stats_job(i) for i in range(1, total + 1)],
-                                          raise_on_error=True)
+        peeks = await client.run_many(
+            [cmd.peek(i) for i in range(1, total + 1)], raise_on_error=True
+        )
+        job_stats = await client.run_many(
+            [cmd.stats_job(i) for i in range(1, total + 1)], raise_on_error=True
+        )
         server_stats = await client.stats()
     return {
         "tubes": tubes,
@@ -106,8 +109,20 @@ async def _server_state(address: str, total: int) -> dict[str, Any]:
             s["name"]: {state: s[f"current-jobs-{state}"] for state in STATES} for s in tube_stats
         },
         "paused": {s["name"]: s["pause"] for s in tube_stats if s["pause"]},
-        "jobs": [(p.body, j["tube"], j["state"], j["pri"], j["ttr"], j["releases"], j["buries"],
-                  j["kicks"], j["timeouts"]) for p, j in zip(peeks, job_stats, strict=True)],
+        "jobs": [
+            (
+                p.body,
+                j["tube"],
+                j["state"],
+                j["pri"],
+                j["ttr"],
+                j["releases"],
+                j["buries"],
+                j["kicks"],
+                j["timeouts"],
+            )
+            for p, j in zip(peeks, job_stats, strict=True)
+        ],
         "server": server_stats,
     }
 
@@ -134,8 +149,9 @@ async def test_seeding_is_deterministic_and_covers_every_case(
     jobs = {i + 1: job for i, job in enumerate(state["jobs"])}
     binary = summary.ids("binary")
     assert binary and all(_not_utf8(jobs[i][0]) for i in binary)
-    assert len(summary.ids("large")) >= 3 and all(len(jobs[i][0]) > 30_000
-                                                  for i in summary.ids("large"))
+    assert len(summary.ids("large")) >= 3 and all(
+        len(jobs[i][0]) > 30_000 for i in summary.ids("large")
+    )
     assert all(jobs[i][2] == "buried" for i in summary.ids("buried"))
     assert max(jobs[i][5] for i in summary.ids("poison")) >= 3, "poison candidates released"
     assert all(jobs[i][8] == 1 for i in summary.ids("timed-out"))
@@ -156,13 +172,23 @@ def _not_utf8(body: bytes) -> bool:
 # --- the live workload -------------------------------------------------------------------
 
 # kick-job has no counter of its own in 1.12; the workload also uses plain kick.
-MOVING = ("cmd-put", "cmd-reserve", "cmd-reserve-with-timeout", "cmd-delete", "cmd-release",
-          "cmd-bury", "cmd-touch", "cmd-kick", "job-timeouts")
+MOVING = (
+    "cmd-put",
+    "cmd-reserve",
+    "cmd-reserve-with-timeout",
+    "cmd-delete",
+    "cmd-release",
+    "cmd-bury",
+    "cmd-touch",
+    "cmd-kick",
+    "job-timeouts",
+)
 
 
 def test_workload_moves_every_arrow_and_closes_its_connections() -> None:
     with demo_environment(42, workload=False, rate=25, stall_every=1, kick_every=1) as (
-        address, demo
+        address,
+        demo,
     ):
         before = stats(address)
         demo.start_workload()
@@ -180,8 +206,11 @@ def test_workload_moves_every_arrow_and_closes_its_connections() -> None:
         demo.stop_workload()
         assert not demo.workload.running
         # Our stats() connection is the only one left once the workload has closed its own.
-        wait_for(lambda: stats(address)["current-connections"] == 1, 5,
-                 "the workload's connections to close")
+        wait_for(
+            lambda: stats(address)["current-connections"] == 1,
+            5,
+            "the workload's connections to close",
+        )
 
 
 def test_all_four_states_show_while_the_demo_runs() -> None:
@@ -311,8 +340,10 @@ def _read_line(proc: subprocess.Popen[bytes], prefix: str, timeout: float = 15) 
                 return line
     proc.kill()
     _, err = proc.communicate()
-    pytest.fail(f"no line starting {prefix!r} from the demo process; stdout:\n{buffer!r}\n"
-                f"stderr:\n{err.decode(errors='replace')}")
+    pytest.fail(
+        f"no line starting {prefix!r} from the demo process; stdout:\n{buffer!r}\n"
+        f"stderr:\n{err.decode(errors='replace')}"
+    )
 
 
 def _children(pid: int) -> list[int]:
@@ -369,6 +400,7 @@ def test_run_demo_without_the_app_serves_until_signalled(
 
 def test_importing_the_demo_does_not_import_textual() -> None:
     code = "import sys, stalkview.demo; print('textual' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "False"

@@ -111,8 +111,14 @@ def demo(tmp_path: Path, demo_argv: list[str]) -> Iterator[DemoProcess]:
     env = {**os.environ, "TMPDIR": str(tmp), "TERM": "xterm-256color"}
     env["STALKVIEW_JOURNAL"] = str(tmp_path / "journal.jsonl")
     proc = subprocess.Popen(
-        demo_argv, stdin=slave, cwd=ROOT, stdout=slave, stderr=slave, env=env,
-        start_new_session=True, close_fds=True,
+        demo_argv,
+        stdin=slave,
+        cwd=ROOT,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
+        close_fds=True,
     )
     os.close(slave)
     running = DemoProcess(proc, master, tmp)
@@ -143,8 +149,11 @@ def _wait_until_live(demo: DemoProcess) -> list[int]:
     # The README's command runs .ci/setup first (a pip install): allow for it.
     _wait(lambda: demo.beanstalkd(), 90, "the demo did not start its beanstalkd")
     servers = demo.beanstalkd()
-    _wait(lambda: "stalkview" in demo.screen_text() and "emails" in demo.screen_text(),
-          20, "the app did not show the demo's tubes")
+    _wait(
+        lambda: "stalkview" in demo.screen_text() and "emails" in demo.screen_text(),
+        20,
+        "the app did not show the demo's tubes",
+    )
     assert list(demo.tmp.iterdir()), "the demo's temporary directory is missing"
     return servers
 
@@ -190,7 +199,8 @@ def test_demo_shows_live_counts(demo: DemoProcess) -> None:
 
 
 @pytest.mark.parametrize(
-    "how", ["q", "ctrl+c", "SIGINT", "SIGTERM"],
+    "how",
+    ["q", "ctrl+c", "SIGINT", "SIGTERM"],
 )
 def test_demo_leaves_nothing_behind(demo: DemoProcess, how: str) -> None:
     servers = _wait_until_live(demo)

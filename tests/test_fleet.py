@@ -81,7 +81,10 @@ async def test_a_dead_server_never_stalls_the_others_and_recovers(
     updates: list[tuple[str, bool]] = []
     fleet = Fleet(
         [Target(f"s{n}", s.address) for n, s in enumerate(servers)],
-        interval=0.05, connect_timeout=1.0, command_timeout=1.0, max_backoff=0.2,
+        interval=0.05,
+        connect_timeout=1.0,
+        command_timeout=1.0,
+        max_backoff=0.2,
         on_update=lambda s: updates.append((s.label, s.up)),
     )
     async with fleet:
@@ -120,7 +123,10 @@ async def test_a_silent_server_times_out_without_delaying_the_others(
     try:
         fleet = Fleet(
             [Target("good", good.address), Target("frozen", frozen.address)],
-            interval=0.05, connect_timeout=0.3, command_timeout=0.3, max_backoff=0.3,
+            interval=0.05,
+            connect_timeout=0.3,
+            command_timeout=0.3,
+            max_backoff=0.3,
         )
         async with fleet:
             await _wait_for(lambda: fleet.state("good").polls >= 5)

@@ -47,9 +47,10 @@ def cmd_counters(stats: dict[str, Any]) -> dict[str, int]:
 async def world(server: Beanstalkd) -> AsyncIterator[dict[str, Any]]:
     """All four states across three tubes, deleted ids in between, a job reserved
     by a second connection, a paused tube and a binary body."""
-    async with Client(server.address, encoding=None) as c, Client(
-        server.address, encoding=None, watch="work"
-    ) as worker:
+    async with (
+        Client(server.address, encoding=None) as c,
+        Client(server.address, encoding=None, watch="work") as worker,
+    ):
         a = await put_many(c, "alpha", [b"a%d" % i for i in range(10)], priority=50)
         await put_many(c, "alpha", [b"urgent"], priority=0)
         d = await put_many(c, "beta", [b"later"] * 4, delay=600)
@@ -107,9 +108,10 @@ async def test_scan_is_side_effect_free(world: dict[str, Any]) -> None:
 
 
 async def test_select_orders_like_the_server(server: Beanstalkd) -> None:
-    async with Client(server.address, encoding=None) as c, Client(
-        server.address, encoding=None, watch="q"
-    ) as w:
+    async with (
+        Client(server.address, encoding=None) as c,
+        Client(server.address, encoding=None, watch="q") as w,
+    ):
         await put_many(c, "q", [b"x"], priority=5)  # 1
         await put_many(c, "q", [b"x"], priority=1)  # 2
         await put_many(c, "q", [b"x"], priority=5)  # 3
@@ -174,9 +176,10 @@ async def test_cancel_mid_scan_leaves_a_consistent_partial_state(server: Beansta
 
 async def test_refresh_reports_added_changed_removed(world: dict[str, Any]) -> None:
     address = world["address"]
-    async with Client(address, encoding=None) as c, Client(
-        address, encoding=None, watch=["alpha"]
-    ) as w:
+    async with (
+        Client(address, encoding=None) as c,
+        Client(address, encoding=None, watch=["alpha"]) as w,
+    ):
         inv = Inventory(c, batch_size=3)
         await inv.scan()
         assert not await inv.refresh()  # nothing happened: no change
@@ -198,9 +201,10 @@ async def test_refresh_reports_added_changed_removed(world: dict[str, Any]) -> N
 
 
 async def test_refresh_catches_random_deletes_and_kicks(server: Beanstalkd) -> None:
-    async with Client(server.address, encoding=None) as c, Client(
-        server.address, encoding=None, watch="k"
-    ) as w:
+    async with (
+        Client(server.address, encoding=None) as c,
+        Client(server.address, encoding=None, watch="k") as w,
+    ):
         ids = await put_many(c, "k", [b"x"] * 30)
         for _ in range(5):
             await w.bury(await w.reserve(timeout=0))
@@ -220,9 +224,10 @@ async def test_refresh_catches_random_deletes_and_kicks(server: Beanstalkd) -> N
 async def test_refresh_after_random_deletes_and_a_move_is_exact(
     server: Beanstalkd, body_size: int
 ) -> None:
-    async with Client(server.address, encoding=None) as c, Client(
-        server.address, encoding=None, watch="r1"
-    ) as w:
+    async with (
+        Client(server.address, encoding=None) as c,
+        Client(server.address, encoding=None, watch="r1") as w,
+    ):
         one = await put_many(c, "r1", [b"x" * body_size] * 400)
         two = await put_many(c, "r2", [b"y" * body_size] * 400)
         inv = Inventory(c, batch_size=50)
@@ -244,12 +249,14 @@ async def test_refresh_after_random_deletes_and_a_move_is_exact(
 
 
 async def test_scan_racing_with_puts_and_deletes_then_refresh_is_exact(server: Beanstalkd) -> None:
-    async with Client(server.address, encoding=None) as c, Client(
-        server.address, encoding=None
-    ) as other:
+    async with (
+        Client(server.address, encoding=None) as c,
+        Client(server.address, encoding=None) as other,
+    ):
         ids = await put_many(c, "race", [b"x"] * 3000)
         inv = Inventory(c, batch_size=50)
         started = asyncio.Event()
+
         def inv_progress(p: ScanProgress) -> None:
             started.set()
 
@@ -334,8 +341,19 @@ async def test_select_cache_follows_changes(server: Beanstalkd) -> None:
 
 def test_jobinfo_round_trip_and_ageing() -> None:
     stats = {
-        "id": 7, "tube": "123", "state": "delayed", "pri": 1, "age": 10, "delay": 30, "ttr": 60,
-        "time-left": 20, "file": 0, "reserves": 1, "timeouts": 2, "releases": 3, "buries": 4,
+        "id": 7,
+        "tube": "123",
+        "state": "delayed",
+        "pri": 1,
+        "age": 10,
+        "delay": 30,
+        "ttr": 60,
+        "time-left": 20,
+        "file": 0,
+        "reserves": 1,
+        "timeouts": 2,
+        "releases": 3,
+        "buries": 4,
         "kicks": 5,
     }
     info = JobInfo.from_stats(stats, seen=100.0)

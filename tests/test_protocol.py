@@ -115,7 +115,7 @@ def test_malformed_input_raises_protocol_error(data: bytes, message: str) -> Non
 
 def test_stats_1_12_style() -> None:
     body = (
-        b"---\ncurrent-jobs-urgent: 0\nversion: \"1.12\"\nid: 1234\nhostname: box\n"
+        b'---\ncurrent-jobs-urgent: 0\nversion: "1.12"\nid: 1234\nhostname: box\n'
         b"os: #1 SMP PREEMPT_DYNAMIC Debian\nrusage-utime: 0.012000\ndraining: false\n"
         b"uptime: 12\n"
     )
@@ -156,7 +156,7 @@ def test_parse_stats_job_fast_path_matches_general_parser() -> None:
 
 
 def test_parse_list() -> None:
-    assert parse_list(b"---\n- default\n- 123\n- \"q\"\n") == ["default", "123", "q"]
+    assert parse_list(b'---\n- default\n- 123\n- "q"\n') == ["default", "123", "q"]
 
 
 def test_decoders_map_error_words_to_exceptions() -> None:
@@ -256,10 +256,16 @@ STATS_FIELDS = (
 ODD_STATS_JOB = STATS_JOB.replace(b"kicks: 0\n", b"kicks: 0\nnew-key: 1\n")
 BULK_STREAM = (
     b"NOT_FOUND\r\n"
-    + b"OK %d\r\n" % len(STATS_JOB) + STATS_JOB + b"\r\n"
+    + b"OK %d\r\n" % len(STATS_JOB)
+    + STATS_JOB
+    + b"\r\n"
     + b"INTERNAL_ERROR\r\n"
-    + b"OK %d\r\n" % len(ODD_STATS_JOB) + ODD_STATS_JOB + b"\r\n"
-    + b"OK %d\r\n" % len(STATS_JOB) + STATS_JOB + b"\r\n"
+    + b"OK %d\r\n" % len(ODD_STATS_JOB)
+    + ODD_STATS_JOB
+    + b"\r\n"
+    + b"OK %d\r\n" % len(STATS_JOB)
+    + STATS_JOB
+    + b"\r\n"
 )
 
 

@@ -18,9 +18,10 @@ BINARY = bytes(range(256)) * 3
 
 
 async def _seed(address: str) -> dict[str, int]:
-    async with Client(address, encoding=None) as c, Client(
-        address, encoding=None, watch="mail"
-    ) as w:
+    async with (
+        Client(address, encoding=None) as c,
+        Client(address, encoding=None, watch="mail") as w,
+    ):
         await c.use("mail")
         ids = {
             "text": await c.put("héllo [bold] \x1b[2J".encode(), priority=7, ttr=33),
@@ -40,9 +41,7 @@ def _by_body(records: list[dict[str, Any]]) -> dict[bytes, dict[str, Any]]:
 
     out = {}
     for r in records:
-        body = (
-            base64.b64decode(r["body"]) if r["body_encoding"] == "base64" else r["body"].encode()
-        )
+        body = base64.b64decode(r["body"]) if r["body_encoding"] == "base64" else r["body"].encode()
         out[body] = r
     return out
 
@@ -67,8 +66,22 @@ async def test_export_then_import_round_trips_into_another_server(
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     assert {r["id"] for r in records} == set(ids.values())
     first = records[0]
-    for key in ("id", "tube", "state", "pri", "age", "delay", "ttr", "time-left", "reserves",
-                "buries", "kicks", "server", "body", "body_encoding"):
+    for key in (
+        "id",
+        "tube",
+        "state",
+        "pri",
+        "age",
+        "delay",
+        "ttr",
+        "time-left",
+        "reserves",
+        "buries",
+        "kicks",
+        "server",
+        "body",
+        "body_encoding",
+    ):
         assert key in first, key
     assert all(r["server"] == source.address for r in records)
 
@@ -81,7 +94,10 @@ async def test_export_then_import_round_trips_into_another_server(
     for body, old in before.items():
         new = after[body]
         assert (new["tube"], new["pri"], new["ttr"], new["state"]) == (
-            old["tube"], old["pri"], old["ttr"], old["state"]
+            old["tube"],
+            old["pri"],
+            old["ttr"],
+            old["state"],
         ), body
     delayed = after[b"later"]
     assert abs(delayed["time-left"] - before[b"later"]["time-left"]) <= 1
@@ -108,8 +124,16 @@ async def test_export_sends_nothing_that_changes_the_server(server: Beanstalkd) 
         before = await c.stats()
         await export_jobs(server.address, out=io.StringIO())
         after = await c.stats()
-    for key in ("cmd-put", "cmd-reserve", "cmd-delete", "cmd-bury", "cmd-kick", "cmd-use",
-                "cmd-watch", "current-tubes"):
+    for key in (
+        "cmd-put",
+        "cmd-reserve",
+        "cmd-delete",
+        "cmd-bury",
+        "cmd-kick",
+        "cmd-use",
+        "cmd-watch",
+        "current-tubes",
+    ):
         assert after[key] == before[key], key
 
 
@@ -122,8 +146,9 @@ async def test_dry_run_sends_no_put_and_says_what_would_be_put(
     await export_jobs(source.address, out=out)
     async with Client(dest.address) as c:
         before = await c.stats()
-        report = await import_jobs(dest.address, out.getvalue().splitlines(), dry_run=True,
-                                   tube="restored")
+        report = await import_jobs(
+            dest.address, out.getvalue().splitlines(), dry_run=True, tube="restored"
+        )
         after = await c.stats()
     assert after["cmd-put"] == before["cmd-put"] and after["current-tubes"] == 1
     text = "\n".join(report.lines())
@@ -150,7 +175,10 @@ async def test_reserved_jobs_come_back_ready_and_the_report_says_so(
 
 async def test_journal_records_import_with_their_remaining_delay(server: Beanstalkd) -> None:
     entry = JournalEntry.from_job(
-        "delete", "elsewhere:11300", 42, b"\xff\x00",
+        "delete",
+        "elsewhere:11300",
+        42,
+        b"\xff\x00",
         {"tube": "emails", "pri": 12, "ttr": 30, "state": "delayed", "time-left": 200},
     )
     line = json.dumps(entry.to_record())
@@ -183,8 +211,15 @@ async def test_invalid_lines_are_named_by_number_and_skipped(server: Beanstalkd)
 
 
 def test_parse_record_uses_time_left_for_exports_and_delay_for_journal_records() -> None:
-    export = {"tube": "a", "state": "delayed", "pri": 1, "ttr": 2, "delay": 100,
-              "time-left": 40, "body": "b"}
+    export = {
+        "tube": "a",
+        "state": "delayed",
+        "pri": 1,
+        "ttr": 2,
+        "delay": 100,
+        "time-left": 40,
+        "body": "b",
+    }
     assert parse_record(json.dumps(export), 1).delay == 40
     export["state"] = "ready"
     job = parse_record(json.dumps(export), 1)

@@ -258,9 +258,7 @@ class ActionsMixin:
         job_list = self._job_list()
         if job_list is None:
             return False
-        return bool(job_list.marked) or (
-            job_list.cursor_job is not None and self._jobs_focused()
-        )
+        return bool(job_list.marked) or (job_list.cursor_job is not None and self._jobs_focused())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "explain":

@@ -1,9 +1,9 @@
 """stalkview's asyncio beanstalkd client: greenstalk's API, pipelined.
 
-    async with Client(("127.0.0.1", 11300)) as client:
-        job_id = await client.put("hello")
-        job = await client.reserve()
-        await client.delete(job)
+async with Client(("127.0.0.1", 11300)) as client:
+    job_id = await client.put("hello")
+    job = await client.reserve()
+    await client.delete(job)
 """
 
 from stalkview.client.address import (

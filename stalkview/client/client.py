@@ -234,9 +234,7 @@ class Client:
         replies = await conn.wait(fut, self.command_timeout)
         return self._decode_all(calls, replies, raise_on_error)
 
-    async def stats_job_fields(
-        self, ids: Sequence[int]
-    ) -> list[tuple[bytes, ...] | Error | None]:
+    async def stats_job_fields(self, ids: Sequence[int]) -> list[tuple[bytes, ...] | Error | None]:
         """``stats-job`` for every id in one write: the id scan's bulk path.
 
         Each result is the job's 14 field values as bytes, in the server's order

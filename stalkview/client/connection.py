@@ -86,9 +86,11 @@ def _describe(exc: BaseException, address: Address) -> str:
         return f"cannot resolve host name {getattr(address, 'host', address)!r}"
     if isinstance(exc, OSError) and exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
         return "network unreachable"
-    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(
-        exc
-    ).__name__
+    return (
+        exc.strerror
+        if isinstance(exc, OSError) and exc.strerror
+        else str(exc) or type(exc).__name__
+    )
 
 
 R = TypeVar("R")

@@ -41,9 +41,7 @@ class BuriedError(BeanstalkdError):
         if id is None:
             super().__init__("the server buried the job: it ran out of memory growing its queue")
         else:
-            super().__init__(
-                f"the server buried job {id}: it ran out of memory growing its queue"
-            )
+            super().__init__(f"the server buried job {id}: it ran out of memory growing its queue")
 
 
 class DeadlineSoonError(BeanstalkdError):

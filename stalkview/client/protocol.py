@@ -352,9 +352,7 @@ def encode_put(body: bytes, priority: int, delay: int, ttr: int) -> bytes:
 
 def encode_line(*words: bytes | str | int) -> bytes:
     """A command line from its words; ints and strs are written as ASCII."""
-    parts = [
-        w if isinstance(w, bytes) else (str(w).encode("ascii")) for w in words
-    ]
+    parts = [w if isinstance(w, bytes) else (str(w).encode("ascii")) for w in words]
     return b" ".join(parts) + b"\r\n"
 
 
@@ -530,6 +528,7 @@ STATS_JOB_REPLY = re.compile(
     rb"age: (\d+)\ndelay: (\d+)\nttr: (\d+)\ntime-left: (\d+)\nfile: (\d+)\nreserves: (\d+)\n"
     rb"timeouts: (\d+)\nreleases: (\d+)\nburies: (\d+)\nkicks: (\d+)\n\r\n"
 )
+
 
 def read_stats_job_fields(parser: ReplyParser, limit: int) -> list[Any]:
     """A bulk reader (``Connection.send_bulk``): stats-job replies by :data:`STATS_JOB_REPLY`."""

@@ -122,7 +122,10 @@ def email(rng: random.Random, *, error: str | None = None) -> bytes:
         return laravel(rng, rng.choice(EMAIL_JOBS), props)
     failed_at = iso(BASE_TIME - rng.randint(60, 7200))
     return laravel(
-        rng, rng.choice(EMAIL_JOBS), props, attempts=3,
+        rng,
+        rng.choice(EMAIL_JOBS),
+        props,
+        attempts=3,
         extra={"error": error, "failedAt": failed_at},
     )
 

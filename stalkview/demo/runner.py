@@ -50,8 +50,14 @@ class DemoController:
 
 def _fresh(old: Workload) -> Workload:
     # A Workload runs once; restarting means a new one with the same settings.
-    return Workload(old.address, seed=old.seed, rate=old.rate, stall_every=old.stall_every,
-                    kick_every=old.kick_every, profiles=old.profiles)
+    return Workload(
+        old.address,
+        seed=old.seed,
+        rate=old.rate,
+        stall_every=old.stall_every,
+        kick_every=old.kick_every,
+        profiles=old.profiles,
+    )
 
 
 @contextmanager
@@ -71,8 +77,9 @@ def demo_environment(
     """
     with DemoServer() as server:
         summary = asyncio.run(_seed(server.address, seed))
-        live = Workload(server.address, seed=seed, rate=rate, stall_every=stall_every,
-                        kick_every=kick_every)
+        live = Workload(
+            server.address, seed=seed, rate=rate, stall_every=stall_every, kick_every=kick_every
+        )
         controller = DemoController(server, summary, live)
         # Whoever stops the server (us, a signal, atexit) stops the workload first.
         server.before_stop.append(controller.stop_workload)

@@ -100,16 +100,27 @@ def _due_soon(rng: random.Random) -> int:
 
 def _plan_emails(rng: random.Random) -> list[JobSpec]:
     tube = "emails"
-    jobs = [JobSpec(tube, bodies.email(rng), priority=rng.choice((0, 512, 1024, 1024, 1024)))
-            for _ in range(160)]
-    jobs += [JobSpec(tube, bodies.email(rng), delay=_due_soon(rng), state="delayed")
-             for _ in range(24)]
+    jobs = [
+        JobSpec(tube, bodies.email(rng), priority=rng.choice((0, 512, 1024, 1024, 1024)))
+        for _ in range(160)
+    ]
+    jobs += [
+        JobSpec(tube, bodies.email(rng), delay=_due_soon(rng), state="delayed") for _ in range(24)
+    ]
     for i in range(9):
         error = bodies.EMAIL_ERRORS[0] if i < 5 else rng.choice(bodies.EMAIL_ERRORS)
-        jobs.append(JobSpec(tube, bodies.email(rng, error=error), state="buried",
-                            kicks=1 if i % 3 == 0 else 0, tag="buried"))
-    jobs += [JobSpec(tube, bodies.email(rng), releases=rng.randint(3, 6), tag="poison")
-             for _ in range(3)]
+        jobs.append(
+            JobSpec(
+                tube,
+                bodies.email(rng, error=error),
+                state="buried",
+                kicks=1 if i % 3 == 0 else 0,
+                tag="buried",
+            )
+        )
+    jobs += [
+        JobSpec(tube, bodies.email(rng), releases=rng.randint(3, 6), tag="poison") for _ in range(3)
+    ]
     return jobs
 
 
@@ -117,13 +128,32 @@ def _plan_thumbnails(rng: random.Random) -> list[JobSpec]:
     tube = "thumbnails"
     jobs = [JobSpec(tube, bodies.thumbnail(rng), ttr=3) for _ in range(110)]
     jobs.insert(17, JobSpec(tube, bodies.png(rng), ttr=3, tag="binary"))
-    jobs += [JobSpec(tube, bodies.thumbnail(rng), ttr=3, delay=_due_soon(rng), state="delayed")
-             for _ in range(6)]
-    jobs += [JobSpec(tube, bodies.thumbnail(rng, error=rng.choice(bodies.THUMBNAIL_ERRORS)),
-                     ttr=3, state="buried", tag="buried") for _ in range(4)]
+    jobs += [
+        JobSpec(tube, bodies.thumbnail(rng), ttr=3, delay=_due_soon(rng), state="delayed")
+        for _ in range(6)
+    ]
+    jobs += [
+        JobSpec(
+            tube,
+            bodies.thumbnail(rng, error=rng.choice(bodies.THUMBNAIL_ERRORS)),
+            ttr=3,
+            state="buried",
+            tag="buried",
+        )
+        for _ in range(4)
+    ]
     # Corrupt uploads that crash the worker: retried, and one timeout each.
-    jobs += [JobSpec(tube, bodies.thumbnail(rng), ttr=1, releases=rng.randint(2, 4),
-                     time_out=True, tag="poison") for _ in range(3)]
+    jobs += [
+        JobSpec(
+            tube,
+            bodies.thumbnail(rng),
+            ttr=1,
+            releases=rng.randint(2, 4),
+            time_out=True,
+            tag="poison",
+        )
+        for _ in range(3)
+    ]
     return jobs
 
 
@@ -131,12 +161,32 @@ def _plan_webhooks(rng: random.Random) -> list[JobSpec]:
     tube = "webhooks"
     jobs = [JobSpec(tube, bodies.webhook(rng), ttr=10) for _ in range(80)]
     # Retries with backoff: what a webhook queue mostly holds when endpoints flap.
-    jobs += [JobSpec(tube, bodies.webhook(rng, attempt=rng.randint(2, 5)), ttr=10,
-                     delay=_due_soon(rng), state="delayed") for _ in range(35)]
-    jobs += [JobSpec(tube, bodies.webhook(rng, attempt=6, error=rng.choice(bodies.WEBHOOK_ERRORS)),
-                     ttr=10, state="buried", tag="buried") for _ in range(7)]
-    jobs += [JobSpec(tube, bodies.webhook(rng, attempt=8), ttr=10, releases=rng.randint(5, 8),
-                     tag="poison") for _ in range(4)]
+    jobs += [
+        JobSpec(
+            tube,
+            bodies.webhook(rng, attempt=rng.randint(2, 5)),
+            ttr=10,
+            delay=_due_soon(rng),
+            state="delayed",
+        )
+        for _ in range(35)
+    ]
+    jobs += [
+        JobSpec(
+            tube,
+            bodies.webhook(rng, attempt=6, error=rng.choice(bodies.WEBHOOK_ERRORS)),
+            ttr=10,
+            state="buried",
+            tag="buried",
+        )
+        for _ in range(7)
+    ]
+    jobs += [
+        JobSpec(
+            tube, bodies.webhook(rng, attempt=8), ttr=10, releases=rng.randint(5, 8), tag="poison"
+        )
+        for _ in range(4)
+    ]
     return jobs
 
 
@@ -144,13 +194,25 @@ def _plan_reports(rng: random.Random) -> list[JobSpec]:
     tube = "reports"
     jobs = [JobSpec(tube, bodies.report(rng), ttr=3600, priority=2048) for _ in range(12)]
     # ~40 KB each: big enough that a viewer must not render them eagerly.
-    jobs += [JobSpec(tube, bodies.report(rng, rows=520), ttr=3600, priority=2048, tag="large")
-             for _ in range(3)]
+    jobs += [
+        JobSpec(tube, bodies.report(rng, rows=520), ttr=3600, priority=2048, tag="large")
+        for _ in range(3)
+    ]
     jobs.append(JobSpec(tube, bodies.report_gzip(rng), ttr=3600, priority=2048, tag="binary"))
-    jobs += [JobSpec(tube, bodies.report(rng), ttr=3600, delay=_due_soon(rng), state="delayed")
-             for _ in range(8)]
-    jobs += [JobSpec(tube, bodies.report(rng, error=rng.choice(bodies.REPORT_ERRORS)), ttr=3600,
-                     state="buried", tag="buried") for _ in range(2)]
+    jobs += [
+        JobSpec(tube, bodies.report(rng), ttr=3600, delay=_due_soon(rng), state="delayed")
+        for _ in range(8)
+    ]
+    jobs += [
+        JobSpec(
+            tube,
+            bodies.report(rng, error=rng.choice(bodies.REPORT_ERRORS)),
+            ttr=3600,
+            state="buried",
+            tag="buried",
+        )
+        for _ in range(2)
+    ]
     return jobs
 
 
@@ -158,8 +220,10 @@ def _plan_default(rng: random.Random) -> list[JobSpec]:
     tube = "default"
     jobs = [JobSpec(tube, bodies.misc(rng), ttr=120) for _ in range(25)]
     jobs.insert(3, JobSpec(tube, bodies.terminal_trap(), ttr=120, tag="markup"))
-    jobs += [JobSpec(tube, bodies.misc(rng), ttr=120, delay=_due_soon(rng), state="delayed")
-             for _ in range(3)]
+    jobs += [
+        JobSpec(tube, bodies.misc(rng), ttr=120, delay=_due_soon(rng), state="delayed")
+        for _ in range(3)
+    ]
     return jobs
 
 
@@ -171,8 +235,10 @@ async def seed(client_address: Any, *, seed: int = 42) -> SeedSummary:
     pass.
     """
     plan = plan_seed(seed)
-    async with Client(client_address, encoding=None) as client, \
-            Client(client_address, encoding=None) as crasher:
+    async with (
+        Client(client_address, encoding=None) as client,
+        Client(client_address, encoding=None) as crasher,
+    ):
         ids = await _put_all(client, plan)
         await _give_history(client, plan, ids)
         # A separate connection plays the worker that crashed mid-job: its
@@ -235,7 +301,8 @@ async def _wait_until_ready(client: Client, ids: list[int], *, limit: float) -> 
     while pending:
         states = await client.run_many([cmd.stats_job(jid) for jid in pending])
         pending = [
-            jid for jid, st in zip(pending, states, strict=True)
+            jid
+            for jid, st in zip(pending, states, strict=True)
             if isinstance(st, dict) and st.get("state") == "reserved"
         ]
         if pending and loop.time() > deadline:
@@ -286,8 +353,9 @@ class TubeProfile:
 
 PROFILES: tuple[TubeProfile, ...] = (
     TubeProfile("emails", 0.35, bodies.email, 60, 160, 0.06, 0.03, bodies.EMAIL_ERRORS),
-    TubeProfile("thumbnails", 0.25, bodies.thumbnail, 3, 110, 0.04, 0.02,
-                bodies.THUMBNAIL_ERRORS, 0.0),
+    TubeProfile(
+        "thumbnails", 0.25, bodies.thumbnail, 3, 110, 0.04, 0.02, bodies.THUMBNAIL_ERRORS, 0.0
+    ),
     TubeProfile("webhooks", 0.2, bodies.webhook, 10, 80, 0.15, 0.03, bodies.WEBHOOK_ERRORS, 0.2),
     TubeProfile("reports", 0.05, bodies.report, 3600, 15, 0.0, 0.05, bodies.REPORT_ERRORS, 0.3),
     TubeProfile("default", 0.1, bodies.misc, 120, 25, 0.02, 0.01, ("unknown command",)),
@@ -380,8 +448,9 @@ class Workload:
         if self._thread is not None:
             raise RuntimeError("the workload is already started")
         self._started.clear()
-        self._thread = threading.Thread(target=self._thread_main, name="stalkview-demo-workload",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._thread_main, name="stalkview-demo-workload", daemon=True
+        )
         self._thread.start()
         if not self._started.wait(timeout):
             self.stop()
@@ -484,8 +553,9 @@ class Workload:
                 if profile.name != using:
                     await client.use(profile.name)
                     using = profile.name
-                await client.put(body, priority=rng.choice((512, 1024, 1024, 2048)),
-                                 delay=delay, ttr=profile.ttr)
+                await client.put(
+                    body, priority=rng.choice((512, 1024, 1024, 2048)), delay=delay, ttr=profile.ttr
+                )
                 self.stats.puts += 1
             except BeanstalkConnectionError:
                 using = "default"  # a reconnect restores the tube, but be sure
@@ -644,8 +714,9 @@ class Workload:
                     await self._quietly(client.delete(self._own_buried.popleft()))
                     self.stats.deletes += 1
                 if self._own_buried:
-                    jid = self._own_buried.pop() if rng.random() < 0.5 else \
-                        self._own_buried.popleft()
+                    jid = (
+                        self._own_buried.pop() if rng.random() < 0.5 else self._own_buried.popleft()
+                    )
                     if await self._quietly(client.kick_job(jid)):
                         self.stats.kicks += 1
                         log.info("kicked job %d", jid)
@@ -661,9 +732,11 @@ class Workload:
         names = [p.name for p in self.profiles]
         found = await client.run_many([cmd.stats_tube(name) for name in names])
         candidates = [
-            st["name"] for st in found
+            st["name"]
+            for st in found
             if isinstance(st, dict)
-            and not st.get("current-jobs-buried") and st.get("current-jobs-delayed")
+            and not st.get("current-jobs-buried")
+            and st.get("current-jobs-delayed")
         ]
         if candidates:
             await client.use(rng.choice(candidates))

@@ -57,7 +57,7 @@ def _rate(value: float | None, dim: bool) -> Text:
 
 
 def status_cell(state: ServerState) -> Text:
-    """"● up", or "✕ down: why" (the reason cut to fit), or "… connecting"."""
+    """ "● up", or "✕ down: why" (the reason cut to fit), or "… connecting"."""
     if state.up:
         return Text("● up", style="bold green")
     if state.error is None:
@@ -156,8 +156,10 @@ class ServersTable(DataTable[Any]):
             Text(""),
             status,
             _num(int(totals.get("current-connections", 0)), dim=False),
-            *(_num(int(totals.get(state, 0)), dim=False, style=_STYLE.get(state, ""))
-              for state in STATES),
+            *(
+                _num(int(totals.get(state, 0)), dim=False, style=_STYLE.get(state, ""))
+                for state in STATES
+            ),
             _rate(rates.puts, False),
             _rate(rates.reserves, False),
         ]

@@ -227,9 +227,7 @@ class TubesTable(DataTable[Any]):
             return cell
         value = int(stats.get(column.stat, 0) or 0)
         if column.key == "paused":
-            return Text(
-                duration(value) if value > 0 else "", style="bold magenta", justify="right"
-            )
+            return Text(duration(value) if value > 0 else "", style="bold magenta", justify="right")
         style = "dim" if value == 0 else ""
         if value and column.key == "buried":
             style = "bold red"
