@@ -9,7 +9,7 @@ retried with a growing backoff, and marked up again when it answers.
     ...
     await fleet.stop()
 
-One refresh of a server is :func:`stalkview.app.poll.fetch_snapshot` (stats,
+One refresh of a server is :func:`stalkview.poll.fetch_snapshot` (stats,
 list-tubes and every stats-tube, pipelined), which sends only read commands.
 Never imports textual.
 """
@@ -24,10 +24,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from stalkview.app.poll import fetch_snapshot
 from stalkview.client import Client, Error
 from stalkview.config import Target
 from stalkview.model.rates import RateTracker, ServerRates, TubeRateBook
+from stalkview.poll import fetch_snapshot
 
 #: Server stats that are settings or identities, not quantities: never summed.
 NOT_SUMMED = frozenset(

@@ -22,7 +22,6 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.timer import Timer
 
-from stalkview.app.commands import StalkviewCommands
 from stalkview.app.messages import (
     BodiesLoaded,
     InventoryProgress,
@@ -35,12 +34,13 @@ from stalkview.app.messages import (
     ServerRefreshed,
     describe,
 )
-from stalkview.app.poll import Snapshot, fetch_snapshot
+from stalkview.app.palette import StalkviewCommands
 from stalkview.app.screens.help import HelpScreen
 from stalkview.app.screens.main import MainScreen
 from stalkview.client import BeanstalkConnectionError, Client, Error, NotFoundError
 from stalkview.inventory import Inventory, JobInfo, ScanProgress
 from stalkview.model import Query, RateTracker, ServerRates, TubeRateBook
+from stalkview.poll import Snapshot, fetch_snapshot
 
 PREVIEW_LIMIT = 4 * 1024
 """Bytes of a body fetched for a one-line preview."""

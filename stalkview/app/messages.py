@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from stalkview.app.poll import Snapshot
+from stalkview.poll import Snapshot
 
 if TYPE_CHECKING:
     from stalkview.inventory import InventoryChange, JobInfo, ScanProgress

@@ -32,8 +32,8 @@ from typing import Any
 
 import greenstalk
 
-from stalkview.app.poll import fetch_snapshot
 from stalkview.client import Client, commands
+from stalkview.poll import fetch_snapshot
 from tests.benchmarks.common import (
     emit,
     environment,

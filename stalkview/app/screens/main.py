@@ -21,8 +21,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Input, ProgressBar, Static
 
-from stalkview.app.actions import ACTION_BINDINGS, ActionsMixin
-from stalkview.app.poll import Snapshot, totals
+from stalkview.app.job_actions import ACTION_BINDINGS, ActionsMixin
 from stalkview.app.screens.jump import JumpScreen
 from stalkview.app.widgets.banner import ConnectionBanner
 from stalkview.app.widgets.footer import Footer
@@ -35,6 +34,7 @@ from stalkview.app.widgets.servers import BreakdownTable, ServersTable
 from stalkview.app.widgets.statebar import STATE_KEYS, StateBar
 from stalkview.app.widgets.tubes import TubesTable
 from stalkview.model import Hint, Query, QueryError, parse_query, server_hints, tube_hints
+from stalkview.poll import Snapshot, totals
 
 if TYPE_CHECKING:
     from stalkview.app.app import StalkviewApp

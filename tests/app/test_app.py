@@ -17,7 +17,6 @@ from textual.pilot import Pilot
 from textual.widgets._footer import FooterKey
 
 from stalkview.app.app import StalkviewApp
-from stalkview.app.poll import fetch_snapshot
 from stalkview.app.screens.help import HelpScreen
 from stalkview.app.screens.jump import JumpScreen, parse_job_id
 from stalkview.app.widgets.banner import ConnectionBanner
@@ -28,6 +27,7 @@ from stalkview.app.widgets.serverbar import ServerBar
 from stalkview.app.widgets.tubes import ADD_CHUNK, ALL_TUBES, COLUMNS, TubesTable
 from stalkview.client import Client
 from stalkview.client import commands as cmd
+from stalkview.poll import fetch_snapshot
 from tests.beanstalkd import Beanstalkd
 from tests.pilot import wait_for
 
@@ -470,7 +470,7 @@ async def test_help_lists_live_bindings_and_palette_has_every_action(server: Bea
             assert expected in text, expected
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
-        from stalkview.app.commands import palette_commands
+        from stalkview.app.palette import palette_commands
 
         titles = {c.title for c in palette_commands(app.main.binding_nodes())}
         for title in ("Jump", "Lifecycle", "Buried", "Search", "Help", "Sort tubes by ready"):

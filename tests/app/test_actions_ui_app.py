@@ -14,10 +14,10 @@ from stalkview.app.screens.put import PutScreen
 from stalkview.app.widgets.joblist import JobList
 from stalkview.app.widgets.tubes import TubesTable
 from stalkview.client import Client
+from tests.app.test_actions_ui import MUTATING_COUNTERS
+from tests.app.test_app import SIZE, make_app, ready
 from tests.beanstalkd import Beanstalkd
 from tests.pilot import notices, wait_for
-from tests.test_actions_ui import MUTATING_COUNTERS
-from tests.test_app import SIZE, make_app, ready
 
 #: Every printable key a user might press, plus the dialog keys.
 KEYS = [*"nyxXKmMpRrJdebtuAcq", "space", "enter", "tab", "1", "4"]

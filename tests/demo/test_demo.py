@@ -31,7 +31,7 @@ from stalkview.demo import (
 from stalkview.demo.workload import PAUSED_TUBE
 from tests.beanstalkd import Beanstalkd
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 STATES = ("ready", "delayed", "reserved", "buried")
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(sys.executable).with_name("stalkview")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def readme_quick_start() -> list[str]:

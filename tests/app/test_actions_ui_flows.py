@@ -17,14 +17,14 @@ from stalkview.app.widgets.joblist import JobList
 from stalkview.client import Client, NotFoundError
 from stalkview.client import commands as cmd
 from stalkview.journal import Journal
-from tests.beanstalkd import Beanstalkd
-from tests.pilot import notices, wait_for
-from tests.test_actions_ui import (
+from tests.app.test_actions_ui import (
     HarnessApp,
     actions_idle,
     show_jobs,
     wait_async,
 )
+from tests.beanstalkd import Beanstalkd
+from tests.pilot import notices, wait_for
 
 SIZE = (120, 45)
 

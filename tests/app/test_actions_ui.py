@@ -18,7 +18,7 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Static
 
-from stalkview.app.actions import ACTION_BINDINGS, ActionsMixin
+from stalkview.app.job_actions import ACTION_BINDINGS, ActionsMixin
 from stalkview.app.screens.confirm import ConfirmScreen
 from stalkview.app.screens.put import PutScreen
 from stalkview.app.widgets.joblist import JobList
