@@ -350,12 +350,6 @@ def encode_put(body: bytes, priority: int, delay: int, ttr: int) -> bytes:
     return b"put %d %d %d %d\r\n%b\r\n" % (priority, delay, ttr, len(body), body)
 
 
-def encode_line(*words: bytes | str | int) -> bytes:
-    """A command line from its words; ints and strs are written as ASCII."""
-    parts = [w if isinstance(w, bytes) else (str(w).encode("ascii")) for w in words]
-    return b" ".join(parts) + b"\r\n"
-
-
 # --- reply bodies -----------------------------------------------------------
 
 #: Keys of `stats` / `stats-tube` whose values are text even when they look numeric.
