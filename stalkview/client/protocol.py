@@ -259,7 +259,9 @@ class ReplyParser:
                 continue
             eol = data.find(b"\r\n", i)
             if eol < 0 or eol - i > MAX_REPLY_LINE:
-                if eol >= 0 or size - i > MAX_REPLY_LINE:
+                # A line at the limit may have its CR here and its LF still on the way.
+                longest = MAX_REPLY_LINE + 1 if data.endswith(b"\r") else MAX_REPLY_LINE
+                if eol >= 0 or size - i > longest:
                     raise ProtocolError(
                         f"reply line longer than {MAX_REPLY_LINE} bytes without CRLF"
                     )

@@ -573,6 +573,17 @@ def test_the_socket_is_always_offered_room_for_a_read() -> None:
         assert len(parser.get_buffer()) >= MIN_READ
 
 
+def test_a_reply_line_of_the_limit_is_read_however_it_arrives() -> None:
+    line = b"USING " + b"t" * (MAX_REPLY_LINE - 6)
+    assert len(line) == MAX_REPLY_LINE
+    expected = [Reply(b"USING", [line[6:]])]
+    assert ReplyParser().feed(line + b"\r\n") == expected
+    parser = ReplyParser()
+    assert parser.feed(line) == []  # the limit without its CRLF: still waiting
+    assert parser.feed(b"\r") == []
+    assert parser.feed(b"\n") == expected
+
+
 def test_a_reply_line_over_the_limit_is_refused_before_its_end_arrives() -> None:
     parser = ReplyParser()
     with pytest.raises(ProtocolError, match="longer than 1024 bytes"):
