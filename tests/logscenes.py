@@ -4,6 +4,7 @@ release churn (beanstalkd#622). Shared by the binlog tests of several layers."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -101,10 +102,8 @@ class Churn:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
         if self._client is not None:
             await self._client.close()

@@ -7,7 +7,6 @@ import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -84,7 +83,7 @@ async def test_binlog_is_read_only(logged: Beanstalkd, capsys: pytest.CaptureFix
         before = await client.stats()
         tubes_before = await client.tubes()
         job_before = await client.stats_job(job)
-        code, out, err = await run_cli(["binlog", logged.address, "--window", "0.2"], capsys)
+        code, _out, err = await run_cli(["binlog", logged.address, "--window", "0.2"], capsys)
         assert code == 0, err
         after = await client.stats()
         assert {k: after[k] for k in CHANGE_COUNTERS} == {k: before[k] for k in CHANGE_COUNTERS}

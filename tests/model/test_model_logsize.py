@@ -70,9 +70,7 @@ def test_pinning_names_the_oldest_job_of_the_oldest_file() -> None:
         FakeJob(id=50, tube="emails", state="delayed", age=600, file=1),
         FakeJob(id=90, tube="retry", state="ready", age=30, file=2),
     ]
-    report = LogWatch().update(
-        stats(1, 26_500), 0.0, jobs=jobs, jobs_complete=True, live_bytes=MIB
-    )
+    report = LogWatch().update(stats(1, 26_500), 0.0, jobs=jobs, jobs_complete=True, live_bytes=MIB)
     assert report is not None
     [hint] = log_hints(report)
     assert hint.level == "warning"
