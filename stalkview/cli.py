@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import importlib
 import json
 import sys
 from collections.abc import Callable, Coroutine, Iterator, Sequence
@@ -18,6 +17,7 @@ from typing import IO, Any, NoReturn
 
 from stalkview import __version__
 from stalkview import format as fmt
+from stalkview.app import run_app, run_fleet_app
 from stalkview.client import (
     AddressError,
     Client,
@@ -30,10 +30,6 @@ from stalkview.config import Config, ConfigError, Target, load_config
 from stalkview.inventory import STATES, Inventory, JobInfo, ScanProgress
 
 PROG = "stalkview"
-#: Names a first positional argument is never taken as an address for.
-SUBCOMMANDS = (
-    "stats", "tubes", "jobs", "peek", "demo", "journal", "export", "import", "binlog",
-)  # fmt: skip
 PREVIEW = 60
 #: Options of the app command line that take a value (skipped when looking for the address).
 _VALUE_OPTIONS = ("--interval", "--config")
@@ -782,26 +778,13 @@ def open_app(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise CliError(str(exc)) from None
     interval = args.interval if args.interval is not None else config.interval
-    try:
-        # import_module reads sys.modules, so a stand-in module (tests) is honoured.
-        app = importlib.import_module("stalkview.app")
-    except ImportError as exc:
-        return _missing("the terminal UI", exc)
-    run_fleet_app = getattr(app, "run_fleet_app", None)
-    if len(targets) > 1 and run_fleet_app is not None:
-        return int(run_fleet_app(targets, interval=interval, read_only=args.read_only))
     if len(targets) > 1:
-        sys.stderr.write(
-            f"{PROG}: note: the fleet view is not in the app yet; opening {targets[0].label} "
-            f"only (use '{PROG} tubes' or '{PROG} stats' with several servers)\n"
-        )
+        return int(run_fleet_app(targets, interval=interval, read_only=args.read_only))
     first = targets[0]
     read_only = args.read_only or first.read_only
     if first.name is not None:
-        return int(
-            app.run_app(first.address, interval=interval, read_only=read_only, title=first.name)
-        )
-    return int(app.run_app(first.address, interval=interval, read_only=read_only))
+        return int(run_app(first.address, interval=interval, read_only=read_only, title=first.name))
+    return int(run_app(first.address, interval=interval, read_only=read_only))
 
 
 def open_demo(interval: float | None, read_only: bool) -> int:
@@ -825,6 +808,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = 
     "export": cmd_export,
     "import": cmd_import,
 }
+#: Every subcommand: a first positional argument with one of these names is never
+#: taken as a server address.
+SUBCOMMANDS = frozenset({*COMMANDS, "demo"})
 
 
 def _dispatch(argv: list[str]) -> int:
