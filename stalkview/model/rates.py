@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from stalkview.format import duration_words
@@ -237,7 +237,7 @@ class TubeRates:
     timeouts: float | None = None
     buries: float | None = None
     kicks: float | None = None
-    idle_for: float | None = None
+    idle_for: float | None = field(default=None, compare=False)
 
     @classmethod
     def from_tracker(
