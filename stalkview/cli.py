@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="See and operate beanstalkd work queues from the terminal.",
         usage=f"{PROG} ADDRESS|NAME ... [--interval S] [--read-only] [--config PATH]\n"
         f"       {PROG} --demo | demo\n"
-        f"       {PROG} {{stats,tubes,jobs,peek,export,import,journal}} ADDRESS ...",
+        f"       {PROG} {{stats,tubes,jobs,peek,binlog,export,import,journal}} ADDRESS ...",
         epilog="examples:\n"
         f"  {PROG} localhost:11300          open the UI\n"
         f"  {PROG} prod                     open a server or group saved in the config\n"
@@ -207,6 +207,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", help="the JSON Lines file; - reads stdin")
     p.add_argument("--tube", help="put every job into this tube instead of its own")
     p.add_argument("--dry-run", action="store_true", help="say what would be put, put nothing")
+
+    p = add(
+        "binlog",
+        "how big the binlog is against the live data, what writes it, which jobs keep it",
+        f"{PROG} binlog localhost:11300 --window 5\n  {PROG} binlog prod --json",
+    )
+    p.add_argument("address", metavar="ADDRESS", help=ADDRESS_HELP)
+    _config_option(p)
+    p.add_argument(
+        "--window",
+        type=_positive,
+        default=3.0,
+        metavar="S",
+        help="seconds between the two readings the rates come from (default: 3)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = add("demo", "open the UI on a built-in demo server", f"{PROG} demo --read-only")
     _app_options(p)
@@ -598,6 +614,30 @@ async def cmd_peek(args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_binlog(args: argparse.Namespace) -> int:
+    from stalkview.logprobe import sample
+    from stalkview.model.logsize import HELP, report_lines
+
+    address = _address_of(args)
+    client = await _connect(address)
+    try:
+        report = await sample(client, args.window)
+    finally:
+        await client.close()
+    if report is None:
+        raise CliError(
+            f"{args.address} keeps no binlog (binlog-current-index is 0): "
+            "beanstalkd writes one only when started with -b DIR"
+        )
+    if args.json:
+        print(_json_line({"server": args.address, **report.to_dict()}))
+        return 0
+    _print_lines(report_lines(report))
+    if report.runaway:
+        _print_lines(["", *HELP.splitlines()])
+    return 0
+
+
 async def cmd_journal(args: argparse.Namespace) -> int:
     from stalkview.journal import SelectorError, journal_list, journal_restore
 
@@ -763,6 +803,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = 
     "tubes": cmd_tubes,
     "jobs": cmd_jobs,
     "peek": cmd_peek,
+    "binlog": cmd_binlog,
     "journal": cmd_journal,
     "export": cmd_export,
     "import": cmd_import,
