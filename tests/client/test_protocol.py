@@ -591,6 +591,8 @@ def test_a_reply_line_over_the_limit_is_refused_before_its_end_arrives() -> None
         parser.feed(b"U" * (MAX_REPLY_LINE + 2))
     with pytest.raises(ProtocolError, match="longer than 1024 bytes"):
         ReplyParser().feed(b"U" * (MAX_REPLY_LINE + 1) + b"\r\n")
+    with pytest.raises(ProtocolError, match="longer than 1024 bytes"):
+        ReplyParser().feed(b"U" * (MAX_REPLY_LINE + 1) + b"\r")  # its LF cannot save it
 
 
 def test_parse_with_a_limit_leaves_the_rest_for_later() -> None:
