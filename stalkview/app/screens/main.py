@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -44,12 +44,41 @@ if TYPE_CHECKING:
 
 QUERY_HELP = 'e.g. state=buried reserves>=3 age>1h body~"user_id": 42   (enter: run, esc: clear)'
 
+PANES = ("tubes-pane", "jobs-pane", "side")
+NARROW = 100
+"""Below this many columns the job detail opens over the jobs list (enter) instead of
+beside it: at 80 columns a side pane would leave the body preview a dozen cells."""
+TUBES_MAX_ROWS = 12
+"""The tubes table's height (header included) on a tall terminal; a short one gives it
+about a third of its lines, so the jobs pane keeps at least 8 rows at 24 lines."""
+
+
+def tubes_table_height(screen_height: int) -> int:
+    """The most lines the tubes table (header included) may take on this screen."""
+    return max(3, min(TUBES_MAX_ROWS, screen_height // 3 - 2))
+
 
 class MainScreen(ActionsMixin, Screen[None]):
     """Everything on one screen; tab / shift+tab move between the panes."""
 
     # Focus the tubes table straight away: a second focus change would rebuild the footer.
     AUTO_FOCUS = "#tubes"
+    # Classes for the stylesheet: "-narrow" opens the detail over the jobs list; the
+    # server bar drops its sparklines ("-medium"), then its totals ("-short"), then its
+    # rates ("-tiny") as the terminal gets shorter.
+    # (Textual types these "ClassVar[...] | None", so a ClassVar annotation here fails mypy.)
+    HORIZONTAL_BREAKPOINTS = [  # noqa: RUF012
+        (0, "-narrow"),
+        (NARROW, "-wide"),
+    ]
+    # esc backs out of an input first (action_back), then restores a zoomed pane.
+    ESCAPE_TO_MINIMIZE: ClassVar[bool | None] = False
+    VERTICAL_BREAKPOINTS = [  # noqa: RUF012
+        (0, "-tiny"),
+        (20, "-short"),
+        (32, "-medium"),
+        (40, "-tall"),
+    ]
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
@@ -66,6 +95,13 @@ class MainScreen(ActionsMixin, Screen[None]):
             show=False,  # "/" searches in the jobs pane; the footer has no room for both
             id="search",
             tooltip="Search jobs: stats conditions and body text or regex",
+        ),
+        Binding(
+            "z",
+            "zoom",
+            "Zoom",
+            id="zoom",
+            tooltip="Zoom: the focused pane fills the screen; z again restores",
         ),
         Binding("colon", "jump", "Jump", id="jump", tooltip="Jump to a job by id"),
         Binding(
@@ -109,6 +145,8 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.current_job: JobInfo | None = None
         self.hints: list[Hint] = []
         self._titles: dict[str, str] = {}
+        self._tube_count = 0
+        self._tubes_height: int | None = -1  # the tubes table's max-height (None: zoomed)
 
     @property
     def sv(self) -> StalkviewApp:
@@ -134,6 +172,7 @@ class MainScreen(ActionsMixin, Screen[None]):
                 classes="hidden",
             )
             yield TubesTable(id="tubes")
+            yield Static("", id="tube-detail", classes="hidden")
             if self.fleet_app is not None:
                 with Vertical(id="breakdown-pane"):
                     yield Static("", id="breakdown-title")
@@ -163,6 +202,81 @@ class MainScreen(ActionsMixin, Screen[None]):
             self.show_all_view()
         self._action_state = self.disabled_reasons()  # what the footer was composed with
         self.sv.start_polling()
+
+    # --- fitting the terminal --------------------------------------------------------
+
+    def on_resize(self) -> None:
+        self._fit_heights()
+
+    def _fit_heights(self) -> None:
+        """Cap the tubes table so the jobs pane keeps its rows (not while zoomed)."""
+        table = self.query_one(TubesTable)
+        zoomed = self.maximized is not None
+        height = None if zoomed else tubes_table_height(self.size.height)
+        if self._tubes_height != height:
+            self._tubes_height = height
+            table.styles.max_height = height
+            # The cursor row stays in view when the table gets shorter.
+            table.call_after_refresh(table.move_cursor, row=table.cursor_row, animate=False)
+
+    @property
+    def narrow(self) -> bool:
+        return self.has_class("-narrow")
+
+    @property
+    def zoomed_pane(self) -> str | None:
+        """The id of the pane that fills the screen, or None."""
+        return None if self.maximized is None else self.maximized.id
+
+    def action_zoom(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+        else:
+            pane = self.query_one(f"#{self._focused_pane_id()}")
+            if pane.id == "side":
+                self._open_side()
+            self.maximized = pane
+        self._fit_heights()
+        self._show_tube_detail()
+
+    def _focused_pane_id(self) -> str:
+        pane = self._focused_pane()
+        return "side" if pane == "side" else f"{pane}-pane"
+
+    def _open_side(self, focus: str = "#detail") -> None:
+        """Show the side pane and focus it: beside the jobs (wide) or over them (narrow)."""
+        self.add_class("-side-open")
+        target = self.query_one(focus)
+        # Until the class has taken effect the pane is not displayed and cannot focus.
+        self.call_after_refresh(target.focus)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        in_side = self._focused_pane() == "side"
+        self.set_class(in_side, "-side-open")
+        maximized = self.maximized
+        if maximized is not None and maximized.id in PANES:
+            # Focus moved out of the zoomed pane (a jump, an action): follow it.
+            pane = self.query_one(f"#{self._focused_pane_id()}")
+            if pane is not maximized:
+                self.maximized = pane
+
+    def _show_tube_detail(self) -> None:
+        """The zoomed tubes pane also shows every column of the selected tube."""
+        detail = self.query_one("#tube-detail", Static)
+        shown = self.zoomed_pane == "tubes-pane" and bool(self.query_one(TubesTable).hidden_columns)
+        detail.set_class(not shown, "hidden")
+        if shown:
+            detail.update(self.query_one(TubesTable).describe_row())
+
+    @on(JobList.ColumnsChanged)
+    def _job_columns_changed(self, event: JobList.ColumnsChanged) -> None:
+        if self.sv.inventory.scanned:  # while scanning, the title shows the progress
+            self.show_jobs()
+
+    @on(TubesTable.ColumnsChanged)
+    def _columns_changed(self, event: TubesTable.ColumnsChanged) -> None:
+        self._title_tubes(self._tube_count)
+        self._show_tube_detail()
 
     def binding_nodes(self) -> list[DOMNode]:
         """Where the help screen reads bindings from: the app, this screen, each pane."""
@@ -199,6 +313,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.update_lifecycle()
 
     def _title_tubes(self, count: int) -> None:
+        self._tube_count = count
         table = self.query_one(TubesTable)
         title = Text(f"Tubes ({count:,})")
         if self.fleet_app is not None:
@@ -211,6 +326,10 @@ class MainScreen(ActionsMixin, Screen[None]):
         if table.name_filter:
             title.append("  filter: ", style="dim")
             title.append(table.name_filter, style="bold")
+        hidden = table.hidden_columns
+        if hidden:
+            # Said, not silently dropped: widen the terminal or zoom (z) to see them.
+            title.append(f"  hidden: {' '.join(hidden)} (z)", style="dim")
         self._set_title("#tubes-pane", title)
 
     def show_lost(self, reason: str, retry_in: float, attempt: int, since: float | None) -> None:
@@ -251,6 +370,7 @@ class MainScreen(ActionsMixin, Screen[None]):
             )
             self.query_one(HintsBar).show_hints(tube + server)
         self.update_lifecycle()
+        self._show_tube_detail()
         if self._all_view():
             self._show_breakdown()
 
@@ -313,6 +433,9 @@ class MainScreen(ActionsMixin, Screen[None]):
         title.append(f" · {self.state_filter or 'all states'} · {len(jobs):,}")
         if self.job_query is not None and not self.job_query.is_empty:
             title.append(f" · search: {self.job_query}", style="italic")
+        hidden = job_list.hidden_columns
+        if hidden:
+            title.append(f"  hidden: {' '.join(hidden)} (enter)", style="dim")
         self._set_title("#jobs-pane", title)
 
     def _set_title(self, selector: str, title: Text) -> None:
@@ -355,7 +478,7 @@ class MainScreen(ActionsMixin, Screen[None]):
     @on(JobList.Selected)
     def _job_selected(self, event: JobList.Selected) -> None:
         self.query_one(ContentSwitcher).current = "detail"
-        self.query_one(JobDetail).focus()
+        self._open_side()
 
     def show_job(self, loaded: JobLoaded) -> None:
         detail = self.query_one(JobDetail)
@@ -426,7 +549,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.show_jobs()
         self.query_one(JobList).select_job_id(job.id)
         self.query_one(ContentSwitcher).current = "detail"
-        self.query_one(JobDetail).focus()
+        self._open_side()
 
     # --- search -----------------------------------------------------------------------------
 
@@ -545,10 +668,14 @@ class MainScreen(ActionsMixin, Screen[None]):
     def action_toggle_lifecycle(self) -> None:
         switcher = self.query_one(ContentSwitcher)
         showing = switcher.current == "lifecycle-view"
+        in_side = self._focused_pane() == "side"
         switcher.current = "detail" if showing else "lifecycle-view"
         self.query_one("#side").border_title = self._detail_title() if showing else "Lifecycle"
         if not showing:
             self.update_lifecycle()
+        if in_side or self.narrow:
+            # Narrow: no room beside the jobs, so the diagram (or the detail) opens over them.
+            self._open_side("#detail" if showing else "#lifecycle-view")
 
     def action_state(self, state: str | None) -> None:
         self.state_filter = state
@@ -570,8 +697,12 @@ class MainScreen(ActionsMixin, Screen[None]):
             focused.add_class("hidden")
             self.run_query("")
             self._query_status(None)
+        elif self.maximized is not None:
+            self.action_zoom()
         elif self._focused_pane() == "side":
-            self.query_one(JobList).focus()
+            self.remove_class("-side-open")  # narrow: the jobs list shows again
+            job_list = self.query_one(JobList)
+            self.call_after_refresh(job_list.focus)
         elif self._focused_pane() == "jobs":
             self.query_one(TubesTable).focus()
         elif self.query_one(ContentSwitcher).current == "lifecycle-view":
