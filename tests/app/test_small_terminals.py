@@ -79,7 +79,7 @@ def test_health_is_shortened_between_words() -> None:
     assert short_health(cell, 100) is cell
     assert short_health(cell, 31).plain == "▲ no consumers: 40 ready jobs"
     assert short_health(cell, 20).plain == "▲ no consumers: 40…"
-    assert short_health(cell, 16).plain == "▲ no consumers:…"
+    assert short_health(cell, 16).plain == "▲ no consumers…"
 
 
 def test_footer_keeps_help_and_whole_keys() -> None:

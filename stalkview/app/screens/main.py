@@ -64,14 +64,21 @@ PANES = ("tubes-pane", "jobs-pane", "side")
 NARROW = 100
 """Below this many columns the job detail opens over the jobs list (enter) instead of
 beside it: at 80 columns a side pane would leave the body preview a dozen cells."""
+TALL = 40
+"""From this many lines the tubes pane has its full height: 12 table lines (header
+included) and up to 5 problems. A shorter screen gives the pane about a third of its
+lines, so the jobs pane keeps at least 8 rows at 24 lines."""
 TUBES_MAX_ROWS = 12
-"""The tubes table's height (header included) on a tall terminal; a short one gives it
-about a third of its lines, so the jobs pane keeps at least 8 rows at 24 lines."""
+PROBLEMS_MAX_ROWS = 5
 
 
-def tubes_table_height(screen_height: int) -> int:
-    """The most lines the tubes table (header included) may take on this screen."""
-    return max(3, min(TUBES_MAX_ROWS, screen_height // 3 - 2))
+def tubes_pane_heights(screen_height: int) -> tuple[int, int]:
+    """The most lines the tubes table (header included) and the problems summary get."""
+    if screen_height >= TALL:
+        return TUBES_MAX_ROWS, PROBLEMS_MAX_ROWS
+    inner = screen_height // 3 - 1  # a third of the screen, less the pane's border
+    problems = max(1, min(PROBLEMS_MAX_ROWS, inner // 3))
+    return max(3, min(TUBES_MAX_ROWS, inner - problems)), problems
 
 
 class MainScreen(ActionsMixin, Screen[None]):
@@ -167,7 +174,8 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.problem_book = ProblemBook()
         self._titles: dict[str, str] = {}
         self._tube_count = 0
-        self._tubes_height: int | None = -1  # the tubes table's max-height (None: zoomed)
+        # The tubes table's and the problems' max heights (None: zoomed).
+        self._tubes_heights: tuple[int, int] | None = (-1, -1)
 
     @property
     def sv(self) -> StalkviewApp:
@@ -230,15 +238,20 @@ class MainScreen(ActionsMixin, Screen[None]):
         self._fit_heights()
 
     def _fit_heights(self) -> None:
-        """Cap the tubes table so the jobs pane keeps its rows (not while zoomed)."""
+        """Cap the tubes pane so the jobs pane keeps its rows (not while zoomed)."""
         table = self.query_one(TubesTable)
         zoomed = self.maximized is not None
-        height = None if zoomed else tubes_table_height(self.size.height)
-        if self._tubes_height != height:
-            self._tubes_height = height
-            table.styles.max_height = height
-            # The cursor row stays in view when the table gets shorter.
-            table.call_after_refresh(table.move_cursor, row=table.cursor_row, animate=False)
+        heights = None if zoomed else tubes_pane_heights(self.size.height)
+        if self._tubes_heights == heights:
+            return
+        self._tubes_heights = heights
+        table.styles.max_height = None if heights is None else heights[0]
+        problems = self.query_one(ProblemList)
+        problems.styles.max_height = PROBLEMS_MAX_ROWS if heights is None else heights[1]
+        # The cursor rows stay in view when the table and the list get shorter.
+        table.call_after_refresh(table.move_cursor, row=table.cursor_row, animate=False)
+        if problems.highlighted is not None:
+            problems.call_after_refresh(problems.scroll_to_highlight)
 
     @property
     def narrow(self) -> bool:

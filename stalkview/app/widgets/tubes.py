@@ -119,8 +119,9 @@ def short_health(cell: Text, width: int) -> Text:
         plain = cell.plain
     cut = len(plain)
     while (cut := plain.rfind(" ", 0, cut)) > 1:  # index 1 is the space after the icon
-        if cell_len(plain[:cut]) + 1 <= width:
-            shorter = cell[:cut]
+        kept = plain[:cut].rstrip(",:;")  # "backlog growing…", not "growing:…"
+        if cell_len(kept) + 1 <= width:
+            shorter = cell[: len(kept)]
             shorter.append("…", style="dim")
             return shorter
     shorter = cell.copy()
