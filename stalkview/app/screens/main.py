@@ -9,6 +9,7 @@ renders it literally: tube names and bodies are never markup.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
@@ -42,6 +43,7 @@ from stalkview.model import (
     server_hints,
     tube_hints,
 )
+from stalkview.model.logsize import LogReport, log_hints, pinning_text
 from stalkview.poll import Snapshot, totals
 
 if TYPE_CHECKING:
@@ -76,6 +78,14 @@ class MainScreen(ActionsMixin, Screen[None]):
             tooltip="Search jobs: stats conditions and body text or regex",
         ),
         Binding("colon", "jump", "Jump", id="jump", tooltip="Jump to a job by id"),
+        Binding(
+            "b",
+            "binlog_jobs",
+            "Binlog jobs",
+            show=False,
+            id="binlog-jobs",
+            tooltip="List the jobs that keep the oldest binlog file (deleting them frees it)",
+        ),
         Binding(
             "l",
             "toggle_lifecycle",
@@ -116,6 +126,8 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.current_job_id: int | None = None
         self.current_job: JobInfo | None = None
         self.hints: list[Hint] = []
+        self.log_report: LogReport | None = None
+        self.log_hints: list[Hint] = []
         self._titles: dict[str, str] = {}
 
     @property
@@ -202,9 +214,50 @@ class MainScreen(ActionsMixin, Screen[None]):
         if not self._all_view():
             table.update_tubes(snapshot.stats, snapshot.tubes, health)
             self._title_tubes(len(snapshot.tubes))
-        self.hints = (by_tube.get(self.tube, []) if self.tube is not None else []) + server
+        # A runaway binlog fills the disk: its hints before the other server-wide ones.
+        self.hints = (
+            (by_tube.get(self.tube, []) if self.tube is not None else []) + self.log_hints + server
+        )
         self.query_one(HintsBar).show_hints(self.hints)
         self.update_lifecycle()
+
+    def show_binlog(self, report: LogReport | None) -> None:
+        """The binlog line of the server bar, and a hint when the log runs away."""
+        self.log_report = report
+        self.query_one(ServerBar).show_binlog(report)
+        hints = log_hints(report)
+        if report is not None and report.pinners and report.pinners_known:
+            # The pinning hint: say how to get at the jobs it names.
+            pinning = pinning_text(report)
+            hints = [
+                replace(h, text=h.text + "  (b: list them)") if h.text == pinning else h
+                for h in hints
+            ]
+        if hints == self.log_hints:
+            return
+        others = [h for h in self.hints if h not in self.log_hints]
+        tube = [h for h in others if h.tube is not None]
+        self.hints = tube + hints + [h for h in others if h.tube is None]
+        self.log_hints = hints
+        self.query_one(HintsBar).show_hints(self.hints)
+
+    def action_binlog_jobs(self) -> None:
+        """All tubes, every state, searched for ``file=N``: the jobs keeping the oldest file."""
+        report = self.log_report
+        if report is None:
+            self.notify("This server keeps no binlog (beanstalkd runs without -b)", title="Binlog")
+            return
+        if not report.pinners_known:
+            self.notify("The job scan has not finished yet: try again in a moment", title="Binlog")
+            return
+        self.query_one(TubesTable).select_tube(None)
+        self.tube = None
+        self.state_filter = None
+        query_input = self.query_one("#job-query", Input)
+        query_input.value = f"file={report.oldest}"
+        query_input.remove_class("hidden")
+        # After the input's Changed event, which would put the help text back.
+        self.call_after_refresh(self.run_query, query_input.value)
 
     def _title_tubes(self, count: int) -> None:
         table = self.query_one(TubesTable)
@@ -686,6 +739,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         bar.address = fleet_app.address
         bar.read_only = fleet_app.read_only
         bar.show_stats({}, {}, {})
+        self.show_binlog(None)
         bar.set_status("connecting")
         self.query_one(ConnectionBanner).hide()
         self.remove_class("stale")
