@@ -272,13 +272,13 @@ def pinning_text(report: LogReport) -> str | None:
 
 def churn_text(report: LogReport) -> str | None:
     """ "retry writes 1.2k records/s: jobs released with a delay (#622)" or None."""
-    for writer in report.writers:
-        if writer.delayed_releases > 0 and writer.delayed_releases * 2 >= writer.records:
-            return (
-                f"{writer.tube} writes {per_second(writer.records)} records/s: "
-                "jobs released with a delay (#622)"
-            )
-    return None
+    writer = _churner(report)
+    if writer is None:
+        return None
+    return (
+        f"{writer.tube} writes {per_second(writer.records)} records/s: "
+        "jobs released with a delay (#622)"
+    )
 
 
 def known_text(report: LogReport) -> str:
@@ -293,19 +293,39 @@ def known_text(report: LogReport) -> str:
     return text
 
 
+def _churner(report: LogReport) -> Writer | None:
+    return next(
+        (
+            w
+            for w in report.writers
+            if w.delayed_releases > 0 and w.delayed_releases * 2 >= w.records
+        ),
+        None,
+    )
+
+
 def log_hints(report: LogReport | None) -> list[Hint]:
-    """Hints when the log runs away, naming the causes that can be seen."""
+    """Hints when the log runs away, naming the causes that can be seen.
+
+    The pinning hint is about the oldest job of the oldest file (``job``, ``state``: choosing
+    it opens that job); the churn hint about the tube whose delayed releases write the most.
+    """
     if report is None or not report.runaway:
         return []
     hints = []
     pinning = pinning_text(report)
-    churn = churn_text(report)
     if pinning:
-        hints.append(Hint("warning", None, pinning))
-    if churn:
-        hints.append(Hint("warning", None, churn))
+        first = report.pinners[0]
+        short = f"binlog kept by job {first.id}"
+        hints.append(Hint("warning", None, pinning, short, first.id, first.state, "binlog-pinned"))
+    writer = _churner(report)
+    churn = churn_text(report)
+    if writer is not None and churn:
+        job = writer.jobs[0][0] if writer.jobs else None
+        short = f"binlog: {per_second(writer.records)} records/s"
+        hints.append(Hint("warning", writer.tube, churn, short, job, None, "binlog-churn"))
     if not hints:
-        hints.append(Hint("warning", None, known_text(report)))
+        hints.append(Hint("warning", None, known_text(report), "binlog runs away", kind="binlog"))
     return hints
 
 

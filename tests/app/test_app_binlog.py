@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 from stalkview.app.app import StalkviewApp
 from stalkview.app.screens.confirm import ConfirmScreen
-from stalkview.app.widgets.hints import HintsBar
+from stalkview.app.widgets.hints import ProblemList
 from stalkview.app.widgets.joblist import JobList
 from stalkview.client import Client, NotFoundError
 from tests.app.test_app import SIZE, make_app, plain, ready
@@ -31,7 +31,7 @@ def binlog_line(app: StalkviewApp) -> Static:
 
 
 def hints_text(app: StalkviewApp) -> str:
-    return plain(app.main.query_one(HintsBar))
+    return "\n".join(app.main.query_one(ProblemList).shown)
 
 
 async def test_pinning_and_churn_named_then_delete_frees_the_file(logged: Beanstalkd) -> None:
@@ -57,6 +57,16 @@ async def test_pinning_and_churn_named_then_delete_frees_the_file(logged: Beanst
                 assert f"binlog.1 (of {app.main.log_report.files:,} files)" in text  # type: ignore[union-attr]
                 assert f"kept by job {job} in emails, buried" in text
                 assert "released with a delay (#622)" in text
+                assert "retry: retry writes" in text  # the churn problem is the tube's
+
+                # enter on the pinning problem opens the job it names.
+                problem_list = app.main.query_one(ProblemList)
+                problem_list.focus()
+                problem_list.highlighted = next(
+                    i for i, line in enumerate(problem_list.shown) if "kept by job" in line
+                )
+                await pilot.press("enter")
+                await wait_for(pilot, lambda: app.main.current_job_id == job)
 
                 await pilot.press("b")
                 job_list = app.main.query_one(JobList)
