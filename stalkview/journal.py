@@ -37,6 +37,7 @@ from stalkview.client import Client, Error
 from stalkview.client import commands as cmd
 from stalkview.client.protocol import check_tube
 from stalkview.format import printable
+from stalkview.ops import plain_reason, run_in_tube
 from stalkview.paths import journal_path
 
 NOTE_ACTIONS = frozenset({"failed", "restored"})
@@ -415,8 +416,6 @@ async def restore(
     note is appended for each success. The client's used tube is restored
     afterwards.
     """
-    from stalkview.actions import run_in_tube  # actions imports this module
-
     report = plan_restore(entries, tube=tube, again=again, dry_run=dry_run)
     slots: dict[str, list[int]] = {}
     for position, result in enumerate(report.results):
@@ -426,7 +425,7 @@ async def restore(
     for target, positions in slots.items():
         for start in range(0, len(positions), batch_size):
             batch = [report.results[i] for i in positions[start : start + batch_size]]
-            await _restore_batch(client, target, batch, run_in_tube)
+            await _restore_batch(client, target, batch)
             done = [r for r in batch if r.status == "ok"]
             if journal is not None and done:
                 journal.append(
@@ -436,9 +435,7 @@ async def restore(
     return report
 
 
-async def _restore_batch(
-    client: Client, target: str, batch: list[RestoreResult], run_in_tube: Any
-) -> None:
+async def _restore_batch(client: Client, target: str, batch: list[RestoreResult]) -> None:
     try:
         check_tube(target)
     except ValueError as exc:
@@ -462,8 +459,6 @@ async def _restore_batch(
         for result in sendable:
             result.reason = f"not restored: {exc}"
         return
-    from stalkview.actions import plain_reason
-
     for result, reply in zip(sendable, replies, strict=True):
         if isinstance(reply, BaseException):
             result.reason = plain_reason(reply, "put")

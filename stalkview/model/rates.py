@@ -203,6 +203,27 @@ class ServerRates:
         )
 
 
+#: The rates the server bar and the lifecycle diagram show: label -> stats counter.
+VIEW_COUNTERS = {
+    "puts": "cmd-put", "reserves": "reserves", "deletes": "cmd-delete",
+    "releases": "cmd-release", "buries": "cmd-bury", "kicks": "cmd-kick",
+    "timeouts": "job-timeouts",
+}  # fmt: skip
+HISTORY_POINTS = 30
+HISTORY_STEP = 4.0
+"""Sparklines cover HISTORY_POINTS x HISTORY_STEP seconds: the last two minutes."""
+
+
+def rate_view(tracker: RateTracker) -> tuple[dict[str, float | None], dict[str, list[float]]]:
+    """Current rate and sparkline history of each rate the server bar shows."""
+    rates = {label: tracker.rate(key) for label, key in VIEW_COUNTERS.items()}
+    histories = {
+        label: tracker.history(key, HISTORY_POINTS, HISTORY_STEP)
+        for label, key in VIEW_COUNTERS.items()
+    }
+    return rates, histories
+
+
 @dataclass(frozen=True)
 class TubeRates:
     """One tube's rates per second: puts (from ``total-jobs``), deletes, pauses."""

@@ -33,7 +33,15 @@ from stalkview.app.widgets.serverbar import ServerBar
 from stalkview.app.widgets.servers import BreakdownTable, ServersTable
 from stalkview.app.widgets.statebar import STATE_KEYS, StateBar
 from stalkview.app.widgets.tubes import TubesTable
-from stalkview.model import Hint, Query, QueryError, parse_query, server_hints, tube_hints
+from stalkview.model import (
+    Hint,
+    Query,
+    QueryError,
+    parse_query,
+    rate_view,
+    server_hints,
+    tube_hints,
+)
 from stalkview.poll import Snapshot, totals
 
 if TYPE_CHECKING:
@@ -178,7 +186,7 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     def show_snapshot(self, snapshot: Snapshot) -> None:
         app = self.sv
-        rates, histories = app.rate_view()
+        rates, histories = rate_view(app.rates)
         self.query_one(ServerBar).show_stats(snapshot.stats, rates, histories)
         self.query_one(ConnectionBanner).hide()
         self.remove_class("stale")
@@ -225,7 +233,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         if snapshot is None:
             return
         counts = totals(snapshot, self.tube)
-        rates, _ = self.sv.rate_view()
+        rates, _ = rate_view(self.sv.rates)
         scope = "whole server" if self.tube is None else f"tube {self.tube}"
         job = self.current_job
         mark = JobMark.of(job) if job is not None else None
