@@ -294,6 +294,7 @@ class StalkviewApp(App[int]):
     @on(InventoryUpdated)
     def _inventory_updated(self, message: InventoryUpdated) -> None:
         self.inventory_refreshes += 1
+        self.tube_rates.update_flows(self.inventory.flows, time.monotonic())
         # Without a change only ages and time-lefts moved: the list redraws those itself.
         if message.first or message.change:
             self.main.show_jobs()
