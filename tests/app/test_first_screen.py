@@ -256,3 +256,26 @@ async def test_a_tubes_lifecycle_shows_its_own_flows_never_the_servers(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+async def test_jobs_across_tubes_have_a_tube_column(server: Beanstalkd) -> None:
+    put_many(server, "emails", 2)
+    put_many(server, "thumbnails", 1)
+    with greenstalk_client(server, watch="emails") as worker:
+        worker.bury(worker.reserve(timeout=1))
+        worker.delete(worker.reserve(timeout=1))
+    async with first_screen(server, names("emails", "1 buried job")) as (app, pilot):
+        jobs = app.main.query_one(JobList)
+        await wait_for(pilot, lambda: len(jobs.jobs) == 2)
+        assert app.main.tube is None
+
+        def rows() -> list[str]:
+            return [jobs.render_line(y).text for y in range(3)]
+
+        header = rows()[0].split()
+        assert header[:3] == ["id", "tube", "state"]
+        assert {row.split()[1] for row in rows()[1:]} == {"emails", "thumbnails"}
+        assert app.main.query_one(TubesTable).select_tube("emails")
+        await wait_for(pilot, lambda: app.main.tube == "emails")
+        await pilot.pause()
+        assert rows()[0].split()[:2] == ["id", "state"]

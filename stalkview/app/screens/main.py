@@ -391,6 +391,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         else:
             job_list.set_empty_message("No jobs here")
         jobs = self.selected_jobs()
+        job_list.show_tube_column(self.tube is None)
         job_list.set_jobs(jobs)
         counts = inventory.counts(self.tube)
         self.query_one(StateBar).show(self.state_filter, counts)
