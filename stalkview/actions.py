@@ -57,10 +57,18 @@ def _check_tube(tube: str) -> None:
         raise ActionError(str(exc)) from None
 
 
-def append_journal(journal: Journal, records: Iterable[JournalEntry | dict[str, Any]]) -> None:
-    """Append to the journal, or raise :class:`JournalWriteError`: the command must not go out."""
+async def append_journal(
+    journal: Journal, records: Iterable[JournalEntry | dict[str, Any]]
+) -> None:
+    """Append to the journal, or raise :class:`JournalWriteError`: the command must not go out.
+
+    The write and its fsync run in a thread, so the event loop (a UI) keeps
+    answering while the disk works; the caller still waits for it before
+    sending the command.
+    """
+    batch = list(records)
     try:
-        journal.append(records)
+        await asyncio.to_thread(journal.append, batch)
     except OSError as exc:
         raise JournalWriteError(
             f"could not write the journal {journal.path} ({exc.strerror or exc}); nothing was "
@@ -120,7 +128,7 @@ async def delete_jobs(
                 entries.append(JournalEntry.from_job("delete", server, jid, job.body, stats))
         if not entries:
             return
-        append_journal(journal, entries)
+        await append_journal(journal, entries)
         results = await client.run_many([cmd.delete(e.id) for e in entries])
         notes = []
         for entry, result in zip(entries, results, strict=True):
@@ -135,7 +143,7 @@ async def delete_jobs(
             else:
                 report.succeeded.append(entry.id)
         if notes:
-            append_journal(journal, notes)
+            await append_journal(journal, notes)
 
     return await run_batches(report, ids, batch_size, on_progress, cancel, batch)
 
@@ -313,7 +321,7 @@ class _Mover:
         if not claims:
             return
         try:
-            append_journal(self.journal, [c.entry for c in claims])
+            await append_journal(self.journal, [c.entry for c in claims])
         except JournalWriteError:
             await self._give_back_all(claims, "not moved: the journal could not be written")
             raise
@@ -324,7 +332,9 @@ class _Mover:
                 raise
             reason = f"not moved: {plain_reason(exc, 'use')}"
             await self._give_back_all(claims, reason)
-            append_journal(self.journal, [note("failed", c.entry, reason=reason) for c in claims])
+            await append_journal(
+                self.journal, [note("failed", c.entry, reason=reason) for c in claims]
+            )
             return
         await self._settle(claims, new_ids)
 
@@ -398,7 +408,7 @@ class _Mover:
             else:
                 self._record_copy(claim, int(new_id), outcome)
         if notes:
-            append_journal(self.journal, notes)
+            await append_journal(self.journal, notes)
 
     def _put_failed(self, claim: _Claim, exc: BaseException, given_back: Any) -> str:
         reason = f"could not put the copy into {self.to_tube}: {plain_reason(exc, 'put')}"

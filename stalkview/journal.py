@@ -23,10 +23,12 @@ Never imports textual: the CLI and the app share this module.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
 import os
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -204,6 +206,9 @@ class Journal:
         self.path = Path(path) if path is not None else journal_path()
         #: How many unreadable lines the last :meth:`entries` call skipped.
         self.skipped_lines = 0
+        # Appends run in worker threads (asyncio.to_thread): two at once must not
+        # interleave their lines.
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<Journal {self.path}>"
@@ -223,7 +228,8 @@ class Journal:
         if not lines:
             return
         payload = ("\n".join(lines) + "\n").encode("utf-8")
-        self._write(payload)
+        with self._lock:
+            self._write(payload)
 
     def _write(self, payload: bytes) -> None:
         created = not self.path.exists()
@@ -428,10 +434,11 @@ async def restore(
             await _restore_batch(client, target, batch)
             done = [r for r in batch if r.status == "ok"]
             if journal is not None and done:
-                journal.append(
+                notes = [
                     note("restored", r.entry, new_id=r.new_id, to_server=server, to_tube=target)
                     for r in done
-                )
+                ]
+                await asyncio.to_thread(journal.append, notes)
     return report
 
 

@@ -236,12 +236,12 @@ class ReserveSession:
         if self.journal is not None:
             stats = {"tube": held.tube, "pri": held.pri, "ttr": held.ttr, "state": "reserved"}
             entry = JournalEntry.from_job("delete", self.server_label, job_id, held.body, stats)
-            append_journal(self.journal, [entry])
+            await append_journal(self.journal, [entry])
         try:
             await self._act(held, cmd.delete(job_id), "deleted")
         except ActionError as exc:
             if entry is not None and self.journal is not None:
-                append_journal(self.journal, [note("failed", entry, reason=str(exc))])
+                await append_journal(self.journal, [note("failed", entry, reason=str(exc))])
             raise
         self.held.pop(job_id, None)
 

@@ -19,6 +19,7 @@ back ready. Never imports textual.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
@@ -105,11 +106,13 @@ async def _export(
     for start in range(0, len(jobs), batch_size):
         chunk = [j.id for j in jobs[start : start + batch_size]]
         lines = await _export_batch(client, chunk, server, tube, state)
-        out.write("".join(lines))
+        # A batch can be megabytes (bodies up to max-job-size): written in a
+        # thread, so the event loop (a UI) keeps answering.
+        await asyncio.to_thread(out.write, "".join(lines))
         written += len(lines)
         if on_progress is not None:
             on_progress(written, len(jobs))
-    out.flush()
+    await asyncio.to_thread(out.flush)
     return written
 
 
@@ -137,7 +140,7 @@ async def _export_batch(
     return lines
 
 
-# --- export files ---------------------------------------------------------------------------
+# --- export and import files ---------------------------------------------------------------
 
 
 def _file_part(text: str) -> str:
@@ -176,7 +179,7 @@ async def write_export(
 ) -> int:
     """Export into a new file; a failed export leaves no partial file behind."""
     try:
-        out = path.open("x", encoding="utf-8")
+        out = await asyncio.to_thread(path.open, "x", encoding="utf-8")
     except OSError as exc:
         raise ActionError(f"cannot create {path}: {exc.strerror or exc}") from None
     try:

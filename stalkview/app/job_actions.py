@@ -16,6 +16,7 @@ disabled, so the key says why instead of doing nothing.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -706,7 +707,7 @@ class ActionsMixin:
                 return
             path: Path = values["path"]
             tube: str | None = values["tube"]
-            lines = read_jsonl(path)
+            lines = await asyncio.to_thread(read_jsonl, path)
             preview = await import_jobs(self.address, lines, tube=tube, dry_run=True)
             good = len(preview.jobs) - len(preview.failed)
             if not good:
