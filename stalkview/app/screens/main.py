@@ -37,6 +37,7 @@ from stalkview.model import (
     Hint,
     Query,
     QueryError,
+    TubeRates,
     parse_query,
     rate_view,
     server_hints,
@@ -59,6 +60,8 @@ if TYPE_CHECKING:
     from stalkview.app.messages import JobLoaded
     from stalkview.inventory import JobInfo, ScanProgress
 
+FLOW_LABELS = ("reserves", "releases", "timeouts", "buries", "kicks")
+"""Rates a tube's diagram estimates from its jobs' counters (stats-tube has none of them)."""
 QUERY_HELP = 'e.g. state=buried reserves>=3 age>1h body~"user_id": 42   (enter: run, esc: clear)'
 
 
@@ -317,11 +320,27 @@ class MainScreen(ActionsMixin, Screen[None]):
         if snapshot is None:
             return
         counts = totals(snapshot, self.tube)
-        rates, _ = rate_view(self.sv.rates)
-        scope = "whole server" if self.tube is None else f"tube {self.tube}"
         job = self.current_job
         mark = JobMark.of(job) if job is not None else None
-        self.query_one(Lifecycle).update_view(counts, rates, scope, mark)
+        if self.tube is None:
+            rates, _ = rate_view(self.sv.rates)
+            self.query_one(Lifecycle).update_view(counts, rates, "whole server", mark)
+            return
+        # A tube's diagram shows that tube's flows only: server-wide rates drawn out of
+        # a tube's READY box would say its jobs move when nobody takes them.
+        scope = f"tube {self.tube}"
+        tube_rates = self.sv.tube_rates.rates(self.tube) or TubeRates()
+        estimated = frozenset(FLOW_LABELS)
+        rates = {"puts": tube_rates.puts, "deletes": tube_rates.deletes}
+        rates.update({label: getattr(tube_rates, label) for label in FLOW_LABELS})
+        watching = int(snapshot.tubes.get(self.tube, {}).get("current-watching", 0) or 0)
+        if watching and tube_rates.deletes:
+            # A job reserved and deleted between two reads of the inventory leaves no trace
+            # in its counters; with consumers watching, nearly every delete was a reserve.
+            rates["reserves"] = max(rates["reserves"] or 0.0, tube_rates.deletes)
+        self.query_one(Lifecycle).update_view(
+            counts, rates, scope, mark, rates_scope="this tube", estimated=estimated
+        )
 
     # --- tubes ------------------------------------------------------------------------------
 
@@ -410,6 +429,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         else:
             job_list.set_empty_message("No jobs here")
         jobs = self.selected_jobs()
+        job_list.show_tube_column(self.tube is None)
         job_list.set_jobs(jobs)
         counts = inventory.counts(self.tube)
         self.query_one(StateBar).show(self.state_filter, counts)
