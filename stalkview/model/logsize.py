@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from stalkview import format as fmt
 from stalkview.model.health import Hint
@@ -659,4 +659,177 @@ def report_lines(report: LogReport) -> list[str]:
             )
         headers = ["tube", "records/s", "delayed releases", "puts", "deletes", "bury/kick", "jobs"]
         lines += ["  " + line for line in fmt.table(headers, rows)]
+    return lines
+
+
+# --- the files themselves (beanstalkd -b DIR read with stalkview.binlog) --------------------
+
+
+class LogFileLike(Protocol):
+    """What the report reads of one ``binlog.N`` (``stalkview.binlog.LogFile``)."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def put_records(self) -> int: ...
+    @property
+    def state_records(self) -> int: ...
+    @property
+    def holds(self) -> set[int]: ...
+
+
+class LogJobLike(Protocol):
+    """What the report reads of one live job in the files (``stalkview.binlog.LogJob``)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def tube(self) -> str: ...
+    @property
+    def body_size(self) -> int: ...
+    @property
+    def file(self) -> int: ...
+    @property
+    def created_at_ns(self) -> int: ...
+
+    def state_at(self, now_ns: int) -> str: ...
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """One ``binlog.N``: its size, what fills it, which live jobs keep it, and why it stays."""
+
+    seq: int
+    size: int
+    written: int
+    put_records: int
+    state_records: int
+    holders: int
+    holder_bytes: int
+    """Body bytes of the live jobs whose full record is here."""
+    top: tuple[Pinner, ...]
+    why: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": f"binlog.{self.seq}",
+            "index": self.seq,
+            "bytes": self.size,
+            "written_bytes": self.written,
+            "put_records": self.put_records,
+            "state_records": self.state_records,
+            "live_jobs": self.holders,
+            "live_body_bytes": self.holder_bytes,
+            "jobs": [p.to_dict() for p in self.top],
+            "why_kept": self.why,
+        }
+
+
+def file_facts(
+    files: Mapping[int, LogFileLike], jobs: Mapping[int, LogJobLike], now_ns: int
+) -> list[FileFacts]:
+    """Each file, oldest first, with the live jobs it holds and why the server keeps it.
+
+    beanstalkd deletes files oldest first, each once no live job's full record is in it
+    (``walgc``): a file nobody holds stays while an older file is held.
+    """
+    out: list[FileFacts] = []
+    written = [seq for seq, f in files.items() if f.put_records or f.state_records]
+    current = max(written, default=0)
+    first_held: int | None = None
+    for seq in sorted(files):
+        f = files[seq]
+        holders = [jobs[i] for i in f.holds if i in jobs and jobs[i].file == seq]
+        holders.sort(key=lambda j: (j.created_at_ns, j.id))
+        top = tuple(
+            Pinner(
+                j.id,
+                j.tube,
+                j.state_at(now_ns),
+                max(0, (now_ns - j.created_at_ns) // 1_000_000_000),
+                seq,
+            )
+            for j in holders[:TOP]
+        )
+        if holders:
+            first = top[0]
+            why = (
+                f"kept by {len(holders):,} live job{'s' if len(holders) != 1 else ''} "
+                f"whose full record is here, oldest job {first.id} in {first.tube}, "
+                f"{first.state} {fmt.duration_words(first.age)}"
+            )
+            if first_held is None:
+                first_held = seq
+        elif seq == current:
+            why = "the file the server writes to now"
+        elif seq > current:
+            why = "made ready for the next records (preallocated, nothing written yet)"
+        elif first_held is not None:
+            why = f"no live job needs it; files go oldest first, after binlog.{first_held}"
+        else:
+            why = "no live job needs it: the server deletes it"
+        out.append(
+            FileFacts(
+                seq,
+                f.size,
+                f.end,
+                f.put_records,
+                f.state_records,
+                len(holders),
+                sum(j.body_size for j in holders),
+                top,
+                why,
+            )
+        )
+    return out
+
+
+def files_lines(facts: Sequence[FileFacts], jobs: int, live_bytes: int) -> list[str]:
+    """The offline report: totals, then one block a file."""
+    size = sum(f.size for f in facts)
+    written = sum(f.written for f in facts)
+    lines = []
+    if facts:
+        lines.append(
+            f"span        binlog.{facts[0].seq} .. binlog.{facts[-1].seq} ({len(facts):,} files)"
+        )
+    else:
+        lines.append("span        no binlog files")
+    lines.append(
+        f"size        {fmt.size(size)} on disk ({size:,} bytes), {fmt.size(written)} written"
+    )
+    lines.append(f"live data   {fmt.size(live_bytes)} in {jobs:,} jobs")
+    if live_bytes:
+        lines.append(f"amplif.     {size / live_bytes:,.1f}x the live data")
+    records = sum(f.put_records + f.state_records for f in facts)
+    lines.append(f"records     {records:,} ({sum(f.put_records for f in facts):,} full)")
+    lines.append("")
+    rows = [
+        [
+            f"binlog.{f.seq}",
+            fmt.size(f.size),
+            f"{f.put_records:,}",
+            f"{f.state_records:,}",
+            f"{f.holders:,}",
+            fmt.printable(f.why),
+        ]
+        for f in facts
+    ]
+    headers = ["file", "size", "full", "updates", "live jobs", "why it stays"]
+    lines += fmt.table(headers, rows, align="<>>>><")
+    oldest = next((f for f in facts if f.top), None)
+    if oldest is not None:
+        lines.append("")
+        lines.append(f"jobs in binlog.{oldest.seq} ({oldest.holders:,}), oldest first:")
+        job_rows = [
+            [str(p.id), fmt.printable(p.tube), p.state, fmt.duration(p.age), str(p.file)]
+            for p in oldest.top
+        ]
+        lines += [
+            "  " + line for line in fmt.table(["id", "tube", "state", "age", "file"], job_rows)
+        ]
     return lines
