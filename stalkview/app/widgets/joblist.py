@@ -77,9 +77,10 @@ class _Column:
 
 #: (key, label) of every column but the body, in display order.
 ALL_COLUMNS = (
-    ("id", "id"), ("state", "state"), ("pri", "pri"), ("age", "age"), ("delay", "delay"),
-    ("ttr", "ttr"), ("time_left", "left"), ("reserves", "resv"), ("timeouts", "tout"),
-    ("releases", "rels"), ("buries", "bury"), ("kicks", "kick"), ("type", "type"),
+    ("id", "id"), ("tube", "tube"), ("state", "state"), ("pri", "pri"), ("age", "age"),
+    ("delay", "delay"), ("ttr", "ttr"), ("time_left", "left"), ("reserves", "resv"),
+    ("timeouts", "tout"), ("releases", "rels"), ("buries", "bury"), ("kicks", "kick"),
+    ("type", "type"),
 )  # fmt: skip
 
 _STATE_CLASSES = {
@@ -498,7 +499,8 @@ class JobList(ScrollView, can_focus=True):
         columns = [
             _Column("id", "id", self._id_width),
             *(
-                [_Column("tube", "tube", self._tube_width, right=False, drop=3)]
+                # Across tubes the tube says most after the state: it goes last.
+                [_Column("tube", "tube", self._tube_width, right=False, drop=1)]
                 if self._show_tube
                 else []
             ),
@@ -513,7 +515,7 @@ class JobList(ScrollView, can_focus=True):
             _Column("releases", "rels", 4, drop=10),
             _Column("buries", "bury", 4, drop=9),
             _Column("kicks", "kick", 4, drop=13),
-            _Column("type", "type", TYPE_WIDTH, right=False, drop=1),
+            _Column("type", "type", TYPE_WIDTH, right=False, drop=2),
         ]
 
         def fixed(cols: list[_Column]) -> int:
@@ -528,7 +530,9 @@ class JobList(ScrollView, can_focus=True):
         self._body_width = max(0, width - fixed(columns))
         self._layout_key = key
         kept = {c.key for c in columns}
-        hidden = tuple(label for k, label in ALL_COLUMNS if k not in kept)
+        hidden = tuple(
+            label for k, label in ALL_COLUMNS if k not in kept and (k != "tube" or self._show_tube)
+        )
         if hidden != self.hidden_columns:
             self.hidden_columns = hidden
             self.post_message(self.ColumnsChanged(self, hidden))
