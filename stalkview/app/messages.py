@@ -10,6 +10,7 @@ from stalkview.poll import Snapshot
 
 if TYPE_CHECKING:
     from stalkview.inventory import InventoryChange, JobInfo, ScanProgress
+    from stalkview.model.logsize import LogReport
 
 
 class ServerRefreshed(Message):
@@ -39,6 +40,14 @@ class InventoryUpdated(Message):
         super().__init__()
         self.change = change
         self.first = first
+
+
+class BinlogUpdated(Message):
+    """The binlog report after an inventory pass; None when the server keeps no binlog."""
+
+    def __init__(self, report: LogReport | None) -> None:
+        super().__init__()
+        self.report = report
 
 
 class BodiesLoaded(Message):

@@ -43,6 +43,7 @@ from stalkview.model import (
     server_hints,
     tube_hints,
 )
+from stalkview.model.logsize import LogReport, log_hints
 from stalkview.model.problems import (
     ProblemBook,
     held_hints,
@@ -88,6 +89,14 @@ class MainScreen(ActionsMixin, Screen[None]):
         ),
         Binding("colon", "jump", "Jump", id="jump", tooltip="Jump to a job by id"),
         Binding(
+            "b",
+            "binlog_jobs",
+            "Binlog jobs",
+            show=False,
+            id="binlog-jobs",
+            tooltip="List the jobs that keep the oldest binlog file (deleting them frees it)",
+        ),
+        Binding(
             "l",
             "toggle_lifecycle",
             "Lifecycle",
@@ -127,6 +136,9 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.current_job_id: int | None = None
         self.current_job: JobInfo | None = None
         self.hints: list[Hint] = []
+        self.log_report: LogReport | None = None
+        #: The runaway-binlog hints of the last inventory pass (model/logsize.py).
+        self.log_hints: list[Hint] = []
         #: Every hint of the last refresh by tube (None: the server), and the problems among
         #: them, worst first: what the summary under the tubes table lists.
         self.hints_by_tube: dict[str | None, list[Hint]] = {}
@@ -235,6 +247,8 @@ class MainScreen(ActionsMixin, Screen[None]):
             by_tube[name] = tube_hints(
                 stats, app.tube_rates.rates(name), own_watchers=own if name == "default" else 0
             )
+        for hint in self.log_hints:
+            by_tube.setdefault(hint.tube, []).append(hint)
         inventory = app.inventory
         if inventory.scanned:
             now = time.monotonic()
@@ -246,6 +260,30 @@ class MainScreen(ActionsMixin, Screen[None]):
             for hint in jobs:
                 by_tube.setdefault(hint.tube, []).append(hint)
         return by_tube
+
+    def show_binlog(self, report: LogReport | None) -> None:
+        """The binlog line of the server bar; its hints join the problems at the next refresh."""
+        self.log_report = report
+        self.query_one(ServerBar).show_binlog(report)
+        self.log_hints = log_hints(report)
+
+    def action_binlog_jobs(self) -> None:
+        """All tubes, every state, searched for ``file=N``: the jobs keeping the oldest file."""
+        report = self.log_report
+        if report is None:
+            self.notify("This server keeps no binlog (beanstalkd runs without -b)", title="Binlog")
+            return
+        if not report.pinners_known:
+            self.notify("The job scan has not finished yet: try again in a moment", title="Binlog")
+            return
+        self.query_one(TubesTable).select_tube(None)
+        self.tube = None
+        self.state_filter = None
+        query_input = self.query_one("#job-query", Input)
+        query_input.value = f"file={report.oldest}"
+        query_input.remove_class("hidden")
+        # After the input's Changed event, which would put the help text back.
+        self.call_after_refresh(self.run_query, query_input.value)
 
     def _show_problems(self) -> None:
         now = time.monotonic()
@@ -768,6 +806,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         bar.address = fleet_app.address
         bar.read_only = fleet_app.read_only
         bar.show_stats({}, {}, {})
+        self.show_binlog(None)
         bar.set_status("connecting")
         self.query_one(ConnectionBanner).hide()
         self.remove_class("stale")
