@@ -24,6 +24,7 @@ from textual.message import Message
 from textual.timer import Timer
 
 from stalkview.app.messages import (
+    BinlogUpdated,
     BodiesLoaded,
     InventoryProgress,
     InventoryUpdated,
@@ -42,7 +43,9 @@ from stalkview.app.screens.help import HelpScreen
 from stalkview.app.screens.main import MainScreen
 from stalkview.client import BeanstalkConnectionError, Client, Error, NotFoundError
 from stalkview.inventory import Inventory, JobInfo, ScanProgress
+from stalkview.logprobe import BodySizes
 from stalkview.model import Query, RateTracker, ServerRates, TubeRateBook, rate_view
+from stalkview.model.logsize import LogReport, LogWatch, enabled
 from stalkview.poll import COMMAND_TIMEOUT, CONNECT_TIMEOUT, Snapshot, fetch_snapshot
 
 PREVIEW_LIMIT = 4 * 1024
@@ -101,6 +104,8 @@ class StalkviewApp(App[int]):
         self.rates = RateTracker()
         self.tube_rates = TubeRateBook()
         self.scan_progress: ScanProgress | None = None
+        self.log_watch = LogWatch()
+        self.body_sizes = BodySizes()
         self.refreshes = 0
         self.inventory_refreshes = 0
         self.connected = False
@@ -291,11 +296,42 @@ class StalkviewApp(App[int]):
             # The server refresh owns the banner and the backoff; just try again later.
             self._schedule_inventory(min(max(self.interval, 1.0) * 2, MAX_BACKOFF))
             return
+        try:
+            report = await self._binlog_report()
+        except asyncio.CancelledError:
+            raise
+        except (BeanstalkConnectionError, Error, OSError):
+            report = None  # the next pass tries again; the stats refresh reports the outage
         elapsed = time.perf_counter() - start
         if gen == self.generation:
             self.tube_rates.update_flows(self.inventory.flows, time.monotonic())
         self._result(gen, InventoryUpdated(self.inventory, change, first))
+        self._result(gen, BinlogUpdated(report))
         self._schedule_inventory(max(self.interval, 3 * elapsed))
+
+    async def _binlog_report(self) -> LogReport | None:
+        """The binlog against the live data, after an inventory pass (None without -b).
+
+        Sizing the bodies peeks at most a sample of the jobs, each once (a body never
+        changes); a server without a binlog costs nothing here.
+        """
+        stats = self.inventory.server_stats
+        now = time.monotonic()
+        if not enabled(stats):
+            return self.log_watch.update(stats, now)
+        jobs = list(self.inventory.jobs.values())
+        live, exact = await self.body_sizes.live_bytes(self.inventory_client, jobs)
+        snapshot = self.snapshot
+        return self.log_watch.update(
+            stats,
+            now,
+            tubes=None if snapshot is None else list(snapshot.tubes.values()),
+            tubes_at=None if snapshot is None else snapshot.at,
+            jobs=jobs,
+            jobs_complete=self.inventory.scanned,
+            live_bytes=live,
+            live_exact=exact,
+        )
 
     @on(InventoryProgress)
     def _inventory_progress(self, message: InventoryProgress) -> None:

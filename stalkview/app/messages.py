@@ -19,6 +19,7 @@ from stalkview.poll import Snapshot
 if TYPE_CHECKING:
     from stalkview.inventory import Inventory, InventoryChange, JobInfo, ScanProgress
     from stalkview.model import ServerRates, TubeRateBook
+    from stalkview.model.logsize import LogReport
 
 
 class ServerResult(Message):
@@ -79,6 +80,14 @@ class InventoryUpdated(ServerResult):
         self.inventory = inventory
         self.change = change
         self.first = first
+
+
+class BinlogUpdated(ServerResult):
+    """The binlog report after an inventory pass; None when the server keeps no binlog."""
+
+    def __init__(self, report: LogReport | None) -> None:
+        super().__init__()
+        self.report = report
 
 
 class BodiesLoaded(ServerResult):

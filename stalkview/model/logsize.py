@@ -143,6 +143,8 @@ class LogReport:
     migrated_per_s: float | None = None
     bytes_per_s: float | None = None
     window: float = 0.0
+    bytes_rate_exact: bool = False
+    """True when ``bytes_per_s`` comes from the directory; else estimated from record counts."""
     pinners: tuple[Pinner, ...] = ()
     """Jobs in the oldest file, oldest first (at most :data:`TOP`)."""
     pinner_count: int = 0
@@ -172,6 +174,10 @@ class LogReport:
         return amp is None or amp >= RUNAWAY_FACTOR
 
     @property
+    def growing(self) -> bool:
+        return self.growing_for >= GROWTH_SECONDS
+
+    @property
     def runaway(self) -> bool:
         return self.too_big or self.growing_for >= GROWTH_SECONDS
 
@@ -194,6 +200,7 @@ class LogReport:
             "records_per_s": _round(self.records_per_s),
             "migrated_per_s": _round(self.migrated_per_s),
             "bytes_per_s": _round(self.bytes_per_s),
+            "bytes_per_s_exact": self.bytes_rate_exact,
             "runaway": self.runaway,
             "oldest_file_jobs": self.pinner_count if self.pinners_known else None,
             "pinning": [p.to_dict() for p in self.pinners],
@@ -214,8 +221,12 @@ def size_text(report: LogReport) -> str:
 
 
 def glance(report: LogReport) -> str:
-    """One line for the server bar."""
-    parts = [f"binlog.{report.oldest}..{report.current}", size_text(report)]
+    """One line for the server bar: files, size, live data, amplification, write rate."""
+    if report.bytes_exact:
+        size = f"{fmt.size(report.bytes)}"
+    else:
+        size = f"{report.files:,} x {fmt.size(report.max_size)} = {fmt.size(report.bytes)}"
+    parts = [f"files {report.oldest}..{report.current} ({size})"]
     if report.live_bytes is not None:
         live = f"live {'' if report.live_exact else '~'}{fmt.size(report.live_bytes)}"
         amp = report.amplification
@@ -223,9 +234,11 @@ def glance(report: LogReport) -> str:
             live += f" ({amp:,.0f}x)" if amp >= 10 else f" ({amp:.1f}x)"
         parts.append(live)
     if report.records_per_s is not None:
-        rate = f"{per_second(report.records_per_s)} records/s"
+        rate = f"writes {per_second(report.records_per_s)} records/s"
         if report.bytes_per_s is not None:
-            rate += f", {fmt.size(int(report.bytes_per_s))}/s"
+            rate += (
+                f" {'' if report.bytes_rate_exact else '~'}{fmt.size(int(report.bytes_per_s))}/s"
+            )
         parts.append(rate)
     return "  ".join(parts)
 
@@ -259,13 +272,13 @@ def pinning_text(report: LogReport) -> str | None:
 
 def churn_text(report: LogReport) -> str | None:
     """ "retry writes 1.2k records/s: jobs released with a delay (#622)" or None."""
-    for writer in report.writers:
-        if writer.delayed_releases > 0 and writer.delayed_releases * 2 >= writer.records:
-            return (
-                f"{writer.tube} writes {per_second(writer.records)} records/s: "
-                "jobs released with a delay (#622)"
-            )
-    return None
+    writer = _churner(report)
+    if writer is None:
+        return None
+    return (
+        f"{writer.tube} writes {per_second(writer.records)} records/s: "
+        "jobs released with a delay (#622)"
+    )
 
 
 def known_text(report: LogReport) -> str:
@@ -280,19 +293,39 @@ def known_text(report: LogReport) -> str:
     return text
 
 
+def _churner(report: LogReport) -> Writer | None:
+    return next(
+        (
+            w
+            for w in report.writers
+            if w.delayed_releases > 0 and w.delayed_releases * 2 >= w.records
+        ),
+        None,
+    )
+
+
 def log_hints(report: LogReport | None) -> list[Hint]:
-    """Hints when the log runs away, naming the causes that can be seen."""
+    """Hints when the log runs away, naming the causes that can be seen.
+
+    The pinning hint is about the oldest job of the oldest file (``job``, ``state``: choosing
+    it opens that job); the churn hint about the tube whose delayed releases write the most.
+    """
     if report is None or not report.runaway:
         return []
     hints = []
     pinning = pinning_text(report)
-    churn = churn_text(report)
     if pinning:
-        hints.append(Hint("warning", None, pinning))
-    if churn:
-        hints.append(Hint("warning", None, churn))
+        first = report.pinners[0]
+        short = f"binlog kept by job {first.id}"
+        hints.append(Hint("warning", None, pinning, short, first.id, first.state, "binlog-pinned"))
+    writer = _churner(report)
+    churn = churn_text(report)
+    if writer is not None and churn:
+        job = writer.jobs[0][0] if writer.jobs else None
+        short = f"binlog: {per_second(writer.records)} records/s"
+        hints.append(Hint("warning", writer.tube, churn, short, job, None, "binlog-churn"))
     if not hints:
-        hints.append(Hint("warning", None, known_text(report)))
+        hints.append(Hint("warning", None, known_text(report), "binlog runs away", kind="binlog"))
     return hints
 
 
@@ -301,6 +334,7 @@ class _Sample:
     at: float
     written: int
     migrated: int
+    puts: int
     bytes: int
     live: int | None
 
@@ -361,6 +395,11 @@ class LogWatch:
         per_tube: dict[str, tuple[float, float, dict[int, float]]] = {}
         dt = (now - self._jobs_at) if self._jobs_at is not None else 0.0
         for job in jobs:
+            if job.delay <= 0 and job.state != "reserved" and not (job.buries or job.kicks):
+                # Cannot have written an update record since it was put (a release with a
+                # delay, a bury or a kick would show): left out, so a million quiet
+                # jobs cost no memory here. Its first such write is missed, not the rest.
+                continue
             mark = _JobMark(job.releases, job.buries + job.kicks, job.tube)
             current[job.id] = mark
             before = self._jobs.get(job.id)
@@ -384,6 +423,7 @@ class LogWatch:
         now: float,
         *,
         tubes: Iterable[Mapping[str, Any]] | None = None,
+        tubes_at: float | None = None,
         jobs: Sequence[JobLike] = (),
         jobs_complete: bool = False,
         live_bytes: int | None = None,
@@ -392,7 +432,8 @@ class LogWatch:
     ) -> LogReport | None:
         """Take in one refresh and return the report (None when the server keeps no binlog).
 
-        ``tubes`` are the ``stats-tube`` dicts (puts and deletes per tube); ``jobs`` the live
+        ``tubes`` are the ``stats-tube`` dicts (puts and deletes per tube), read at
+        ``tubes_at`` (default ``now``); ``jobs`` the live
         jobs known (the inventory), ``jobs_complete`` True when they are all of them (a
         finished scan), so the holders of the oldest file can be named. ``disk_bytes`` is
         the directory's real size when it can be read.
@@ -406,7 +447,7 @@ class LogWatch:
             self.clear()
             self._server_id = server_id
         if tubes is not None:
-            self.note_tubes(tubes, now)
+            self.note_tubes(tubes, now if tubes_at is None else tubes_at)
         if jobs:
             self.note_jobs(jobs, now)
         return self._report(
@@ -437,14 +478,16 @@ class LogWatch:
         migrated = _int(stats, "binlog-records-migrated")
         exact = disk_bytes is not None
         size = disk_bytes if disk_bytes is not None else max(0, current - oldest + 1) * max_size
-        sample = _Sample(now, written, migrated, size, live_bytes)
+        sample = _Sample(now, written, migrated, _int(stats, "cmd-put"), size, live_bytes)
         if self.samples and (written < self.samples[-1].written):
             self.samples.clear()  # a restart: the counters began again
         self.samples.append(sample)
         while self.samples and now - self.samples[0].at > HISTORY_SECONDS:
             self.samples.popleft()
-        rps, mps, bps, window = self._rates(sample, exact)
-        pinners, count, live = self._pinners(jobs, oldest)
+        pinners, count, live, names = self._pinners(jobs, oldest)
+        # A full record: int namelen, the name, the Jobrec, the body (with its CRLF).
+        full = FULL_RECORD + (names + (live_bytes or 0)) / max(live, 1)
+        rps, mps, bps, window = self._rates(sample, exact, full)
         return LogReport(
             oldest=oldest,
             current=current,
@@ -460,6 +503,7 @@ class LogWatch:
             migrated_per_s=mps,
             bytes_per_s=bps,
             window=window,
+            bytes_rate_exact=exact,
             pinners=pinners,
             pinner_count=count,
             pinners_known=jobs_complete,
@@ -468,8 +512,14 @@ class LogWatch:
         )
 
     def _rates(
-        self, last: _Sample, exact: bool
+        self, last: _Sample, exact: bool, full: float
     ) -> tuple[float | None, float | None, float | None, float]:
+        """Records, migrated records and bytes per second over the rate window.
+
+        Without the directory the bytes are estimated: puts and migrations write full
+        records (``full`` bytes on average, from the live jobs), everything else writes
+        a :data:`SHORT_RECORD`.
+        """
         first = next((s for s in self.samples if last.at - s.at <= RATE_WINDOW), last)
         if first is last:
             # Fewer than two samples inside the window: the newest older one, if any.
@@ -483,22 +533,28 @@ class LogWatch:
         records = (last.written - first.written) / dt
         migrated = (last.migrated - first.migrated) / dt
         if exact:
-            written_bytes: float | None = max(0, last.bytes - first.bytes) / dt
+            written_bytes = max(0, last.bytes - first.bytes) / dt
         else:
-            written_bytes = None
+            fulls = max(0, last.puts - first.puts) + max(0, last.migrated - first.migrated)
+            shorts = max(0, last.written - first.written - fulls)
+            written_bytes = (fulls * full + shorts * SHORT_RECORD) / dt
         return records, migrated, written_bytes, dt
 
     @staticmethod
-    def _pinners(jobs: Iterable[JobLike], oldest: int) -> tuple[tuple[Pinner, ...], int, int]:
+    def _pinners(jobs: Iterable[JobLike], oldest: int) -> tuple[tuple[Pinner, ...], int, int, int]:
+        """(the oldest file's jobs, oldest first, up to TOP; how many; live jobs; the
+        bytes of their tube names)."""
         holders = []
         live = 0
+        names = 0
         for job in jobs:
             live += 1
+            names += len(job.tube)
             if job.file == oldest:
                 holders.append(job)
         holders.sort(key=lambda j: (-j.age, j.id))
         top = tuple(Pinner(j.id, j.tube, j.state, j.age, j.file) for j in holders[:TOP])
-        return top, len(holders), live
+        return top, len(holders), live, names
 
     def _writers(self) -> tuple[Writer, ...]:
         tubes = set(self._tube_rates) | set(self._job_rates)
@@ -564,7 +620,8 @@ def report_lines(report: LogReport) -> list[str]:
         mrate = f"  ({per_second(report.migrated_per_s)}/s)"
     lines.append(f"migrated    {report.migrated:,} records{mrate}")
     if report.bytes_per_s is not None:
-        lines.append(f"growth      {fmt.size(int(report.bytes_per_s))}/s")
+        how = "" if report.bytes_rate_exact else " (estimated from the record counts)"
+        lines.append(f"bytes/s     {fmt.size(int(report.bytes_per_s))}/s{how}")
     lines.append(
         "status      "
         + ("RUNAWAY: " + "; ".join(h.text for h in log_hints(report)) if report.runaway else "ok")

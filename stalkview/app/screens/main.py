@@ -24,6 +24,7 @@ from textual.widgets import ContentSwitcher, Input, ProgressBar, Static
 
 from stalkview.app.job_actions import ACTION_BINDINGS, ActionsMixin
 from stalkview.app.messages import (
+    BinlogUpdated,
     BodiesLoaded,
     InventoryProgress,
     InventoryUpdated,
@@ -51,10 +52,12 @@ from stalkview.model import (
     Hint,
     Query,
     QueryError,
+    TubeRates,
     parse_query,
     server_hints,
     tube_hints,
 )
+from stalkview.model.logsize import LogReport, log_hints
 from stalkview.model.problems import (
     ProblemBook,
     held_hints,
@@ -70,6 +73,8 @@ if TYPE_CHECKING:
     from stalkview.app.fleetapp import FleetApp
     from stalkview.inventory import Inventory, JobInfo
 
+FLOW_LABELS = ("reserves", "releases", "timeouts", "buries", "kicks")
+"""Rates a tube's diagram estimates from its jobs' counters (stats-tube has none of them)."""
 QUERY_HELP = 'e.g. state=buried reserves>=3 age>1h body~"user_id": 42   (enter: run, esc: clear)'
 
 
@@ -96,6 +101,14 @@ class MainScreen(ActionsMixin, Screen[None]):
             tooltip="Search jobs: stats conditions and body text or regex",
         ),
         Binding("colon", "jump", "Jump", id="jump", tooltip="Jump to a job by id"),
+        Binding(
+            "b",
+            "binlog_jobs",
+            "Binlog jobs",
+            show=False,
+            id="binlog-jobs",
+            tooltip="List the jobs that keep the oldest binlog file (deleting them frees it)",
+        ),
         Binding(
             "l",
             "toggle_lifecycle",
@@ -136,6 +149,9 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.current_job_id: int | None = None
         self.current_job: JobInfo | None = None
         self.hints: list[Hint] = []
+        self.log_report: LogReport | None = None
+        #: The runaway-binlog hints of the last inventory pass (model/logsize.py).
+        self.log_hints: list[Hint] = []
         #: Every hint of the last refresh by tube (None: the server), and the problems among
         #: them, worst first: what the summary under the tubes table lists.
         self.hints_by_tube: dict[str | None, list[Hint]] = {}
@@ -270,6 +286,8 @@ class MainScreen(ActionsMixin, Screen[None]):
             by_tube[name] = tube_hints(
                 stats, rates.rates(name), own_watchers=own if name == "default" else 0
             )
+        for hint in self.log_hints:
+            by_tube.setdefault(hint.tube, []).append(hint)
         inventory = self.inventory
         if inventory is not None and inventory.scanned:
             now = time.monotonic()
@@ -281,6 +299,34 @@ class MainScreen(ActionsMixin, Screen[None]):
             for hint in jobs:
                 by_tube.setdefault(hint.tube, []).append(hint)
         return by_tube
+
+    @on(BinlogUpdated)
+    def _binlog_updated(self, message: BinlogUpdated) -> None:
+        self.show_binlog(message.report)
+
+    def show_binlog(self, report: LogReport | None) -> None:
+        """The binlog line of the server bar; its hints join the problems at the next refresh."""
+        self.log_report = report
+        self.query_one(ServerBar).show_binlog(report)
+        self.log_hints = log_hints(report)
+
+    def action_binlog_jobs(self) -> None:
+        """All tubes, every state, searched for ``file=N``: the jobs keeping the oldest file."""
+        report = self.log_report
+        if report is None:
+            self.notify("This server keeps no binlog (beanstalkd runs without -b)", title="Binlog")
+            return
+        if not report.pinners_known:
+            self.notify("The job scan has not finished yet: try again in a moment", title="Binlog")
+            return
+        self.query_one(TubesTable).select_tube(None)
+        self.tube = None
+        self.state_filter = None
+        query_input = self.query_one("#job-query", Input)
+        query_input.value = f"file={report.oldest}"
+        query_input.remove_class("hidden")
+        # After the input's Changed event, which would put the help text back.
+        self.call_after_refresh(self.run_query, query_input.value)
 
     def _show_problems(self) -> None:
         now = time.monotonic()
@@ -320,12 +366,29 @@ class MainScreen(ActionsMixin, Screen[None]):
         refreshed = self.refreshed
         if refreshed is None:
             return
-        counts = totals(refreshed.snapshot, self.tube)
-        rates = refreshed.shown_rates
-        scope = "whole server" if self.tube is None else f"tube {self.tube}"
+        snapshot = refreshed.snapshot
+        counts = totals(snapshot, self.tube)
         job = self.current_job
         mark = JobMark.of(job) if job is not None else None
-        self.query_one(Lifecycle).update_view(counts, rates, scope, mark)
+        if self.tube is None:
+            rates = refreshed.shown_rates
+            self.query_one(Lifecycle).update_view(counts, rates, "whole server", mark)
+            return
+        # A tube's diagram shows that tube's flows only: server-wide rates drawn out of
+        # a tube's READY box would say its jobs move when nobody takes them.
+        scope = f"tube {self.tube}"
+        tube_rates = refreshed.tube_rates.rates(self.tube) or TubeRates()
+        estimated = frozenset(FLOW_LABELS)
+        rates = {"puts": tube_rates.puts, "deletes": tube_rates.deletes}
+        rates.update({label: getattr(tube_rates, label) for label in FLOW_LABELS})
+        watching = int(snapshot.tubes.get(self.tube, {}).get("current-watching", 0) or 0)
+        if watching and tube_rates.deletes:
+            # A job reserved and deleted between two reads of the inventory leaves no trace
+            # in its counters; with consumers watching, nearly every delete was a reserve.
+            rates["reserves"] = max(rates["reserves"] or 0.0, tube_rates.deletes)
+        self.query_one(Lifecycle).update_view(
+            counts, rates, scope, mark, rates_scope="this tube", estimated=estimated
+        )
 
     # --- tubes ------------------------------------------------------------------------------
 
@@ -419,6 +482,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         else:
             job_list.set_empty_message("No jobs here")
         jobs = self.selected_jobs()
+        job_list.show_tube_column(self.tube is None)
         job_list.set_jobs(jobs)
         counts = inventory.counts(self.tube) if inventory is not None else {}
         self.query_one(StateBar).show(self.state_filter, counts)
@@ -816,6 +880,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         bar.address = fleet_app.address
         bar.read_only = fleet_app.read_only
         bar.show_stats({}, {}, {})
+        self.show_binlog(None)
         bar.set_status("connecting")
         self.query_one(ConnectionBanner).hide()
         self.remove_class("stale")
