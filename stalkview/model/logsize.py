@@ -322,11 +322,16 @@ def log_hints(report: LogReport | None) -> list[Hint]:
         short = f"binlog kept by job {first.id}"
         hints.append(Hint("warning", None, pinning, short, first.id, first.state, "binlog-pinned"))
     writer = _churner(report)
-    churn = churn_text(report)
-    if writer is not None and churn:
+    if writer is not None:
+        # The hint is the tube's: lists show "retry: writes ...".
         job = writer.jobs[0][0] if writer.jobs else None
-        short = f"binlog: {per_second(writer.records)} records/s"
-        hints.append(Hint("warning", writer.tube, churn, short, job, None, "binlog-churn"))
+        text = (
+            f"writes {per_second(writer.records)} binlog records/s: "
+            "jobs released with a delay (#622)"
+        )
+        hints.append(
+            Hint("warning", writer.tube, text, "binlog churn (#622)", job, None, "binlog-churn")
+        )
     if not hints:
         hints.append(Hint("warning", None, known_text(report), "binlog runs away", kind="binlog"))
     return hints
@@ -654,10 +659,12 @@ def report_lines(report: LogReport) -> list[str]:
     if report.bytes_per_s is not None:
         how = "" if report.bytes_rate_exact else " (estimated from the record counts)"
         lines.append(f"bytes/s     {fmt.size(int(report.bytes_per_s))}/s{how}")
-    lines.append(
-        "status      "
-        + ("RUNAWAY: " + "; ".join(h.text for h in log_hints(report)) if report.runaway else "ok")
-    )
+    status = "ok"
+    if report.runaway:
+        status = "RUNAWAY: " + "; ".join(
+            f"{h.tube} {h.text}" if h.tube is not None else h.text for h in log_hints(report)
+        )
+    lines.append(f"status      {status}")
     lines.append("")
     if not report.pinners_known:
         lines.append(f"jobs in binlog.{report.oldest}: unknown (the job scan did not finish)")

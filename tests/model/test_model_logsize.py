@@ -8,6 +8,7 @@ from typing import Any
 from stalkview.model.logsize import (
     GROWTH_SECONDS,
     LogWatch,
+    churn_text,
     file_facts,
     files_lines,
     glance,
@@ -115,7 +116,8 @@ def test_release_churn_names_the_tube() -> None:
     assert writer.delayed_releases == 100.0  # 10 jobs x 20 releases / 2 s
     assert writer.jobs[0] == (1, 10.0)
     [hint] = log_hints(report)
-    assert hint.text == "retry writes 100 records/s: jobs released with a delay (#622)"
+    assert hint.text == "writes 100 binlog records/s: jobs released with a delay (#622)"
+    assert churn_text(report) == "retry writes 100 records/s: jobs released with a delay (#622)"
     assert (hint.tube, hint.job, hint.kind) == ("retry", 1, "binlog-churn")
     assert any("retry" in line for line in report_lines(report))
 
