@@ -323,5 +323,10 @@ class TubesTable(DataTable[Any]):
         event.stop()
         self.post_message(self.TubeOpened(self.selected_tube))
 
+    def shown_tubes(self) -> list[str]:
+        """The tubes in the table, in the order shown (the whole-server row left out)."""
+        keys = (row.key.value for row in self.ordered_rows)
+        return [key for key in keys if key is not None and key != ALL_TUBES]
+
     def tube_names(self) -> Iterable[str]:
         return (k for k in self._raw if k != ALL_TUBES)
