@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
-from stalkview.format import duration
+from stalkview.format import duration_words
 
 ALL_TUBES = "\x00all"
 """Row key of the whole-server row: no tube name can contain NUL."""
@@ -227,7 +227,9 @@ class TubesTable(DataTable[Any]):
             return cell
         value = int(stats.get(column.stat, 0) or 0)
         if column.key == "paused":
-            return Text(duration(value) if value > 0 else "", style="bold magenta", justify="right")
+            # The hints' style ("59m 54s"): one duration style on the screen.
+            text = duration_words(value) if value > 0 else ""
+            return Text(text, style="bold magenta", justify="right")
         style = "dim" if value == 0 else ""
         if value and column.key == "buried":
             style = "bold red"
