@@ -40,7 +40,7 @@ from stalkview.app.palette import StalkviewCommands
 from stalkview.app.screens.help import HelpScreen
 from stalkview.app.screens.main import MainScreen
 from stalkview.client import BeanstalkConnectionError, Client, Error, NotFoundError
-from stalkview.inventory import Inventory, JobInfo, ScanProgress
+from stalkview.inventory import Inventory, InventoryChange, JobInfo, ScanProgress
 from stalkview.logprobe import BodySizes
 from stalkview.model import Query, RateTracker, ServerRates, TubeRateBook
 from stalkview.model.logsize import LogReport, LogWatch, enabled
@@ -285,7 +285,7 @@ class StalkviewApp(App[int]):
             self._schedule_inventory(min(max(self.interval, 1.0) * 2, MAX_BACKOFF))
             return
         try:
-            report = await self._binlog_report()
+            report = await self._binlog_report(None if first else change)
         except asyncio.CancelledError:
             raise
         except (BeanstalkConnectionError, Error, OSError):
@@ -295,17 +295,18 @@ class StalkviewApp(App[int]):
         self._result(gen, BinlogUpdated(report))
         self._schedule_inventory(max(self.interval, 3 * elapsed))
 
-    async def _binlog_report(self) -> LogReport | None:
+    async def _binlog_report(self, change: InventoryChange | None) -> LogReport | None:
         """The binlog against the live data, after an inventory pass (None without -b).
 
         Sizing the bodies peeks at most a sample of the jobs, each once (a body never
-        changes); a server without a binlog costs nothing here.
+        changes); the writers are found among the jobs ``change`` names (all after a
+        scan); a server without a binlog costs nothing here.
         """
         stats = self.inventory.server_stats
         now = time.monotonic()
         if not enabled(stats):
             return self.log_watch.update(stats, now)
-        jobs = list(self.inventory.jobs.values())
+        jobs = self.inventory.jobs
         live, exact = await self.body_sizes.live_bytes(self.inventory_client, jobs)
         snapshot = self.snapshot
         return self.log_watch.update(
@@ -314,6 +315,7 @@ class StalkviewApp(App[int]):
             tubes=None if snapshot is None else list(snapshot.tubes.values()),
             tubes_at=None if snapshot is None else snapshot.at,
             jobs=jobs,
+            touched=None if change is None else change.added | change.changed | change.removed,
             jobs_complete=self.inventory.scanned,
             live_bytes=live,
             live_exact=exact,

@@ -18,6 +18,7 @@ Pure logic, no I/O: :class:`LogWatch` is fed ``stats``, ``stats-tube`` and the i
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ GROWTH_SECONDS = 300.0
 HISTORY_SECONDS = GROWTH_SECONDS * 1.5
 #: Rates are over this many seconds of samples (or what there is).
 RATE_WINDOW = 10.0
+#: Jobs whose tube names give the average name length (for the bytes of a full record).
+NAME_SAMPLE = 1000
 #: Jobs named per pinned file and writers shown.
 TOP = 5
 
@@ -340,18 +343,12 @@ class _Sample:
 
 
 @dataclass
-class _JobMark:
-    releases: int
-    others: int
-    tube: str
-
-
-@dataclass
 class LogWatch:
     """Follows one server's binlog across refreshes and builds :class:`LogReport`s."""
 
     samples: deque[_Sample] = field(default_factory=deque)
-    _jobs: dict[int, _JobMark] = field(default_factory=dict)
+    #: Per job that may write update records: (releases, buries + kicks) last seen.
+    _jobs: dict[int, tuple[int, int]] = field(default_factory=dict)
     _jobs_at: float | None = None
     _tubes: dict[str, tuple[int, int]] = field(default_factory=dict)
     _tubes_at: float | None = None
@@ -359,6 +356,8 @@ class LogWatch:
     _job_rates: dict[str, tuple[float, float, dict[int, float]]] = field(default_factory=dict)
     _tube_rates: dict[str, tuple[float, float]] = field(default_factory=dict)
     _server_id: str | None = None
+    _holders: set[int] = field(default_factory=set)
+    _holders_of: int | None = None
 
     def clear(self) -> None:
         self.samples.clear()
@@ -366,6 +365,8 @@ class LogWatch:
         self._tubes.clear()
         self._job_rates.clear()
         self._tube_rates.clear()
+        self._holders.clear()
+        self._holders_of = None
         self._jobs_at = self._tubes_at = None
 
     def note_tubes(self, tube_stats: Iterable[Mapping[str, Any]], now: float) -> None:
@@ -384,38 +385,52 @@ class LogWatch:
             self._tube_rates = rates
         self._tubes, self._tubes_at = current, now
 
-    def note_jobs(self, jobs: Iterable[JobLike], now: float) -> None:
+    def note_jobs(
+        self, jobs: Mapping[int, JobLike], now: float, touched: Iterable[int] | None = None
+    ) -> None:
         """Release, bury and kick counters of the known jobs: who writes update records.
 
         A release writes a record only with a delay; the job's ``delay`` is that of its
         last put or release, so a rise in ``releases`` of a job with a delay counts as
-        that many delayed releases.
+        that many delayed releases. ``touched`` are the ids added, changed or removed since
+        the last call (the inventory's change); None compares every job.
         """
-        current: dict[int, _JobMark] = {}
+        marks = self._jobs
         per_tube: dict[str, tuple[float, float, dict[int, float]]] = {}
         dt = (now - self._jobs_at) if self._jobs_at is not None else 0.0
-        for job in jobs:
+        if touched is None:
+            for gone in [i for i in marks if i not in jobs]:
+                del marks[gone]
+            ids: Iterable[int] = jobs
+        else:
+            ids = touched
+        for jid in ids:
+            job = jobs.get(jid)
+            if job is None:
+                marks.pop(jid, None)
+                continue
             if job.delay <= 0 and job.state != "reserved" and not (job.buries or job.kicks):
                 # Cannot have written an update record since it was put (a release with a
-                # delay, a bury or a kick would show): left out, so a million quiet
-                # jobs cost no memory here. Its first such write is missed, not the rest.
+                # delay, a bury or a kick would show): left out, so a million quiet jobs
+                # cost no memory here. Its first such write is missed, not the rest.
+                marks.pop(jid, None)
                 continue
-            mark = _JobMark(job.releases, job.buries + job.kicks, job.tube)
-            current[job.id] = mark
-            before = self._jobs.get(job.id)
+            releases, others = job.releases, job.buries + job.kicks
+            before = marks.get(jid)
+            marks[jid] = (releases, others)
             if before is None or dt <= 0:
                 continue
-            released = max(0, mark.releases - before.releases) if job.delay > 0 else 0
-            others = max(0, mark.others - before.others)
-            if not (released or others):
+            released = max(0, releases - before[0]) if job.delay > 0 else 0
+            other = max(0, others - before[1])
+            if not (released or other):
                 continue
             rel, oth, top = per_tube.get(job.tube, (0.0, 0.0, {}))
             if released:
-                top[job.id] = released / dt
-            per_tube[job.tube] = (rel + released / dt, oth + others / dt, top)
+                top[jid] = released / dt
+            per_tube[job.tube] = (rel + released / dt, oth + other / dt, top)
         if dt > 0:
             self._job_rates = per_tube
-        self._jobs, self._jobs_at = current, now
+        self._jobs_at = now
 
     def update(
         self,
@@ -424,7 +439,8 @@ class LogWatch:
         *,
         tubes: Iterable[Mapping[str, Any]] | None = None,
         tubes_at: float | None = None,
-        jobs: Sequence[JobLike] = (),
+        jobs: Mapping[int, JobLike] | None = None,
+        touched: Iterable[int] | None = None,
         jobs_complete: bool = False,
         live_bytes: int | None = None,
         live_exact: bool = True,
@@ -433,7 +449,8 @@ class LogWatch:
         """Take in one refresh and return the report (None when the server keeps no binlog).
 
         ``tubes`` are the ``stats-tube`` dicts (puts and deletes per tube), read at
-        ``tubes_at`` (default ``now``); ``jobs`` the live
+        ``tubes_at`` (default ``now``); ``touched`` the ids changed since the last call (see
+        :meth:`note_jobs`); ``jobs`` the live
         jobs known (the inventory), ``jobs_complete`` True when they are all of them (a
         finished scan), so the holders of the oldest file can be named. ``disk_bytes`` is
         the directory's real size when it can be read.
@@ -448,12 +465,14 @@ class LogWatch:
             self._server_id = server_id
         if tubes is not None:
             self.note_tubes(tubes, now if tubes_at is None else tubes_at)
-        if jobs:
-            self.note_jobs(jobs, now)
+        if jobs is None:
+            jobs = {}
+        self.note_jobs(jobs, now, touched)
         return self._report(
             stats,
             now,
             jobs=jobs,
+            touched=touched,
             jobs_complete=jobs_complete,
             live_bytes=live_bytes,
             live_exact=live_exact,
@@ -465,7 +484,8 @@ class LogWatch:
         stats: Mapping[str, Any],
         now: float,
         *,
-        jobs: Sequence[JobLike],
+        jobs: Mapping[int, JobLike],
+        touched: Iterable[int] | None,
         jobs_complete: bool,
         live_bytes: int | None,
         live_exact: bool,
@@ -484,7 +504,7 @@ class LogWatch:
         self.samples.append(sample)
         while self.samples and now - self.samples[0].at > HISTORY_SECONDS:
             self.samples.popleft()
-        pinners, count, live, names = self._pinners(jobs, oldest)
+        pinners, count, live, names = self._pinners(jobs, oldest, touched)
         # A full record: int namelen, the name, the Jobrec, the body (with its CRLF).
         full = FULL_RECORD + (names + (live_bytes or 0)) / max(live, 1)
         rps, mps, bps, window = self._rates(sample, exact, full)
@@ -540,21 +560,33 @@ class LogWatch:
             written_bytes = (fulls * full + shorts * SHORT_RECORD) / dt
         return records, migrated, written_bytes, dt
 
-    @staticmethod
-    def _pinners(jobs: Iterable[JobLike], oldest: int) -> tuple[tuple[Pinner, ...], int, int, int]:
-        """(the oldest file's jobs, oldest first, up to TOP; how many; live jobs; the
-        bytes of their tube names)."""
-        holders = []
-        live = 0
-        names = 0
-        for job in jobs:
-            live += 1
-            names += len(job.tube)
-            if job.file == oldest:
-                holders.append(job)
+    def _pinners(
+        self, jobs: Mapping[int, JobLike], oldest: int, touched: Iterable[int] | None
+    ) -> tuple[tuple[Pinner, ...], int, int, int]:
+        """(the oldest file's jobs, oldest first, up to TOP; how many; live jobs; the bytes
+        of their tube names, from a sample).
+
+        The holders are kept from one call to the next: with the same oldest file only the
+        ``touched`` jobs can have joined or left (a job's ``file`` changes only with a
+        record, which the inventory reports as a change).
+        """
+        if touched is None or oldest != self._holders_of:
+            self._holders = {j.id for j in jobs.values() if j.file == oldest}
+            self._holders_of = oldest
+        else:
+            held = self._holders
+            for jid in touched:
+                job = jobs.get(jid)
+                if job is not None and job.file == oldest:
+                    held.add(jid)
+                else:
+                    held.discard(jid)
+        holders = [jobs[i] for i in self._holders if i in jobs]
         holders.sort(key=lambda j: (-j.age, j.id))
         top = tuple(Pinner(j.id, j.tube, j.state, j.age, j.file) for j in holders[:TOP])
-        return top, len(holders), live, names
+        sample = list(itertools.islice(jobs.values(), NAME_SAMPLE))
+        names = sum(len(j.tube) for j in sample) * len(jobs) // max(len(sample), 1)
+        return top, len(holders), len(jobs), names
 
     def _writers(self) -> tuple[Writer, ...]:
         tubes = set(self._tube_rates) | set(self._job_rates)

@@ -19,6 +19,10 @@ from tests.factories import FakeJob
 MIB = 1024 * 1024
 
 
+def by_id(jobs: list[FakeJob]) -> dict[int, FakeJob]:
+    return {j.id: j for j in jobs}
+
+
 def stats(oldest: int = 1, current: int = 1, written: int = 0, **extra: Any) -> dict[str, Any]:
     return {
         "id": "server-a",
@@ -72,7 +76,9 @@ def test_pinning_names_the_oldest_job_of_the_oldest_file() -> None:
         FakeJob(id=50, tube="emails", state="delayed", age=600, file=1),
         FakeJob(id=90, tube="retry", state="ready", age=30, file=2),
     ]
-    report = LogWatch().update(stats(1, 26_500), 0.0, jobs=jobs, jobs_complete=True, live_bytes=MIB)
+    report = LogWatch().update(
+        stats(1, 26_500), 0.0, jobs=by_id(jobs), jobs_complete=True, live_bytes=MIB
+    )
     assert report is not None
     [hint] = log_hints(report)
     assert (hint.level, hint.tube, hint.job, hint.state) == ("warning", None, 42, "buried")
@@ -85,7 +91,9 @@ def test_pinning_names_the_oldest_job_of_the_oldest_file() -> None:
 
 def test_pinners_unknown_until_the_scan_is_complete() -> None:
     jobs = [FakeJob(id=42, file=1)]
-    report = LogWatch().update(stats(1, 20), 0.0, jobs=jobs, jobs_complete=False, live_bytes=1)
+    report = LogWatch().update(
+        stats(1, 20), 0.0, jobs=by_id(jobs), jobs_complete=False, live_bytes=1
+    )
     assert report is not None
     [hint] = log_hints(report)
     assert "job 42" not in hint.text
@@ -97,9 +105,9 @@ def test_release_churn_names_the_tube() -> None:
     retry = [FakeJob(id=i, tube="retry", delay=1, releases=5) for i in range(1, 11)]
     calm = [FakeJob(id=100, tube="calm", delay=0, releases=5)]
     tubes = [{"name": "retry", "total-jobs": 10, "cmd-delete": 0}]
-    watch.update(stats(1, 10, 0), 0.0, tubes=tubes, jobs=retry + calm, live_bytes=1)
+    watch.update(stats(1, 10, 0), 0.0, tubes=tubes, jobs=by_id(retry + calm), live_bytes=1)
     later = [replace(j, releases=25) for j in retry] + [replace(calm[0], releases=99)]
-    report = watch.update(stats(1, 12, 400), 2.0, tubes=tubes, jobs=later, live_bytes=1)
+    report = watch.update(stats(1, 12, 400), 2.0, tubes=tubes, jobs=by_id(later), live_bytes=1)
     assert report is not None
     assert report.records_per_s == 200.0
     [writer] = report.writers  # the tube released without a delay writes nothing
@@ -217,3 +225,24 @@ def test_file_facts_after_the_pinning_job_is_gone() -> None:
     }
     facts = file_facts(files, {}, now_ns=0)
     assert facts[0].why == "no live job needs it: the server deletes it"
+
+
+def test_holders_and_writers_follow_only_the_touched_jobs() -> None:
+    watch = LogWatch()
+    jobs = by_id(
+        [FakeJob(id=1, file=1, age=90), FakeJob(id=2, file=1, age=80), FakeJob(id=3, file=2)]
+    )
+    first = watch.update(stats(1, 20), 0.0, jobs=jobs, jobs_complete=True, live_bytes=1)
+    assert first is not None and [p.id for p in first.pinners] == [1, 2]
+    # Job 1 deleted and job 2 changed: only they are looked at again.
+    del jobs[1]
+    jobs[2] = replace(jobs[2], delay=5, releases=4)
+    later = watch.update(
+        stats(1, 20), 2.0, jobs=jobs, touched={1, 2}, jobs_complete=True, live_bytes=1
+    )
+    assert later is not None and [p.id for p in later.pinners] == [2]
+    # The oldest file moved on: every job is looked at again.
+    moved = watch.update(
+        stats(2, 20), 3.0, jobs=jobs, touched=set(), jobs_complete=True, live_bytes=1
+    )
+    assert moved is not None and [p.id for p in moved.pinners] == [3]
