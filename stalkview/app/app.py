@@ -34,6 +34,8 @@ from stalkview.app.messages import (
     SearchProgress,
     ServerLost,
     ServerRefreshed,
+    ServerRefreshing,
+    ServerResult,
     describe,
 )
 from stalkview.app.palette import StalkviewCommands
@@ -42,7 +44,7 @@ from stalkview.app.screens.main import MainScreen
 from stalkview.client import BeanstalkConnectionError, Client, Error, NotFoundError
 from stalkview.inventory import Inventory, InventoryChange, JobInfo, ScanProgress
 from stalkview.logprobe import BodySizes
-from stalkview.model import Query, RateTracker, ServerRates, TubeRateBook
+from stalkview.model import Query, RateTracker, ServerRates, TubeRateBook, rate_view
 from stalkview.model.logsize import LogReport, LogWatch, enabled
 from stalkview.poll import COMMAND_TIMEOUT, CONNECT_TIMEOUT, Snapshot, fetch_snapshot
 
@@ -159,18 +161,21 @@ class StalkviewApp(App[int]):
         self.refresh_server()
 
     async def _on_message(self, message: Message) -> None:
-        stamp = getattr(message, "sv_generation", None)
-        if stamp is not None and stamp != self.generation:
+        if isinstance(message, ServerResult) and message.generation != self.generation:
             return  # a result about the server the app showed before a switch
         with contextlib.suppress(_NoScreen):
             await super()._on_message(message)
 
-    def _result(self, generation: int, message: Message) -> None:
-        """Post a worker's result, stamped with the server generation it is about."""
+    def _result(self, generation: int, message: ServerResult) -> None:
+        """Post a worker's result to the main screen, stamped with the server it is about.
+
+        The screen shows it; then it bubbles up here, where the app keeps its books.
+        """
         if generation != self.generation:
             return
-        message.sv_generation = generation  # type: ignore[attr-defined]
-        self.post_message(message)
+        message.generation = generation
+        with contextlib.suppress(_NoScreen):
+            self.main.post_message(message)
 
     async def action_quit(self) -> None:
         """Quit; with held jobs, ask first (they go back to ready)."""
@@ -206,7 +211,7 @@ class StalkviewApp(App[int]):
         """One refresh, then the next is scheduled: refreshes never overlap."""
         gen = self.generation
         if self.snapshot is not None and self.connected:
-            self.main.set_status("refreshing")
+            self._result(gen, ServerRefreshing())
         known = list(self.snapshot.tubes) if self.snapshot is not None else []
         try:
             await self.stats_client.open()
@@ -216,25 +221,31 @@ class StalkviewApp(App[int]):
         except (BeanstalkConnectionError, Error, OSError) as exc:
             self._failures += 1
             delay = min(self.interval * 2 ** (self._failures - 1), MAX_BACKOFF)
-            self._result(gen, ServerLost(describe(exc), delay, self._failures))
+            self._result(gen, ServerLost(describe(exc), delay, self._failures, self.last_good))
             self._schedule_server(delay)
             return
         self._failures = 0
-        self._result(gen, ServerRefreshed(snapshot))
+        if gen == self.generation:
+            self._result(gen, self._refreshed(snapshot))
         self._schedule_server(self.interval)
+
+    def _refreshed(self, snapshot: Snapshot) -> ServerRefreshed:
+        """Feed the rate trackers; the message with everything the screen shows of it."""
+        self.rates.update(snapshot.stats, snapshot.at)
+        self.tube_rates.update(snapshot.tubes.values(), snapshot.at)
+        shown, histories = rate_view(self.rates)
+        own = sum(1 for c in (self.stats_client, self.inventory_client) if c.connected)
+        return ServerRefreshed(
+            snapshot, self.server_rates(), shown, histories, self.tube_rates, own
+        )
 
     @on(ServerRefreshed)
     def _server_refreshed(self, message: ServerRefreshed) -> None:
-        snapshot = message.snapshot
         was_connected = self.connected
-        self.snapshot = snapshot
+        self.snapshot = message.snapshot
         self.connected = True
         self.last_good = time.time()
         self.refreshes += 1
-        self.rates.update(snapshot.stats, snapshot.at)
-        self.tube_rates.update(snapshot.tubes.values(), snapshot.at)
-        self.main.show_snapshot(snapshot)
-        self.main.set_status("live", f"{snapshot.elapsed * 1000:.0f} ms")
         if self.refreshes == 1:
             self.call_after_refresh(self.refresh_inventory)
         if not was_connected and self.refreshes > 1:
@@ -244,7 +255,6 @@ class StalkviewApp(App[int]):
     @on(ServerLost)
     def _server_lost(self, message: ServerLost) -> None:
         self.connected = False
-        self.main.show_lost(message.reason, message.retry_in, message.attempt, self.last_good)
 
     def server_rates(self) -> ServerRates:
         return ServerRates.from_tracker(self.rates)
@@ -275,7 +285,9 @@ class StalkviewApp(App[int]):
         try:
             await self.inventory_client.open()
             if first:
-                change = await self.inventory.scan(self._on_scan_progress)
+                change = await self.inventory.scan(
+                    lambda progress: self._result(gen, InventoryProgress(progress))
+                )
             else:
                 change = await self.inventory.refresh(None)
         except asyncio.CancelledError:
@@ -291,7 +303,9 @@ class StalkviewApp(App[int]):
         except (BeanstalkConnectionError, Error, OSError):
             report = None  # the next pass tries again; the stats refresh reports the outage
         elapsed = time.perf_counter() - start
-        self._result(gen, InventoryUpdated(change, first))
+        if gen == self.generation:
+            self.tube_rates.update_flows(self.inventory.flows, time.monotonic())
+        self._result(gen, InventoryUpdated(self.inventory, change, first))
         self._result(gen, BinlogUpdated(report))
         self._schedule_inventory(max(self.interval, 3 * elapsed))
 
@@ -321,30 +335,13 @@ class StalkviewApp(App[int]):
             live_exact=exact,
         )
 
-    def _on_scan_progress(self, progress: ScanProgress) -> None:
-        self.post_message(InventoryProgress(progress))
-
     @on(InventoryProgress)
     def _inventory_progress(self, message: InventoryProgress) -> None:
         self.scan_progress = message.progress
-        self.main.show_scan_progress(message.progress)
 
     @on(InventoryUpdated)
     def _inventory_updated(self, message: InventoryUpdated) -> None:
         self.inventory_refreshes += 1
-        self.tube_rates.update_flows(self.inventory.flows, time.monotonic())
-        # Without a change only ages and time-lefts moved: the list redraws those itself.
-        if message.first or message.change:
-            self.main.show_jobs()
-        if message.first:
-            self.main.scan_finished()
-        job_id = self.main.detail_job_id()
-        if job_id is not None:
-            self.refresh_job(job_id)
-
-    @on(BinlogUpdated)
-    def _binlog_updated(self, message: BinlogUpdated) -> None:
-        self.main.show_binlog(message.report)
 
     # --- bodies ------------------------------------------------------------------------------
 
@@ -373,10 +370,6 @@ class StalkviewApp(App[int]):
                 self._result(gen, BodiesLoaded(bodies))
         finally:
             self._previews_running = False
-
-    @on(BodiesLoaded)
-    def _bodies_loaded(self, message: BodiesLoaded) -> None:
-        self.main.show_previews(message.bodies)
 
     @work(exclusive=True, group="detail", exit_on_error=False)
     async def load_job(self, job_id: int, jump: bool = False) -> None:
@@ -421,14 +414,6 @@ class StalkviewApp(App[int]):
             return  # the banner tells; the next refresh tries again
         self._result(gen, JobRefreshed(job_id, JobInfo.from_stats(stats, time.monotonic())))
 
-    @on(JobRefreshed)
-    def _job_refreshed(self, message: JobRefreshed) -> None:
-        self.main.job_refreshed(message.job_id, message.job)
-
-    @on(JobLoaded)
-    def _job_loaded(self, message: JobLoaded) -> None:
-        self.main.show_job(message)
-
     # --- search ------------------------------------------------------------------------------
 
     @work(exclusive=True, group="search", exit_on_error=False)
@@ -453,14 +438,6 @@ class StalkviewApp(App[int]):
             checked += len(chunk)
             self._result(gen, SearchProgress(checked, len(candidates), len(matched)))
         self._result(gen, SearchDone(text, frozenset(matched), checked))
-
-    @on(SearchProgress)
-    def _search_progress(self, message: SearchProgress) -> None:
-        self.main.show_search_progress(message.checked, message.total, message.matched)
-
-    @on(SearchDone)
-    def _search_done(self, message: SearchDone) -> None:
-        self.main.search_finished(message.text, message.ids, message.checked)
 
     # --- actions -------------------------------------------------------------------------------
 

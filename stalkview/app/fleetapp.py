@@ -170,7 +170,7 @@ class FleetApp(StalkviewApp):
         self.switches += 1
         main = self.main
         await main.close_actions()
-        main.server_switched()
+        main.server_switched(self.generation)
         self.refresh_server()
         for client in old:
             with contextlib.suppress(Error, OSError):
