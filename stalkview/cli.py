@@ -677,6 +677,7 @@ def _binlog_offline(args: argparse.Namespace, log_dir: Any) -> int:
     facts = log_dir.facts()
     jobs = len(log_dir.log.jobs)
     live = log_dir.live_bytes
+    records = log_dir.live_record_bytes
     size = log_dir.disk_bytes
     problems = list(log_dir.log.problems)
     if args.json:
@@ -689,17 +690,18 @@ def _binlog_offline(args: argparse.Namespace, log_dir: Any) -> int:
                     "written_bytes": sum(f.written for f in facts),
                     "live_jobs": jobs,
                     "live_bytes": live,
-                    "amplification": round(size / live, 2) if live else None,
+                    "live_record_bytes": records,
+                    "amplification": round(size / records, 2) if records else None,
                     "files_detail": [f.to_dict() for f in facts],
                     "problems": problems,
                 }
             )
         )
         return 0
-    lines = files_lines(facts, jobs, live)
+    lines = files_lines(facts, jobs, live, records)
     lines += [f"problem: {fmt.printable(p)}" for p in problems]
     _print_lines(lines)
-    if len(facts) >= RUNAWAY_FILES and (not live or size >= RUNAWAY_FACTOR * live):
+    if len(facts) >= RUNAWAY_FILES and (not records or size >= RUNAWAY_FACTOR * records):
         _print_lines(["", *HELP.splitlines()])
     return 0
 

@@ -15,7 +15,14 @@ from stalkview.client.client import Client
 from stalkview.client.errors import Error
 from stalkview.inventory import Inventory
 from stalkview.model.joblike import JobLike
-from stalkview.model.logsize import FileFacts, LogReport, LogWatch, enabled, file_facts
+from stalkview.model.logsize import (
+    FULL_RECORD,
+    FileFacts,
+    LogReport,
+    LogWatch,
+    enabled,
+    file_facts,
+)
 
 #: Bodies sized at most per report; past that the live data is extrapolated from a spread sample.
 SIZE_SAMPLE = 2000
@@ -130,6 +137,13 @@ class LogDir:
     @property
     def live_bytes(self) -> int:
         return sum(j.body_size for j in self.log.jobs.values())
+
+    @property
+    def live_record_bytes(self) -> int:
+        """The live jobs' full records: namelen, name, Jobrec, body and its CRLF."""
+        return sum(
+            FULL_RECORD + len(j.tube.encode()) + j.body_size + 2 for j in self.log.jobs.values()
+        )
 
     def facts(self) -> list[FileFacts]:
         return file_facts(self.log.files, self.log.jobs, time.time_ns())

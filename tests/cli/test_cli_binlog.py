@@ -13,7 +13,15 @@ import pytest
 from stalkview.cli import main
 from stalkview.client import Client
 from tests.beanstalkd import Beanstalkd
-from tests.logscenes import CHANGE_COUNTERS, FILE_SIZE, Churn, files, pin_old_job, wait_stats
+from tests.logscenes import (
+    CHANGE_COUNTERS,
+    FILE_SIZE,
+    Churn,
+    files,
+    pin_old_job,
+    runaway_files,
+    wait_stats,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -40,7 +48,7 @@ async def test_binlog_names_the_pinning_job_and_the_churning_tube(
         job = await pin_old_job(client)
         churn = await Churn(logged.address).start()
         try:
-            await wait_stats(client, lambda s: files(s) >= 10)
+            await wait_stats(client, lambda s: files(s) >= runaway_files(churn.count))
             code, out, err = await run_cli(
                 ["binlog", logged.address, "--json", "--window", "1.5"], capsys
             )
@@ -117,7 +125,7 @@ async def test_binlog_dir_of_a_stopped_server(
         job = await pin_old_job(client)
         churn = await Churn(logged.address, jobs=300).start()
         try:
-            await wait_stats(client, lambda s: files(s) >= 10)
+            await wait_stats(client, lambda s: files(s) >= runaway_files(churn.count))
         finally:
             await churn.stop()
     logged.stop()
