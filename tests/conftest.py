@@ -9,6 +9,7 @@ import pytest
 
 from stalkview.client import Client
 from tests.beanstalkd import BEANSTALKD, Beanstalkd
+from tests.hostile import HostileServer, Script
 
 if BEANSTALKD is None:  # pragma: no cover - .ci/run installs it
     raise pytest.UsageError("beanstalkd is not on PATH: apt-get install -y beanstalkd")
@@ -16,17 +17,25 @@ if BEANSTALKD is None:  # pragma: no cover - .ci/run installs it
 
 @pytest.fixture
 def beanstalkd_factory(tmp_path: Path) -> Iterator[Callable[..., Beanstalkd]]:
-    """Start any number of servers: ``beanstalkd_factory(unix=True, binlog=True, ...)``."""
+    """Start any number of servers: ``beanstalkd_factory(unix=True, binlog=True, ...)``.
+
+    ``binlog_size`` is the binlog's file size (``-s``): small files make a long log quickly.
+    """
     started: list[Beanstalkd] = []
 
     def start(
-        *, unix: bool = False, binlog: bool = False, max_job_size: int | None = None
+        *,
+        unix: bool = False,
+        binlog: bool = False,
+        max_job_size: int | None = None,
+        binlog_size: int | None = None,
     ) -> Beanstalkd:
         n = len(started)
         server = Beanstalkd(
             socket_path=str(tmp_path / f"beanstalkd-{n}.sock") if unix else None,
             binlog_dir=None,
             max_job_size=max_job_size,
+            binlog_size=binlog_size,
         )
         if binlog:
             binlog_dir = tmp_path / f"binlog-{n}"
@@ -71,3 +80,18 @@ def journal_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "journal.jsonl"
     monkeypatch.setenv("STALKVIEW_JOURNAL", str(path))
     return path
+
+
+@pytest.fixture
+def hostile() -> Iterator[Callable[[Script], HostileServer]]:
+    """Start fake servers for faults a real one cannot produce: ``hostile(script)``."""
+    started: list[HostileServer] = []
+
+    def start(script: Script) -> HostileServer:
+        server = HostileServer(script)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

@@ -16,9 +16,8 @@ disabled, so the key says why instead of doing nothing.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import re
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,24 +28,17 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from stalkview.client import BeanstalkConnectionError, Client, Error, NotFoundError
+from stalkview.format import duration_words
+from stalkview.ops import ActionError, BulkReport, plain_reason
+from stalkview.poll import ACTION_COMMAND_TIMEOUT, CONNECT_TIMEOUT
 
 if TYPE_CHECKING:
-    from stalkview.actions import (
-        BulkReport,
-        ParsedPut,
-        ReserveSession,
-    )
-    from stalkview.app.screens.confirm import ConfirmScreen
-    from stalkview.app.screens.prompt import (
-        PromptScreen,
-    )
+    from stalkview.app.screens.fields import ParsedPut
     from stalkview.app.screens.put import PutScreen
     from stalkview.inventory import JobInfo
     from stalkview.journal import Journal, JournalEntry, RestoreReport
-    from stalkview.transfer import ImportReport
+    from stalkview.reserve import ReserveSession
 
-CONNECT_TIMEOUT = 3.0
-COMMAND_TIMEOUT = 30.0
 
 #: action -> (key, footer label, help text)
 ACTION_KEYS: dict[str, tuple[str, str, str]] = {
@@ -54,7 +46,8 @@ ACTION_KEYS: dict[str, tuple[str, str, str]] = {
     "duplicate": ("y", "Duplicate", "Put a copy of the selected job, fields prefilled to edit"),
     "delete": ("x", "Delete", "Delete the marked jobs, or the selected one (asks first)"),
     "delete_all": ("X", "Delete all", "Delete every job listed: this tube and state (asks first)"),
-    "kick": ("K", "Kick", "Kick the marked/selected jobs (jobs pane), or N jobs of the tube"),
+    "kick": ("K", "Kick", "Kick the marked jobs, else the selected one (jobs pane); N of the tube"),
+    "kick_all": ("ctrl+k", "Kick all", "Kick every buried or delayed job listed (asks first)"),
     "move": ("m", "Move", "Move the marked/selected jobs to another tube, keeping them intact"),
     "move_all": ("M", "Move all", "Move every job listed to another tube"),
     "pause": ("p", "Pause", "Pause the selected tube for a while, or unpause it"),
@@ -72,10 +65,13 @@ MUTATING = frozenset(ACTION_KEYS) - {"journal", "export"}
 _MUTATING_ORDER = tuple(sorted(MUTATING))
 #: Variants of a footer action stay out of the footer (it must fit 160 columns);
 #: they are on the help screen and in the command palette like every action.
-FOOTER_HIDDEN = frozenset({"duplicate", "move_all", "reserve_job", "export", "import_jobs"})
+FOOTER_HIDDEN = frozenset(
+    {"duplicate", "move_all", "kick_all", "reserve_job", "export", "import_jobs"}
+)
 VERBS = {
     "put": "put", "duplicate": "duplicate", "delete": "delete", "delete_all": "delete all",
-    "kick": "kick", "move": "move", "move_all": "move all", "pause": "pause/unpause",
+    "kick": "kick", "kick_all": "kick all", "move": "move", "move_all": "move all",
+    "pause": "pause/unpause",
     "reserve": "reserve", "reserve_job": "reserve-job", "import_jobs": "import",
 }  # fmt: skip
 
@@ -97,6 +93,9 @@ def action_bindings() -> list[BindingType]:
         if action in MUTATING:
             bindings.append(Binding(key, f"explain({action!r})", "", show=False))
     return bindings
+
+
+KICKABLE_STATES = frozenset({"buried", "delayed"})
 
 
 def jobs_phrase(n: int, state: str | None, tube: str | None) -> str:
@@ -187,8 +186,12 @@ class ActionsMixin:
         return [job.id] if job is not None and self._jobs_focused() else []
 
     def listed(self) -> list[JobInfo]:
+        return list(self.listed_view())
+
+    def listed_view(self) -> Sequence[JobInfo]:
+        """The jobs listed (not a copy: read, never keep)."""
         job_list = self._job_list()
-        return [] if job_list is None else list(job_list.jobs)
+        return () if job_list is None else job_list.jobs
 
     def _selection_phrase(self, ids: Sequence[int]) -> str:
         job_list = self._job_list()
@@ -212,7 +215,33 @@ class ActionsMixin:
                 return "nothing to pause: select a tube in the tubes pane"
             if action == "kick":
                 return "nothing to kick: select a tube, or a job in the jobs pane"
+            if action == "kick_all":
+                return "nothing to kick: no buried or delayed job is listed"
             return f"nothing to {VERBS[action]}: select a job in the jobs pane or mark some (space)"
+        return self._why_not_this_job(action)
+
+    def _why_not_this_job(self, action: str) -> str | None:
+        """Why the one job an action would act on cannot take it (None: it can).
+
+        Marked jobs are checked one by one when the action runs (its report says which
+        failed and why); the job under the cursor is known now, so say it before asking.
+        """
+        if action not in ("delete", "move", "kick") or self._has_marks():
+            return None
+        if action == "kick" and not self._jobs_focused():
+            return None  # the tubes pane: kick N jobs of the tube
+        job = self.cursor_job()
+        if job is None:
+            return None
+        if action == "kick" and job.state not in KICKABLE_STATES:
+            return f"job {job.id} is {job.state}: only buried or delayed jobs can be kicked"
+        session = self.reserve_session
+        held_here = session is not None and job.id in session.held
+        if job.state == "reserved" and not held_here:
+            return (
+                f"job {job.id} is reserved by another connection: only its worker can "
+                f"{VERBS[action]} it (or wait until its TTR runs out)"
+            )
         return None
 
     def refresh_action_bindings(self) -> None:
@@ -250,6 +279,12 @@ class ActionsMixin:
             return job_list is not None and bool(job_list.jobs)
         if action == "kick":
             return self.tube is not None or self._has_selection()
+        if action == "kick_all":
+            state = self.state_filter
+            jobs = self.listed_view()
+            if state is not None:
+                return state in KICKABLE_STATES and bool(jobs)
+            return any(job.state in KICKABLE_STATES for job in jobs)
         if action == "pause":
             return self.tube is not None
         return True
@@ -280,7 +315,7 @@ class ActionsMixin:
                 self.address,
                 encoding=None,
                 connect_timeout=CONNECT_TIMEOUT,
-                command_timeout=COMMAND_TIMEOUT,
+                command_timeout=ACTION_COMMAND_TIMEOUT,
             )
         await self._actions_client.open()
         return self._actions_client
@@ -299,14 +334,10 @@ class ActionsMixin:
         self._screen.refresh_bindings()
 
     def _fail(self, title: str, exc: BaseException) -> None:
-        from stalkview.actions import ActionError, plain_reason
-
         message = str(exc) if isinstance(exc, ActionError) else plain_reason(exc, title.lower())
         self._screen.notify(message, severity="error", title=title)
 
     async def _guarded(self, title: str, run: Callable[[], Awaitable[None]]) -> None:
-        from stalkview.actions import ActionError
-
         try:
             await run()
         except (ActionError, Error, OSError) as exc:
@@ -385,7 +416,6 @@ class ActionsMixin:
     async def _put_form(
         self, tubes: list[str], max_size: int | None, source: int | None
     ) -> PutScreen | None:
-        from stalkview.actions import ActionError
         from stalkview.app.screens.put import PutScreen
 
         if source is None:
@@ -449,11 +479,23 @@ class ActionsMixin:
     # --- kick ---------------------------------------------------------------------------------
 
     def action_kick(self) -> None:
+        """The marked jobs, else the selected one (jobs pane); in the tubes pane, N jobs of
+        the tube. More than one job is kicked only after a confirmation with the count."""
         ids = self.selection() if self._jobs_focused() or self._has_marks() else []
         if ids:
             self.kick_jobs_flow(ids, self._selection_phrase(ids))
         elif self.tube is not None:
             self.kick_tube_flow(self.tube)
+
+    def action_kick_all(self) -> None:
+        """Every buried or delayed job listed (this tube, state and search)."""
+        jobs = [job for job in self.listed_view() if job.state in KICKABLE_STATES]
+        if jobs:
+            listed = jobs_phrase(len(jobs), self.state_filter, self.tube)
+            if self.state_filter is None:
+                listed = listed.replace(" jobs in ", " buried or delayed jobs in ", 1)
+                listed = listed.replace(" job in ", " buried or delayed job in ", 1)
+            self.kick_jobs_flow([j.id for j in jobs], f"all {listed}" if len(jobs) > 1 else listed)
 
     def _has_marks(self) -> bool:
         job_list = self._job_list()
@@ -462,8 +504,14 @@ class ActionsMixin:
     @work(exclusive=True, group="actions", exit_on_error=False)
     async def kick_jobs_flow(self, ids: list[int], what: str) -> None:
         from stalkview.actions import kick_jobs
+        from stalkview.app.screens.confirm import ConfirmScreen
 
         async def run() -> None:
+            if len(ids) > 1:
+                question = Text(f"Kick {what}?")
+                detail = f"{len(ids):,} jobs become ready: workers will take them again."
+                if not await self._ask(ConfirmScreen(question, detail, verb="Kick")):
+                    return
             client = await self.actions_client()
 
             async def go(**progress: Any) -> BulkReport:
@@ -496,8 +544,6 @@ class ActionsMixin:
 
     async def _tube_stats(self, client: Client, tube: str, verb: str) -> dict[str, Any]:
         """The tube's stats, or an ActionError saying there is nothing to ``verb``."""
-        from stalkview.actions import ActionError
-
         try:
             return await client.stats_tube(tube)
         except NotFoundError:
@@ -519,8 +565,8 @@ class ActionsMixin:
             client = await self.actions_client()
             stats = await self._tube_stats(client, tube, "pause")
             if int(stats.get("pause-time-left", 0)) > 0:
-                left = int(stats["pause-time-left"])
-                question = Text(f"Unpause {tube}? It is paused for {left:,}s more.")
+                left = duration_words(int(stats["pause-time-left"]))
+                question = Text(f"Unpause {tube}? It is paused for {left} more.")
                 if not await self._ask(ConfirmScreen(question, verb="Unpause")):
                     return
                 await pause_tube(client, tube, 0)
@@ -532,7 +578,8 @@ class ActionsMixin:
             await pause_tube(client, tube, values["seconds"])
             seconds = values["seconds"]
             self._screen.notify(
-                f"paused {tube} for {seconds:,}s" if seconds else f"unpaused {tube}", title="Pause"
+                f"paused {tube} for {duration_words(seconds)}" if seconds else f"unpaused {tube}",
+                title="Pause",
             )
 
         await self._guarded("Pause", run)
@@ -577,7 +624,7 @@ class ActionsMixin:
     # --- reserve ----------------------------------------------------------------------------
 
     def session(self) -> ReserveSession:
-        from stalkview.actions import ReserveSession
+        from stalkview.reserve import ReserveSession
 
         if self.reserve_session is None:
             self.reserve_session = ReserveSession(
@@ -654,7 +701,6 @@ class ActionsMixin:
         )
 
     async def restore_entries(self, entries: Sequence[JournalEntry]) -> RestoreReport:
-        from stalkview.actions import ActionError, plain_reason
         from stalkview.journal import restore
 
         if self.read_only:
@@ -682,6 +728,8 @@ class ActionsMixin:
     @work(exclusive=True, group="actions", exit_on_error=False)
     async def export_flow(self, ids: list[int], what: str) -> None:
         from stalkview.app.screens.confirm import ProgressScreen
+        from stalkview.app.screens.prompt import export_prompt
+        from stalkview.transfer import default_export_path, write_export
 
         async def run() -> None:
             default = default_export_path(self.server_label, self.tube, self.state_filter)
@@ -712,9 +760,9 @@ class ActionsMixin:
 
     @work(exclusive=True, group="actions", exit_on_error=False)
     async def import_flow(self) -> None:
-        from stalkview.actions import ActionError
         from stalkview.app.screens.confirm import ProgressScreen
-        from stalkview.transfer import import_jobs
+        from stalkview.app.screens.prompt import import_confirm, import_prompt
+        from stalkview.transfer import import_jobs, read_jsonl
 
         async def run() -> None:
             values = await self._ask(import_prompt(self.server_label, self.tube))
@@ -722,7 +770,7 @@ class ActionsMixin:
                 return
             path: Path = values["path"]
             tube: str | None = values["tube"]
-            lines = read_jsonl(path)
+            lines = await asyncio.to_thread(read_jsonl, path)
             preview = await import_jobs(self.address, lines, tube=tube, dry_run=True)
             good = len(preview.jobs) - len(preview.failed)
             if not good:
@@ -747,137 +795,3 @@ class ActionsMixin:
             )
 
         await self._guarded("Import", run)
-
-
-def _file_part(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "server"
-
-
-def default_export_path(server: str, tube: str | None, state: str | None) -> str:
-    """E.g. ``./stalkview-export-prod-eu-emails-buried-20250101-120000.jsonl``."""
-    parts = [_file_part(server), _file_part(tube) if tube is not None else "all-tubes"]
-    if state:
-        parts.append(state)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return f"./stalkview-export-{'-'.join(parts)}-{stamp}.jsonl"
-
-
-def parse_new_file(text: str) -> tuple[Path | None, str | None]:
-    if not text.strip():
-        return None, "give a file name, e.g. ./export.jsonl"
-    path = Path(text.strip()).expanduser()
-    if path.exists():
-        return None, f"{path} already exists: choose another name (an export never overwrites)"
-    if not path.parent.is_dir():
-        return None, f"folder {path.parent} does not exist: create it or choose another"
-    return path, None
-
-
-def parse_existing_file(text: str) -> tuple[Path | None, str | None]:
-    if not text.strip():
-        return None, "give the JSON Lines file to import, e.g. ./export.jsonl"
-    path = Path(text.strip()).expanduser()
-    if not path.is_file():
-        return None, f"no file {path}: give the path of an export or journal file"
-    return path, None
-
-
-def parse_optional_tube(text: str) -> tuple[str | None, str | None]:
-    from stalkview.app.screens.prompt import parse_tube
-
-    if not text.strip():
-        return None, None
-    return parse_tube(text)
-
-
-def export_prompt(what: str, server: str, default: str) -> PromptScreen:
-    from stalkview.app.screens.prompt import PromptField, PromptScreen
-
-    return PromptScreen(
-        Text.assemble("Export ", what, " from ", (server, "bold")),
-        [PromptField("path", "To file (JSON Lines)", parse_new_file, default)],
-        verb="Export",
-        note="One JSON object a line: every field of the job and its body (base64 if binary). "
-        "Read-only: nothing on the server changes.",
-    )
-
-
-def import_prompt(server: str, tube: str | None) -> PromptScreen:
-    from stalkview.app.screens.prompt import PromptField, PromptScreen
-
-    return PromptScreen(
-        Text.assemble("Import jobs into ", (server, "bold")),
-        [
-            PromptField(
-                "path",
-                "From file (an export or the journal)",
-                parse_existing_file,
-                "",
-                "./stalkview-export-....jsonl",
-            ),
-            PromptField(
-                "tube",
-                "Into tube (empty: each job to its own tube)",
-                parse_optional_tube,
-                "",
-                tube or "tube name",
-            ),
-        ],
-        verb="Check",
-        note="Priority, ttr and the remaining delay are kept; buried jobs come back buried. "
-        "A dry run shows what would be put before anything is sent.",
-    )
-
-
-def import_confirm(path: Path, server: str, preview: ImportReport) -> ConfirmScreen:
-    from stalkview.app.screens.confirm import ConfirmScreen
-
-    problems = [line for line in preview.lines(verbose=False)[:-1]][:5]
-    detail = f"Dry run of {path}: {preview.summary()}."
-    if problems:
-        detail += "\n" + "\n".join(problems)
-    return ConfirmScreen(
-        Text.assemble("Import into ", (server, "bold"), "?"), Text(detail), verb="Import"
-    )
-
-
-def read_jsonl(path: Path) -> list[str]:
-    from stalkview.actions import ActionError
-
-    try:
-        return path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise ActionError(
-            f"{path} is not UTF-8 text ({exc.reason}): give a JSON Lines file"
-        ) from None
-    except OSError as exc:
-        raise ActionError(f"cannot read {path}: {exc.strerror or exc}") from None
-
-
-async def write_export(
-    client: Client,
-    path: Path,
-    ids: list[int],
-    tube: str | None,
-    state: str | None,
-    server: str,
-    on_progress: Callable[[int, int], None],
-) -> int:
-    """Export into a new file; a failed export leaves no partial file behind."""
-    from stalkview.actions import ActionError
-    from stalkview.transfer import export_jobs
-
-    try:
-        out = path.open("x", encoding="utf-8")
-    except OSError as exc:
-        raise ActionError(f"cannot create {path}: {exc.strerror or exc}") from None
-    try:
-        with out:
-            return await export_jobs(
-                client, ids=ids, tube=tube, state=state, out=out, server_label=server,
-                on_progress=on_progress,
-            )  # fmt: skip
-    except BaseException:
-        with contextlib.suppress(OSError):
-            path.unlink()
-        raise

@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.pilot import Pilot
 
 from stalkview.app.widgets.jobdetail import DISPLAY_LIMIT, JobDetail
-from stalkview.app.widgets.joblist import JobList, format_count, format_duration
+from stalkview.app.widgets.joblist import JobList
 from tests.factories import FakeJob
 from tests.pilot import wait_for
 
@@ -104,23 +104,6 @@ def row_text(app: App[Any], job_id: int) -> str:
 
 SIZE = (120, 30)
 BODY_ROWS = SIZE[1] - 1  # the header is sticky
-
-
-# --------------------------------------------------------------------------- pure helpers
-
-
-def test_format_duration_is_compact() -> None:
-    assert [format_duration(s) for s in (-3, 0, 45, 61, 599, 600, 3599, 3600, 7260)] == [
-        "0s", "0s", "45s", "1m01s", "9m59s", "10m", "59m", "1h00m", "2h01m",
-    ]  # fmt: skip
-    assert format_duration(86_399) == "23h"
-    assert format_duration(2 * 86_400 + 3 * 3600) == "2d03h"
-    assert format_duration(40 * 86_400) == "40d"
-
-
-def test_format_count_fits_four_cells() -> None:
-    values = (0, 9999, 10_000, 999_999, 1_250_000, 12_000_000, 4_294_967_295)
-    assert [format_count(n) for n in values] == ["0", "9999", "10k", "999k", "1.2M", "12M", "4G"]
 
 
 # --------------------------------------------------------------------------- JobList
@@ -353,17 +336,23 @@ async def test_poison_jobs_are_flagged() -> None:
 async def test_columns_fit_the_width(width: int) -> None:
     app = ListHarness([Job(id=1, pri=4_294_967_295)])
     async with app.run_test(size=(width, 10)) as pilot:
-        app.query_one(JobList).set_bodies({1: b"hello world"})
+        job_list = app.query_one(JobList)
+        job_list.set_bodies({1: b"hello world"})
         await pilot.pause()
         header = screen_text(app).splitlines()[0]
-        assert header.split()[:3] == ["id", "state", "pri"]
-        assert "body" in header
-        assert "4294967295" in row_text(app, 1)
+        assert header.split()[:2] == ["id", "state"]
+        assert "type" in header and "body" in header
         assert "hello world" in row_text(app, 1)
         if width == 200:
-            assert "kick" in header
+            assert "kick" in header and "pri" in header
+            assert "4294967295" in row_text(app, 1)
+            assert job_list.hidden_columns == ()
         else:
-            assert "kick" not in header
+            # Narrow: the numbers go, whole, before the body preview is squeezed.
+            assert "kick" not in header and "pri" not in header
+            assert "4294967295" not in row_text(app, 1)
+            assert {"kick", "pri", "ttr"} <= set(job_list.hidden_columns)
+            assert "type" not in job_list.hidden_columns
 
 
 # --------------------------------------------------------------------------- JobDetail
