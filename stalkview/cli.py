@@ -211,10 +211,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "binlog",
         "how big the binlog is against the live data, what writes it, which jobs keep it",
-        f"{PROG} binlog localhost:11300 --window 5\n  {PROG} binlog prod --json",
+        f"{PROG} binlog localhost:11300 --window 5\n  {PROG} binlog prod --json\n"
+        f"  {PROG} binlog --binlog /var/lib/beanstalkd      (a stopped server: the files alone)",
     )
-    p.add_argument("address", metavar="ADDRESS", help=ADDRESS_HELP)
+    p.add_argument(
+        "address", metavar="ADDRESS", nargs="?", help=ADDRESS_HELP + " (leave out with --binlog)"
+    )
     _config_option(p)
+    p.add_argument(
+        "--binlog",
+        metavar="DIR",
+        help="the server's -b directory: real sizes and what each file holds; "
+        "without ADDRESS, a report from the files alone",
+    )
     p.add_argument(
         "--window",
         type=_positive,
@@ -615,25 +624,84 @@ async def cmd_peek(args: argparse.Namespace) -> int:
 
 
 async def cmd_binlog(args: argparse.Namespace) -> int:
-    from stalkview.logprobe import sample
+    from stalkview.binlog import BinlogError
+    from stalkview.logprobe import LogDir, sample
     from stalkview.model.logsize import HELP, report_lines
 
-    address = _address_of(args)
-    client = await _connect(address)
+    if args.address is None and args.binlog is None:
+        _fail("binlog: give a server ADDRESS, or --binlog DIR to read a stopped server's log")
+        return 2
     try:
-        report = await sample(client, args.window)
-    finally:
-        await client.close()
+        log_dir = None if args.binlog is None else LogDir(args.binlog)
+        if args.address is None:
+            assert log_dir is not None
+            await asyncio.to_thread(log_dir.read)
+            return _binlog_offline(args, log_dir)
+        client = await _connect(_address_of(args))
+        try:
+            report = await sample(client, args.window, log_dir=log_dir)
+        finally:
+            await client.close()
+    except BinlogError as exc:
+        raise CliError(str(exc)) from None
     if report is None:
         raise CliError(
             f"{args.address} keeps no binlog (binlog-current-index is 0): "
             "beanstalkd writes one only when started with -b DIR"
         )
+    facts = None if log_dir is None else log_dir.facts()
     if args.json:
-        print(_json_line({"server": args.address, **report.to_dict()}))
+        extra = {} if facts is None else {"files_detail": [f.to_dict() for f in facts]}
+        print(_json_line({"server": args.address, **report.to_dict(), **extra}))
         return 0
     _print_lines(report_lines(report))
+    if facts is not None:
+        _print_lines(["", f"files in {args.binlog}:", *_file_table(facts)])
     if report.runaway:
+        _print_lines(["", *HELP.splitlines()])
+    return 0
+
+
+def _file_table(facts: Sequence[Any]) -> list[str]:
+    from stalkview.model.logsize import files_lines
+
+    lines = files_lines(facts, 0, 0)
+    # The totals are the server report's: keep the table and the oldest file's jobs.
+    return lines[lines.index("") + 1 :]
+
+
+def _binlog_offline(args: argparse.Namespace, log_dir: Any) -> int:
+    """The report from the files alone: which jobs each file holds and why it stays."""
+    from stalkview.model.logsize import HELP, RUNAWAY_FACTOR, RUNAWAY_FILES, files_lines
+
+    facts = log_dir.facts()
+    jobs = len(log_dir.log.jobs)
+    live = log_dir.live_bytes
+    records = log_dir.live_record_bytes
+    size = log_dir.disk_bytes
+    problems = list(log_dir.log.problems)
+    if args.json:
+        print(
+            _json_line(
+                {
+                    "directory": args.binlog,
+                    "files": len(facts),
+                    "bytes": size,
+                    "written_bytes": sum(f.written for f in facts),
+                    "live_jobs": jobs,
+                    "live_bytes": live,
+                    "live_record_bytes": records,
+                    "amplification": round(size / records, 2) if records else None,
+                    "files_detail": [f.to_dict() for f in facts],
+                    "problems": problems,
+                }
+            )
+        )
+        return 0
+    lines = files_lines(facts, jobs, live, records)
+    lines += [f"problem: {fmt.printable(p)}" for p in problems]
+    _print_lines(lines)
+    if len(facts) >= RUNAWAY_FILES and (not records or size >= RUNAWAY_FACTOR * records):
         _print_lines(["", *HELP.splitlines()])
     return 0
 

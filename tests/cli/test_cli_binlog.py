@@ -13,7 +13,15 @@ import pytest
 from stalkview.cli import main
 from stalkview.client import Client
 from tests.beanstalkd import Beanstalkd
-from tests.logscenes import CHANGE_COUNTERS, FILE_SIZE, Churn, files, pin_old_job, wait_stats
+from tests.logscenes import (
+    CHANGE_COUNTERS,
+    FILE_SIZE,
+    Churn,
+    files,
+    pin_old_job,
+    runaway_files,
+    wait_stats,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -40,7 +48,7 @@ async def test_binlog_names_the_pinning_job_and_the_churning_tube(
         job = await pin_old_job(client)
         churn = await Churn(logged.address).start()
         try:
-            await wait_stats(client, lambda s: files(s) >= 10)
+            await wait_stats(client, lambda s: files(s) >= runaway_files(churn.count))
             code, out, err = await run_cli(
                 ["binlog", logged.address, "--json", "--window", "1.5"], capsys
             )
@@ -107,4 +115,69 @@ async def test_binlog_on_a_server_without_one(
 
 def test_binlog_without_address(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["binlog"]) == 2
-    assert "ADDRESS" in capsys.readouterr().err
+    assert "give a server ADDRESS, or --binlog DIR" in capsys.readouterr().err
+
+
+async def test_binlog_dir_of_a_stopped_server(
+    logged: Beanstalkd, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with Client(logged.address) as client:
+        job = await pin_old_job(client)
+        churn = await Churn(logged.address, jobs=300).start()
+        try:
+            await wait_stats(client, lambda s: files(s) >= runaway_files(churn.count))
+        finally:
+            await churn.stop()
+    logged.stop()
+    assert logged.binlog_dir is not None
+    code, out, err = await run_cli(["binlog", "--binlog", logged.binlog_dir, "--json"], capsys)
+    assert code == 0, err
+    report = json.loads(out)
+    detail = report["files_detail"]
+    assert report["files"] == len(detail) >= 10
+    assert report["bytes"] == sum(
+        p.stat().st_size for p in Path(logged.binlog_dir).glob("binlog.*")
+    )
+    assert report["live_jobs"] == 301
+    assert report["live_bytes"] == len(b'{"to": "ops@example.com"}') + 300 * 20
+    first = detail[0]
+    assert first["file"] == "binlog.1" and first["live_jobs"] == 1
+    assert first["jobs"][0]["id"] == job and first["jobs"][0]["tube"] == "emails"
+    assert first["jobs"][0]["state"] == "buried"
+    assert first["why_kept"].startswith("kept by 1 live job whose full record is here")
+    held = [f["index"] for f in detail if f["live_jobs"]]
+    assert any("it goes after binlog." in f["why_kept"] for f in detail if not f["live_jobs"])
+    assert held[0] == 1
+
+    code, out, err = await run_cli(["binlog", "--binlog", logged.binlog_dir], capsys)
+    assert code == 0, err
+    assert "binlog.1 " in out and f"oldest job {job} in emails, buried" in out
+    assert "What to do about a binlog that runs away" in out
+
+
+async def test_binlog_with_the_directory_reads_real_sizes(
+    logged: Beanstalkd, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with Client(logged.address) as client:
+        job = await pin_old_job(client)
+    assert logged.binlog_dir is not None
+    code, out, err = await run_cli(
+        ["binlog", logged.address, "--binlog", logged.binlog_dir, "--json", "--window", "0.2"],
+        capsys,
+    )
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["bytes_exact"] is True
+    assert report["bytes"] == sum(
+        p.stat().st_size for p in Path(logged.binlog_dir).glob("binlog.*")
+    )
+    assert report["live_bytes"] == len(b'{"to": "ops@example.com"}')
+    assert report["files_detail"][0]["jobs"][0]["id"] == job
+
+
+async def test_binlog_dir_that_is_not_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = await run_cli(["binlog", "--binlog", str(tmp_path / "nope")], capsys)
+    assert code == 1 and out == ""
+    assert "does not exist" in err and "Traceback" not in err
