@@ -38,7 +38,7 @@ from stalkview.app.palette import StalkviewCommands
 from stalkview.app.screens.help import HelpScreen
 from stalkview.app.screens.main import MainScreen
 from stalkview.client import BeanstalkConnectionError, Client, Error, NotFoundError
-from stalkview.inventory import Inventory, JobInfo, ScanProgress
+from stalkview.inventory import DEFAULT_BUDGET, Inventory, JobInfo, ScanProgress
 from stalkview.model import Query, RateTracker, ServerRates, TubeRateBook
 from stalkview.poll import Snapshot, fetch_snapshot
 
@@ -82,6 +82,7 @@ class StalkviewApp(App[int]):
         interval: float = 1.0,
         read_only: bool = False,
         title: str | None = None,
+        scan_budget: float = DEFAULT_BUDGET,
     ) -> None:
         super().__init__()
         if interval <= 0:
@@ -98,7 +99,9 @@ class StalkviewApp(App[int]):
         self.inventory_client = Client(
             address, encoding=None, connect_timeout=CONNECT_TIMEOUT, command_timeout=COMMAND_TIMEOUT
         )
-        self.inventory = Inventory(self.inventory_client, batch_size=2000)
+        #: Percent of one server CPU the inventory scan may take (--scan-budget).
+        self.scan_budget = scan_budget
+        self.inventory = Inventory(self.inventory_client, batch_size=2000, budget=scan_budget)
         self.snapshot: Snapshot | None = None
         self.rates = RateTracker()
         self.tube_rates = TubeRateBook()
