@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import importlib
 import json
 import sys
 from collections.abc import Callable, Coroutine, Iterator, Sequence
@@ -18,6 +17,7 @@ from typing import IO, Any, NoReturn
 
 from stalkview import __version__
 from stalkview import format as fmt
+from stalkview.app import run_app, run_fleet_app
 from stalkview.client import (
     AddressError,
     Client,
@@ -30,8 +30,6 @@ from stalkview.config import Config, ConfigError, Target, load_config
 from stalkview.inventory import STATES, Inventory, JobInfo, ScanProgress
 
 PROG = "stalkview"
-#: Names a first positional argument is never taken as an address for.
-SUBCOMMANDS = ("stats", "tubes", "jobs", "peek", "demo", "journal", "export", "import")
 PREVIEW = 60
 #: Options of the app command line that take a value (skipped when looking for the address).
 _VALUE_OPTIONS = ("--interval", "--config")
@@ -118,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="See and operate beanstalkd work queues from the terminal.",
         usage=f"{PROG} ADDRESS|NAME ... [--interval S] [--read-only] [--config PATH]\n"
         f"       {PROG} --demo | demo\n"
-        f"       {PROG} {{stats,tubes,jobs,peek,export,import,journal}} ADDRESS ...",
+        f"       {PROG} {{stats,tubes,jobs,peek,binlog,export,import,journal}} ADDRESS ...",
         epilog="examples:\n"
         f"  {PROG} localhost:11300          open the UI\n"
         f"  {PROG} prod                     open a server or group saved in the config\n"
@@ -209,6 +207,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", help="the JSON Lines file; - reads stdin")
     p.add_argument("--tube", help="put every job into this tube instead of its own")
     p.add_argument("--dry-run", action="store_true", help="say what would be put, put nothing")
+
+    p = add(
+        "binlog",
+        "how big the binlog is against the live data, what writes it, which jobs keep it",
+        f"{PROG} binlog localhost:11300 --window 5\n  {PROG} binlog prod --json",
+    )
+    p.add_argument("address", metavar="ADDRESS", help=ADDRESS_HELP)
+    _config_option(p)
+    p.add_argument(
+        "--window",
+        type=_positive,
+        default=3.0,
+        metavar="S",
+        help="seconds between the two readings the rates come from (default: 3)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = add("demo", "open the UI on a built-in demo server", f"{PROG} demo --read-only")
     _app_options(p)
@@ -600,6 +614,30 @@ async def cmd_peek(args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_binlog(args: argparse.Namespace) -> int:
+    from stalkview.logprobe import sample
+    from stalkview.model.logsize import HELP, report_lines
+
+    address = _address_of(args)
+    client = await _connect(address)
+    try:
+        report = await sample(client, args.window)
+    finally:
+        await client.close()
+    if report is None:
+        raise CliError(
+            f"{args.address} keeps no binlog (binlog-current-index is 0): "
+            "beanstalkd writes one only when started with -b DIR"
+        )
+    if args.json:
+        print(_json_line({"server": args.address, **report.to_dict()}))
+        return 0
+    _print_lines(report_lines(report))
+    if report.runaway:
+        _print_lines(["", *HELP.splitlines()])
+    return 0
+
+
 async def cmd_journal(args: argparse.Namespace) -> int:
     from stalkview.journal import SelectorError, journal_list, journal_restore
 
@@ -740,26 +778,13 @@ def open_app(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise CliError(str(exc)) from None
     interval = args.interval if args.interval is not None else config.interval
-    try:
-        # import_module reads sys.modules, so a stand-in module (tests) is honoured.
-        app = importlib.import_module("stalkview.app")
-    except ImportError as exc:
-        return _missing("the terminal UI", exc)
-    run_fleet_app = getattr(app, "run_fleet_app", None)
-    if len(targets) > 1 and run_fleet_app is not None:
-        return int(run_fleet_app(targets, interval=interval, read_only=args.read_only))
     if len(targets) > 1:
-        sys.stderr.write(
-            f"{PROG}: note: the fleet view is not in the app yet; opening {targets[0].label} "
-            f"only (use '{PROG} tubes' or '{PROG} stats' with several servers)\n"
-        )
+        return int(run_fleet_app(targets, interval=interval, read_only=args.read_only))
     first = targets[0]
     read_only = args.read_only or first.read_only
     if first.name is not None:
-        return int(
-            app.run_app(first.address, interval=interval, read_only=read_only, title=first.name)
-        )
-    return int(app.run_app(first.address, interval=interval, read_only=read_only))
+        return int(run_app(first.address, interval=interval, read_only=read_only, title=first.name))
+    return int(run_app(first.address, interval=interval, read_only=read_only))
 
 
 def open_demo(interval: float | None, read_only: bool) -> int:
@@ -778,10 +803,14 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = 
     "tubes": cmd_tubes,
     "jobs": cmd_jobs,
     "peek": cmd_peek,
+    "binlog": cmd_binlog,
     "journal": cmd_journal,
     "export": cmd_export,
     "import": cmd_import,
 }
+#: Every subcommand: a first positional argument with one of these names is never
+#: taken as a server address.
+SUBCOMMANDS = frozenset({*COMMANDS, "demo"})
 
 
 def _dispatch(argv: list[str]) -> int:

@@ -84,6 +84,19 @@ def count(n: int) -> str:
     return f"{n:,}"
 
 
+def count_cells(n: int) -> str:
+    """A counter in at most four cells: 9999, 12k, 1.2M, 12M, 3G."""
+    if n < 10_000:
+        return str(n)
+    if n < 1_000_000:
+        return f"{n // 1000}k"
+    if n < 10_000_000:
+        return f"{n / 1_000_000:.1f}M"
+    if n < 1_000_000_000:
+        return f"{n // 1_000_000}M"
+    return f"{n // 1_000_000_000}G"
+
+
 _NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 

@@ -162,6 +162,7 @@ class JobInfo:
 
 
 _ALL_FIELDS = tuple(f.name for f in fields(JobInfo))
+FLOW_FIELDS = ("reserves", "releases", "timeouts", "buries", "kicks")
 _identity = operator.attrgetter(*_IDENTITY_FIELDS)
 
 
@@ -606,6 +607,15 @@ class Inventory:
         self._server_id: str | None = None
         self._buckets: dict[tuple[str, str], dict[int, JobInfo]] = {}
         self._cache: dict[tuple[str | None, str | None], list[JobInfo]] = {}
+        #: Per tube, the sums of the jobs' history counters as they grew between reads
+        #: (``FLOW_FIELDS``): rates of reserves, releases, timeouts... per tube, which
+        #: ``stats-tube`` does not have. Estimates: a job reserved and deleted between two
+        #: reads leaves no trace. Counters of jobs found by the first scan are the baseline.
+        self.flows: dict[str, dict[str, int]] = {}
+        #: Job id -> when (``seen``) its ``timeouts`` counter was last seen to grow.
+        self.timeouts_rose: dict[int, float] = {}
+        #: False while a full scan runs: what it finds is the baseline, not a flow.
+        self._counting = False
 
     # --- queries ---------------------------------------------------------------------------
 
@@ -751,6 +761,8 @@ class Inventory:
             added.add(jid)
             if sink is not None:
                 sink.append(info)
+            if self._counting:
+                self._count_flows(None, info)
         for tube, state in touched:
             self._invalidate(tube, state)
         return alive
@@ -772,8 +784,12 @@ class Inventory:
             self.jobs[info.id] = info
             self._bucket_add(info)
             tally.added.add(info.id)
+            if self._counting:
+                self._count_flows(None, info)
             return
         if old._differs(info):
+            if self._counting:
+                self._count_flows(old, info)
             moved = old.tube != info.tube or old.state != info.state
             if moved:
                 self._bucket_remove(old)
@@ -789,7 +805,21 @@ class Inventory:
             old.time_left = info.time_left
             old.seen = info.seen
 
+    def _count_flows(self, old: JobInfo | None, new: JobInfo) -> None:
+        """Add what ``new``'s history counters grew by since ``old`` (all of them for a job
+        that is new since the first scan) to its tube's flows."""
+        flows = self.flows.get(new.tube)
+        if flows is None:
+            flows = self.flows[new.tube] = dict.fromkeys(FLOW_FIELDS, 0)
+        for name in FLOW_FIELDS:
+            grew = getattr(new, name) - (getattr(old, name) if old is not None else 0)
+            if grew > 0:
+                flows[name] += grew
+        if new.timeouts > (old.timeouts if old is not None else 0):
+            self.timeouts_rose[new.id] = new.seen
+
     def _remove(self, job_id: int, tally: _Tally) -> None:
+        self.timeouts_rose.pop(job_id, None)
         old = self.jobs.pop(job_id, None)
         if old is not None:
             self._bucket_remove(old)
@@ -834,6 +864,17 @@ class Inventory:
         read so far is applied (ids scanned are exact, ids not reached keep
         their previous state).
         """
+        self._counting = False
+        try:
+            return await self._scan(on_progress, on_jobs)
+        finally:
+            self._counting = self.scanned
+            for tube in self.tubes:
+                self.flows.setdefault(tube, dict.fromkeys(FLOW_FIELDS, 0))
+
+    async def _scan(
+        self, on_progress: ProgressCallback | None, on_jobs: JobsCallback | None
+    ) -> InventoryChange:
         tally = _Tally()
         self.meter = LoadMeter(self.budget)
         previous_id = self._server_id

@@ -23,10 +23,12 @@ Never imports textual: the CLI and the app share this module.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
 import os
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -37,6 +39,7 @@ from stalkview.client import Client, Error
 from stalkview.client import commands as cmd
 from stalkview.client.protocol import check_tube
 from stalkview.format import printable
+from stalkview.ops import plain_reason, run_in_tube
 from stalkview.paths import journal_path
 
 NOTE_ACTIONS = frozenset({"failed", "restored"})
@@ -203,6 +206,9 @@ class Journal:
         self.path = Path(path) if path is not None else journal_path()
         #: How many unreadable lines the last :meth:`entries` call skipped.
         self.skipped_lines = 0
+        # Appends run in worker threads (asyncio.to_thread): two at once must not
+        # interleave their lines.
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<Journal {self.path}>"
@@ -222,7 +228,8 @@ class Journal:
         if not lines:
             return
         payload = ("\n".join(lines) + "\n").encode("utf-8")
-        self._write(payload)
+        with self._lock:
+            self._write(payload)
 
     def _write(self, payload: bytes) -> None:
         created = not self.path.exists()
@@ -415,8 +422,6 @@ async def restore(
     note is appended for each success. The client's used tube is restored
     afterwards.
     """
-    from stalkview.actions import run_in_tube  # actions imports this module
-
     report = plan_restore(entries, tube=tube, again=again, dry_run=dry_run)
     slots: dict[str, list[int]] = {}
     for position, result in enumerate(report.results):
@@ -426,19 +431,18 @@ async def restore(
     for target, positions in slots.items():
         for start in range(0, len(positions), batch_size):
             batch = [report.results[i] for i in positions[start : start + batch_size]]
-            await _restore_batch(client, target, batch, run_in_tube)
+            await _restore_batch(client, target, batch)
             done = [r for r in batch if r.status == "ok"]
             if journal is not None and done:
-                journal.append(
+                notes = [
                     note("restored", r.entry, new_id=r.new_id, to_server=server, to_tube=target)
                     for r in done
-                )
+                ]
+                await asyncio.to_thread(journal.append, notes)
     return report
 
 
-async def _restore_batch(
-    client: Client, target: str, batch: list[RestoreResult], run_in_tube: Any
-) -> None:
+async def _restore_batch(client: Client, target: str, batch: list[RestoreResult]) -> None:
     try:
         check_tube(target)
     except ValueError as exc:
@@ -462,8 +466,6 @@ async def _restore_batch(
         for result in sendable:
             result.reason = f"not restored: {exc}"
         return
-    from stalkview.actions import plain_reason
-
     for result, reply in zip(sendable, replies, strict=True):
         if isinstance(reply, BaseException):
             result.reason = plain_reason(reply, "put")

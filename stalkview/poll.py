@@ -15,6 +15,15 @@ from stalkview.client import commands as cmd
 from stalkview.client.commands import Call
 from stalkview.client.errors import Error
 
+#: The app's connections (live view, inventory, fleet, actions): a server that
+#: does not accept within this is shown as unreachable, and retried.
+CONNECT_TIMEOUT = 3.0
+#: A live-view reply slower than this counts as a lost server (banner, backoff).
+COMMAND_TIMEOUT = 10.0
+#: Actions pipeline batches of hundreds of commands in one write: the last reply
+#: of a batch may take longer than a refresh's.
+ACTION_COMMAND_TIMEOUT = 30.0
+
 
 @dataclass
 class Snapshot:

@@ -19,20 +19,25 @@ back ready. Never imports textual.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import json
+import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
-from stalkview.actions import HIDE_DELAY, plain_reason, raw_call, run_in_tube
 from stalkview.client import BeanstalkConnectionError, Client, Error, NotFoundError
 from stalkview.client import commands as cmd
 from stalkview.client.commands import Call, Job
 from stalkview.client.protocol import check_tube
 from stalkview.inventory import STATES, Inventory, JobInfo
 from stalkview.journal import encode_body
+from stalkview.ops import HIDE_DELAY, ActionError, plain_reason, raw_call, run_in_tube
 
 ExportProgress = Callable[[int, int], None]
 """``on_progress(written, total)`` after each batch of an export."""
@@ -101,11 +106,13 @@ async def _export(
     for start in range(0, len(jobs), batch_size):
         chunk = [j.id for j in jobs[start : start + batch_size]]
         lines = await _export_batch(client, chunk, server, tube, state)
-        out.write("".join(lines))
+        # A batch can be megabytes (bodies up to max-job-size): written in a
+        # thread, so the event loop (a UI) keeps answering.
+        await asyncio.to_thread(out.write, "".join(lines))
         written += len(lines)
         if on_progress is not None:
             on_progress(written, len(jobs))
-    out.flush()
+    await asyncio.to_thread(out.flush)
     return written
 
 
@@ -131,6 +138,60 @@ async def _export_batch(
         record = export_record(stats, bytes(job.body), server)
         lines.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
     return lines
+
+
+# --- export and import files ---------------------------------------------------------------
+
+
+def _file_part(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "server"
+
+
+def default_export_path(server: str, tube: str | None, state: str | None) -> str:
+    """E.g. ``./stalkview-export-prod-eu-emails-buried-20250101-120000.jsonl``."""
+    parts = [_file_part(server), _file_part(tube) if tube is not None else "all-tubes"]
+    if state:
+        parts.append(state)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return f"./stalkview-export-{'-'.join(parts)}-{stamp}.jsonl"
+
+
+def read_jsonl(path: Path) -> list[str]:
+    """The lines of a JSON Lines file to import; :class:`ActionError` says why it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise ActionError(
+            f"{path} is not UTF-8 text ({exc.reason}): give a JSON Lines file"
+        ) from None
+    except OSError as exc:
+        raise ActionError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+async def write_export(
+    client: Client,
+    path: Path,
+    ids: list[int],
+    tube: str | None,
+    state: str | None,
+    server: str,
+    on_progress: ExportProgress,
+) -> int:
+    """Export into a new file; a failed export leaves no partial file behind."""
+    try:
+        out = await asyncio.to_thread(path.open, "x", encoding="utf-8")
+    except OSError as exc:
+        raise ActionError(f"cannot create {path}: {exc.strerror or exc}") from None
+    try:
+        with out:
+            return await export_jobs(
+                client, ids=ids, tube=tube, state=state, out=out, server_label=server,
+                on_progress=on_progress,
+            )  # fmt: skip
+    except BaseException:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise
 
 
 # --- import ---------------------------------------------------------------------------------

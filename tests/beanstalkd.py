@@ -29,6 +29,7 @@ class Beanstalkd:
     socket_path: str | None = None
     binlog_dir: str | None = None
     max_job_size: int | None = None
+    binlog_size: int | None = None
     cpu: int | None = None
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
@@ -55,6 +56,8 @@ class Beanstalkd:
             argv += ["-b", self.binlog_dir]
         if self.max_job_size:
             argv += ["-z", str(self.max_job_size)]
+        if self.binlog_dir and self.binlog_size:
+            argv += ["-s", str(self.binlog_size)]
         if self.cpu is not None and shutil.which("taskset"):
             argv = ["taskset", "-c", str(self.cpu), *argv]
         return argv

@@ -16,17 +16,25 @@ if BEANSTALKD is None:  # pragma: no cover - .ci/run installs it
 
 @pytest.fixture
 def beanstalkd_factory(tmp_path: Path) -> Iterator[Callable[..., Beanstalkd]]:
-    """Start any number of servers: ``beanstalkd_factory(unix=True, binlog=True, ...)``."""
+    """Start any number of servers: ``beanstalkd_factory(unix=True, binlog=True, ...)``.
+
+    ``binlog_size`` is the binlog's file size (``-s``): small files make a long log quickly.
+    """
     started: list[Beanstalkd] = []
 
     def start(
-        *, unix: bool = False, binlog: bool = False, max_job_size: int | None = None
+        *,
+        unix: bool = False,
+        binlog: bool = False,
+        max_job_size: int | None = None,
+        binlog_size: int | None = None,
     ) -> Beanstalkd:
         n = len(started)
         server = Beanstalkd(
             socket_path=str(tmp_path / f"beanstalkd-{n}.sock") if unix else None,
             binlog_dir=None,
             max_job_size=max_job_size,
+            binlog_size=binlog_size,
         )
         if binlog:
             binlog_dir = tmp_path / f"binlog-{n}"

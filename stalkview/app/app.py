@@ -1,10 +1,11 @@
 """The stalkview App: its connections, its workers and the refresh loop.
 
-Three dedicated connections keep browsing side-effect free and independent:
+Two dedicated connections keep browsing side-effect free and independent:
 one for ``stats``/``list-tubes``/``stats-tube``/``stats-job`` (the live view),
 one for the inventory scan and body peeks (``encoding=None``: bodies are
-bytes). Neither ever uses or watches a tube. All I/O runs in workers; results
-come back as messages, so input is never blocked.
+bytes). Neither ever uses or watches a tube. Actions and reserving open
+connections of their own (:mod:`stalkview.app.job_actions`). All I/O runs in
+workers; results come back as messages, so input is never blocked.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from stalkview.app.screens.main import MainScreen
 from stalkview.client import BeanstalkConnectionError, Client, Error, NotFoundError
 from stalkview.inventory import DEFAULT_BUDGET, Inventory, JobInfo, ScanProgress
 from stalkview.model import Query, RateTracker, ServerRates, TubeRateBook
-from stalkview.poll import Snapshot, fetch_snapshot
+from stalkview.poll import COMMAND_TIMEOUT, CONNECT_TIMEOUT, Snapshot, fetch_snapshot
 
 PREVIEW_LIMIT = 4 * 1024
 """Bytes of a body fetched for a one-line preview."""
@@ -50,11 +51,6 @@ SEARCH_LIMIT = 64 * 1024
 """Bytes of each body a body search reads (beanstalkd's default max job size)."""
 PREVIEW_BATCH = 200
 MAX_BACKOFF = 5.0
-CONNECT_TIMEOUT = 3.0
-COMMAND_TIMEOUT = 10.0
-HISTORY_POINTS = 30
-HISTORY_STEP = 4.0
-"""Sparklines cover HISTORY_POINTS x HISTORY_STEP seconds: the last two minutes."""
 
 
 class _NoScreen(Exception):
@@ -62,7 +58,7 @@ class _NoScreen(Exception):
 
 
 class StalkviewApp(App[int]):
-    """A live, read-only view of one beanstalkd server."""
+    """A live view of one beanstalkd server, and the actions on its tubes and jobs."""
 
     # Absolute, so subclasses defined elsewhere (tests, benchmarks) find it too.
     CSS_PATH = Path(__file__).with_name("stalkview.tcss")
@@ -251,20 +247,6 @@ class StalkviewApp(App[int]):
     def server_rates(self) -> ServerRates:
         return ServerRates.from_tracker(self.rates)
 
-    def rate_view(self) -> tuple[dict[str, float | None], dict[str, list[float]]]:
-        """Current rate and sparkline history of each rate the server bar shows."""
-        keys = {
-            "puts": "cmd-put", "reserves": "reserves", "deletes": "cmd-delete",
-            "releases": "cmd-release", "buries": "cmd-bury", "kicks": "cmd-kick",
-            "timeouts": "job-timeouts",
-        }  # fmt: skip
-        rates = {label: self.rates.rate(key) for label, key in keys.items()}
-        histories = {
-            label: self.rates.history(key, HISTORY_POINTS, HISTORY_STEP)
-            for label, key in keys.items()
-        }
-        return rates, histories
-
     def action_refresh_now(self) -> None:
         """Refresh everything now, the detail pane's body included."""
         self.refresh_server()
@@ -315,6 +297,7 @@ class StalkviewApp(App[int]):
     @on(InventoryUpdated)
     def _inventory_updated(self, message: InventoryUpdated) -> None:
         self.inventory_refreshes += 1
+        self.tube_rates.update_flows(self.inventory.flows, time.monotonic())
         # Without a change only ages and time-lefts moved: the list redraws those itself.
         if message.first or message.change:
             self.main.show_jobs()

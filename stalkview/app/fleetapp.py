@@ -24,9 +24,8 @@ from stalkview.config import Target
 from stalkview.fleet import Fleet, ServerState
 from stalkview.inventory import DEFAULT_BUDGET, Inventory
 from stalkview.model import RateTracker, TubeRateBook
+from stalkview.poll import COMMAND_TIMEOUT, CONNECT_TIMEOUT
 
-CONNECT_TIMEOUT = 3.0
-COMMAND_TIMEOUT = 10.0
 #: How long fleet updates are gathered before the screen is redrawn once for all.
 REDRAW_DELAY = 0.05
 #: The worker groups that talk to the current server (cancelled on a switch).

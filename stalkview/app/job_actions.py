@@ -16,9 +16,8 @@ disabled, so the key says why instead of doing nothing.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import re
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,24 +28,16 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from stalkview.client import BeanstalkConnectionError, Client, Error, NotFoundError
+from stalkview.ops import ActionError, BulkReport, plain_reason
+from stalkview.poll import ACTION_COMMAND_TIMEOUT, CONNECT_TIMEOUT
 
 if TYPE_CHECKING:
-    from stalkview.actions import (
-        BulkReport,
-        ParsedPut,
-        ReserveSession,
-    )
-    from stalkview.app.screens.confirm import ConfirmScreen
-    from stalkview.app.screens.prompt import (
-        PromptScreen,
-    )
+    from stalkview.app.screens.fields import ParsedPut
     from stalkview.app.screens.put import PutScreen
     from stalkview.inventory import JobInfo
     from stalkview.journal import Journal, JournalEntry, RestoreReport
-    from stalkview.transfer import ImportReport
+    from stalkview.reserve import ReserveSession
 
-CONNECT_TIMEOUT = 3.0
-COMMAND_TIMEOUT = 30.0
 
 #: action -> (key, footer label, help text)
 ACTION_KEYS: dict[str, tuple[str, str, str]] = {
@@ -280,7 +271,7 @@ class ActionsMixin:
                 self.address,
                 encoding=None,
                 connect_timeout=CONNECT_TIMEOUT,
-                command_timeout=COMMAND_TIMEOUT,
+                command_timeout=ACTION_COMMAND_TIMEOUT,
             )
         await self._actions_client.open()
         return self._actions_client
@@ -299,14 +290,10 @@ class ActionsMixin:
         self._screen.refresh_bindings()
 
     def _fail(self, title: str, exc: BaseException) -> None:
-        from stalkview.actions import ActionError, plain_reason
-
         message = str(exc) if isinstance(exc, ActionError) else plain_reason(exc, title.lower())
         self._screen.notify(message, severity="error", title=title)
 
     async def _guarded(self, title: str, run: Callable[[], Awaitable[None]]) -> None:
-        from stalkview.actions import ActionError
-
         try:
             await run()
         except (ActionError, Error, OSError) as exc:
@@ -385,7 +372,6 @@ class ActionsMixin:
     async def _put_form(
         self, tubes: list[str], max_size: int | None, source: int | None
     ) -> PutScreen | None:
-        from stalkview.actions import ActionError
         from stalkview.app.screens.put import PutScreen
 
         if source is None:
@@ -496,8 +482,6 @@ class ActionsMixin:
 
     async def _tube_stats(self, client: Client, tube: str, verb: str) -> dict[str, Any]:
         """The tube's stats, or an ActionError saying there is nothing to ``verb``."""
-        from stalkview.actions import ActionError
-
         try:
             return await client.stats_tube(tube)
         except NotFoundError:
@@ -577,7 +561,7 @@ class ActionsMixin:
     # --- reserve ----------------------------------------------------------------------------
 
     def session(self) -> ReserveSession:
-        from stalkview.actions import ReserveSession
+        from stalkview.reserve import ReserveSession
 
         if self.reserve_session is None:
             self.reserve_session = ReserveSession(
@@ -654,7 +638,6 @@ class ActionsMixin:
         )
 
     async def restore_entries(self, entries: Sequence[JournalEntry]) -> RestoreReport:
-        from stalkview.actions import ActionError, plain_reason
         from stalkview.journal import restore
 
         if self.read_only:
@@ -682,6 +665,8 @@ class ActionsMixin:
     @work(exclusive=True, group="actions", exit_on_error=False)
     async def export_flow(self, ids: list[int], what: str) -> None:
         from stalkview.app.screens.confirm import ProgressScreen
+        from stalkview.app.screens.prompt import export_prompt
+        from stalkview.transfer import default_export_path, write_export
 
         async def run() -> None:
             default = default_export_path(self.server_label, self.tube, self.state_filter)
@@ -712,9 +697,9 @@ class ActionsMixin:
 
     @work(exclusive=True, group="actions", exit_on_error=False)
     async def import_flow(self) -> None:
-        from stalkview.actions import ActionError
         from stalkview.app.screens.confirm import ProgressScreen
-        from stalkview.transfer import import_jobs
+        from stalkview.app.screens.prompt import import_confirm, import_prompt
+        from stalkview.transfer import import_jobs, read_jsonl
 
         async def run() -> None:
             values = await self._ask(import_prompt(self.server_label, self.tube))
@@ -722,7 +707,7 @@ class ActionsMixin:
                 return
             path: Path = values["path"]
             tube: str | None = values["tube"]
-            lines = read_jsonl(path)
+            lines = await asyncio.to_thread(read_jsonl, path)
             preview = await import_jobs(self.address, lines, tube=tube, dry_run=True)
             good = len(preview.jobs) - len(preview.failed)
             if not good:
@@ -747,137 +732,3 @@ class ActionsMixin:
             )
 
         await self._guarded("Import", run)
-
-
-def _file_part(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "server"
-
-
-def default_export_path(server: str, tube: str | None, state: str | None) -> str:
-    """E.g. ``./stalkview-export-prod-eu-emails-buried-20250101-120000.jsonl``."""
-    parts = [_file_part(server), _file_part(tube) if tube is not None else "all-tubes"]
-    if state:
-        parts.append(state)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return f"./stalkview-export-{'-'.join(parts)}-{stamp}.jsonl"
-
-
-def parse_new_file(text: str) -> tuple[Path | None, str | None]:
-    if not text.strip():
-        return None, "give a file name, e.g. ./export.jsonl"
-    path = Path(text.strip()).expanduser()
-    if path.exists():
-        return None, f"{path} already exists: choose another name (an export never overwrites)"
-    if not path.parent.is_dir():
-        return None, f"folder {path.parent} does not exist: create it or choose another"
-    return path, None
-
-
-def parse_existing_file(text: str) -> tuple[Path | None, str | None]:
-    if not text.strip():
-        return None, "give the JSON Lines file to import, e.g. ./export.jsonl"
-    path = Path(text.strip()).expanduser()
-    if not path.is_file():
-        return None, f"no file {path}: give the path of an export or journal file"
-    return path, None
-
-
-def parse_optional_tube(text: str) -> tuple[str | None, str | None]:
-    from stalkview.app.screens.prompt import parse_tube
-
-    if not text.strip():
-        return None, None
-    return parse_tube(text)
-
-
-def export_prompt(what: str, server: str, default: str) -> PromptScreen:
-    from stalkview.app.screens.prompt import PromptField, PromptScreen
-
-    return PromptScreen(
-        Text.assemble("Export ", what, " from ", (server, "bold")),
-        [PromptField("path", "To file (JSON Lines)", parse_new_file, default)],
-        verb="Export",
-        note="One JSON object a line: every field of the job and its body (base64 if binary). "
-        "Read-only: nothing on the server changes.",
-    )
-
-
-def import_prompt(server: str, tube: str | None) -> PromptScreen:
-    from stalkview.app.screens.prompt import PromptField, PromptScreen
-
-    return PromptScreen(
-        Text.assemble("Import jobs into ", (server, "bold")),
-        [
-            PromptField(
-                "path",
-                "From file (an export or the journal)",
-                parse_existing_file,
-                "",
-                "./stalkview-export-....jsonl",
-            ),
-            PromptField(
-                "tube",
-                "Into tube (empty: each job to its own tube)",
-                parse_optional_tube,
-                "",
-                tube or "tube name",
-            ),
-        ],
-        verb="Check",
-        note="Priority, ttr and the remaining delay are kept; buried jobs come back buried. "
-        "A dry run shows what would be put before anything is sent.",
-    )
-
-
-def import_confirm(path: Path, server: str, preview: ImportReport) -> ConfirmScreen:
-    from stalkview.app.screens.confirm import ConfirmScreen
-
-    problems = [line for line in preview.lines(verbose=False)[:-1]][:5]
-    detail = f"Dry run of {path}: {preview.summary()}."
-    if problems:
-        detail += "\n" + "\n".join(problems)
-    return ConfirmScreen(
-        Text.assemble("Import into ", (server, "bold"), "?"), Text(detail), verb="Import"
-    )
-
-
-def read_jsonl(path: Path) -> list[str]:
-    from stalkview.actions import ActionError
-
-    try:
-        return path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise ActionError(
-            f"{path} is not UTF-8 text ({exc.reason}): give a JSON Lines file"
-        ) from None
-    except OSError as exc:
-        raise ActionError(f"cannot read {path}: {exc.strerror or exc}") from None
-
-
-async def write_export(
-    client: Client,
-    path: Path,
-    ids: list[int],
-    tube: str | None,
-    state: str | None,
-    server: str,
-    on_progress: Callable[[int, int], None],
-) -> int:
-    """Export into a new file; a failed export leaves no partial file behind."""
-    from stalkview.actions import ActionError
-    from stalkview.transfer import export_jobs
-
-    try:
-        out = path.open("x", encoding="utf-8")
-    except OSError as exc:
-        raise ActionError(f"cannot create {path}: {exc.strerror or exc}") from None
-    try:
-        with out:
-            return await export_jobs(
-                client, ids=ids, tube=tube, state=state, out=out, server_label=server,
-                on_progress=on_progress,
-            )  # fmt: skip
-    except BaseException:
-        with contextlib.suppress(OSError):
-            path.unlink()
-        raise

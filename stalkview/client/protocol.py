@@ -259,7 +259,9 @@ class ReplyParser:
                 continue
             eol = data.find(b"\r\n", i)
             if eol < 0 or eol - i > MAX_REPLY_LINE:
-                if eol >= 0 or size - i > MAX_REPLY_LINE:
+                # A line at the limit may have its CR here and its LF still on the way.
+                longest = MAX_REPLY_LINE + 1 if data.endswith(b"\r") else MAX_REPLY_LINE
+                if eol >= 0 or size - i > longest:
                     raise ProtocolError(
                         f"reply line longer than {MAX_REPLY_LINE} bytes without CRLF"
                     )
@@ -348,12 +350,6 @@ def check_job_id(job_id: int) -> int:
 
 def encode_put(body: bytes, priority: int, delay: int, ttr: int) -> bytes:
     return b"put %d %d %d %d\r\n%b\r\n" % (priority, delay, ttr, len(body), body)
-
-
-def encode_line(*words: bytes | str | int) -> bytes:
-    """A command line from its words; ints and strs are written as ASCII."""
-    parts = [w if isinstance(w, bytes) else (str(w).encode("ascii")) for w in words]
-    return b" ".join(parts) + b"\r\n"
 
 
 # --- reply bodies -----------------------------------------------------------

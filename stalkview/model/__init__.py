@@ -30,6 +30,7 @@ from stalkview.model.rates import (
     eta,
     format_duration,
     format_rate,
+    rate_view,
 )
 from stalkview.model.search import FIELDS, Query, QueryError, Term, body_haystacks, parse_query
 
@@ -59,6 +60,7 @@ __all__ = [
     "parse_query",
     "poison_reasons",
     "preview",
+    "rate_view",
     "safe_line",
     "safe_text",
     "server_hints",

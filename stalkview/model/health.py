@@ -12,7 +12,7 @@ Poison jobs (from the ``stats-job`` history counters), with the default ``thresh
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from stalkview.model.joblike import JobLike
@@ -26,15 +26,37 @@ TIMEOUT_SPIKE_MIN_RATE = 0.2
 TIMEOUT_SPIKE_FACTOR = 3.0
 """A spike: the short-window timeout rate is this many times the 5-minute rate."""
 GROWTH_MIN_RATE = 0.1
+NOT_DRAINING_SECONDS = 30.0
+"""Watchers, ready jobs, and neither a reserve nor a delete in the tube for this long."""
 
 
 @dataclass(frozen=True)
 class Hint:
-    """One health hint: ``level`` is "error", "warning" or "info"; ``tube`` None for the server."""
+    """One health hint: ``level`` is "error", "warning" or "info"; ``tube`` None for the server.
+
+    ``short`` is a few words for a narrow table cell (the full ``text`` goes in the problems
+    summary); ``job`` names the job it is about, ``state`` which of the tube's jobs it concerns
+    (what "show me" filters on), ``kind`` a stable name ("buried", "stalled", ...).
+    They do not take part in equality: two hints saying the same thing are the same hint.
+    """
 
     level: str
     tube: str | None
     text: str
+    short: str = field(default="", compare=False)
+    job: int | None = field(default=None, compare=False)
+    state: str | None = field(default=None, compare=False)
+    kind: str = field(default="", compare=False)
+
+    @property
+    def key(self) -> tuple[str, str | None, int | None]:
+        """What identifies the problem across refreshes (its numbers change, it does not)."""
+        return (self.kind or self.text, self.tube, self.job)
+
+    @property
+    def headline(self) -> str:
+        """The few words a table cell shows: ``short``, else the text up to its first colon."""
+        return self.short or self.text.split(": ", 1)[0]
 
 
 def poison_reasons(job: JobLike, threshold: int = POISON_THRESHOLD) -> list[str]:
@@ -89,13 +111,33 @@ def tube_hints(
     hints = []
     if ready and watching <= 0:
         text = f"no consumers: {_jobs(ready, 'ready job')}, nobody watching"
-        hints.append(Hint("warning", name, text))
+        hints.append(Hint("warning", name, text, "no consumers", None, "ready", "no-consumers"))
     if buried:
-        hints.append(Hint("warning", name, f"{_jobs(buried, 'buried job')}"))
+        text = _jobs(buried, "buried job")
+        hints.append(Hint("warning", name, text, text, None, "buried", "buried"))
     if paused_left > 0 and _count(tube_stats, "pause") > 0:
-        hints.append(Hint("info", name, f"paused, {format_duration(paused_left)} left"))
+        left = format_duration(paused_left)
+        if ready:
+            # Forgotten pauses are an incident: the jobs wait while workers sit idle.
+            text = f"paused, {left} left: {_jobs(ready, 'ready job')} waiting"
+            hints.append(
+                Hint("warning", name, text, f"paused, {left} left", None, "ready", "paused")
+            )
+        else:
+            text = f"paused, {left} left"
+            hints.append(Hint("info", name, text, text, None, None, "paused"))
     if urgent:
-        hints.append(Hint("info", name, f"{_jobs(urgent, 'urgent job')} waiting (pri < 1024)"))
+        text = f"{_jobs(urgent, 'urgent job')} waiting (pri < 1024)"
+        hints.append(Hint("info", name, text, _jobs(urgent, "urgent job"), None, "ready", "urgent"))
+    paused = paused_left > 0 and _count(tube_stats, "pause") > 0
+    if ready and watching > 0 and not paused and rates is not None:
+        idle = rates.idle_for
+        if idle is not None and idle >= NOT_DRAINING_SECONDS:
+            text = (
+                f"not draining: {_jobs(ready, 'ready job')}, {watching:,} watching, "
+                f"no reserve or delete for {format_duration(idle)}"
+            )
+            hints.append(Hint("warning", name, text, "not draining", None, "ready", "not-draining"))
     hints.extend(_flow_hints(name, ready, rates))
     return _sorted(hints)
 
@@ -107,16 +149,12 @@ def _flow_hints(name: str | None, ready: int, rates: TubeRates | None) -> list[H
     hints = []
     growth = (rates.puts or 0.0) - (rates.deletes or 0.0)
     if rates.deletes and rates.deletes > 0:
-        hints.append(
-            Hint(
-                "info",
-                name,
-                f"drains in ~{format_duration(eta(ready, rates.deletes))} "
-                f"at {format_rate(rates.deletes)}",
-            )
-        )
+        left = format_duration(eta(ready, rates.deletes))
+        text = f"drains in ~{left} at {format_rate(rates.deletes)}"
+        hints.append(Hint("info", name, text, f"drains in ~{left}", None, "ready", "drains"))
     if growth >= GROWTH_MIN_RATE:
-        hints.append(Hint("warning", name, f"backlog growing: +{format_rate(growth)}"))
+        text = f"backlog growing: +{format_rate(growth)}"
+        hints.append(Hint("warning", name, text, text, None, "ready", "growing"))
     return hints
 
 
@@ -124,17 +162,18 @@ def server_hints(server_stats: Mapping[str, Any], rates: ServerRates | None = No
     """Server-wide hints from the ``stats`` dict, most severe first."""
     hints = []
     if str(server_stats.get("draining", "")).lower() == "true":
-        hints.append(Hint("error", None, "draining: the server refuses new jobs"))
+        text = "draining: the server refuses new jobs"
+        hints.append(Hint("error", None, text, "draining", kind="draining"))
     ready = _count(server_stats, "current-jobs-ready")
     if ready and "current-workers" in server_stats and _count(server_stats, "current-workers") == 0:
-        hints.append(
-            Hint(
-                "warning", None, f"no workers: {_jobs(ready, 'ready job')}, no connection reserves"
-            )
-        )
+        text = f"no workers: {_jobs(ready, 'ready job')}, no connection reserves"
+        hints.append(Hint("warning", None, text, "no workers", None, "ready", "no-workers"))
     buried = _count(server_stats, "current-jobs-buried")
     if buried:
-        hints.append(Hint("warning", None, f"{_jobs(buried, 'buried job')} on the server"))
+        text = f"{_jobs(buried, 'buried job')} on the server"
+        hints.append(
+            Hint("warning", None, text, _jobs(buried, "buried job"), None, "buried", "buried")
+        )
     hints.extend(_timeout_hints(rates))
     return _sorted(hints)
 
@@ -144,11 +183,7 @@ def _timeout_hints(rates: ServerRates | None) -> list[Hint]:
         return []
     now, baseline = rates.timeouts, rates.timeouts_long or 0.0
     if now >= TIMEOUT_SPIKE_MIN_RATE and now >= baseline * TIMEOUT_SPIKE_FACTOR:
-        return [
-            Hint(
-                "warning",
-                None,
-                f"TTR timeout spike: {format_rate(now)} (5-min average {format_rate(baseline)})",
-            )
-        ]
-    return [Hint("info", None, f"TTR timeouts: {format_rate(now)}")]
+        text = f"TTR timeout spike: {format_rate(now)} (5-min average {format_rate(baseline)})"
+        return [Hint("warning", None, text, "TTR timeout spike", kind="timeouts")]
+    text = f"TTR timeouts: {format_rate(now)}"
+    return [Hint("info", None, text, text, kind="timeouts")]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from stalkview.format import duration_words
@@ -34,6 +34,9 @@ SERVER_DERIVED: Mapping[str, tuple[str, ...]] = {
     "reserves": ("cmd-reserve", "cmd-reserve-with-timeout"),
 }
 TUBE_RATE_KEYS: tuple[str, ...] = ("total-jobs", "cmd-delete", "cmd-pause-tube")
+FLOW_KEYS: tuple[str, ...] = ("reserves", "releases", "timeouts", "buries", "kicks")
+"""Per-tube counters the inventory sums from its jobs' ``stats-job`` deltas (estimates: a job
+reserved and deleted between two reads leaves no trace)."""
 HISTORY_SECONDS = 600.0
 MAX_SAMPLES = 4096
 DEFAULT_WINDOW = 10.0
@@ -129,6 +132,22 @@ class RateTracker:
                 f"rate key {key!r} is not tracked: use one of {', '.join(self._names)}"
             ) from None
 
+    def still_for(self, key: str) -> float | None:
+        """Seconds the counter ``key`` has not moved, as far as the history goes (None until
+        two samples exist)."""
+        column = self._column(key)
+        if len(self._times) < 2:
+            return None
+        newest = self._values[-1][column]
+        index = len(self._values) - 1
+        while index > 0 and self._values[index - 1][column] == newest:
+            index -= 1
+        return self._times[-1] - self._times[index]
+
+    def span(self) -> float:
+        """Seconds of history held."""
+        return self._times[-1] - self._times[0] if self._times else 0.0
+
     def latest(self, key: str) -> int | None:
         """The last value seen of ``key``."""
         column = self._column(key)
@@ -203,20 +222,64 @@ class ServerRates:
         )
 
 
+#: The rates the server bar and the lifecycle diagram show: label -> stats counter.
+VIEW_COUNTERS = {
+    "puts": "cmd-put", "reserves": "reserves", "deletes": "cmd-delete",
+    "releases": "cmd-release", "buries": "cmd-bury", "kicks": "cmd-kick",
+    "timeouts": "job-timeouts",
+}  # fmt: skip
+HISTORY_POINTS = 30
+HISTORY_STEP = 4.0
+"""Sparklines cover HISTORY_POINTS x HISTORY_STEP seconds: the last two minutes."""
+
+
+def rate_view(tracker: RateTracker) -> tuple[dict[str, float | None], dict[str, list[float]]]:
+    """Current rate and sparkline history of each rate the server bar shows."""
+    rates = {label: tracker.rate(key) for label, key in VIEW_COUNTERS.items()}
+    histories = {
+        label: tracker.history(key, HISTORY_POINTS, HISTORY_STEP)
+        for label, key in VIEW_COUNTERS.items()
+    }
+    return rates, histories
+
+
 @dataclass(frozen=True)
 class TubeRates:
-    """One tube's rates per second: puts (from ``total-jobs``), deletes, pauses."""
+    """One tube's rates per second: puts (from ``total-jobs``), deletes, pauses (exact, from
+    ``stats-tube``); reserves, releases, timeouts, buries, kicks estimated from the inventory's
+    per-job counters (None without an inventory). ``idle_for``: seconds with neither a delete
+    nor a seen reserve, as far as the history goes."""
 
     puts: float | None = None
     deletes: float | None = None
     pauses: float | None = None
+    reserves: float | None = None
+    releases: float | None = None
+    timeouts: float | None = None
+    buries: float | None = None
+    kicks: float | None = None
+    idle_for: float | None = field(default=None, compare=False)
 
     @classmethod
-    def from_tracker(cls, tracker: RateTracker, window: float = DEFAULT_WINDOW) -> TubeRates:
+    def from_tracker(
+        cls,
+        tracker: RateTracker,
+        window: float = DEFAULT_WINDOW,
+        flows: RateTracker | None = None,
+    ) -> TubeRates:
+        estimated: dict[str, float | None] = dict.fromkeys(FLOW_KEYS)
+        idle = tracker.still_for("cmd-delete")
+        if flows is not None:
+            estimated = {key: flows.rate(key, window) for key in FLOW_KEYS}
+            reserves_still = flows.still_for("reserves")
+            if idle is not None and reserves_still is not None:
+                idle = min(idle, reserves_still)
         return cls(
             puts=tracker.rate("total-jobs", window),
             deletes=tracker.rate("cmd-delete", window),
             pauses=tracker.rate("cmd-pause-tube", window),
+            idle_for=idle,
+            **estimated,
         )
 
 
@@ -226,6 +289,19 @@ class TubeRateBook:
     def __init__(self, max_age: float = HISTORY_SECONDS) -> None:
         self._max_age = max_age
         self._trackers: dict[str, RateTracker] = {}
+        self._flows: dict[str, RateTracker] = {}
+
+    def update_flows(self, flows: Mapping[str, Mapping[str, int]], now: float) -> None:
+        """Record the inventory's per-tube job counter sums (see ``FLOW_KEYS``)."""
+        seen: dict[str, RateTracker] = {}
+        for name, counters in flows.items():
+            tracker = self._flows.get(name) or RateTracker(FLOW_KEYS, {}, self._max_age)
+            tracker.update(counters, now)
+            seen[name] = tracker
+        self._flows = seen
+
+    def has_flows(self, name: str) -> bool:
+        return name in self._flows
 
     def update(self, tube_stats: Iterable[Mapping[str, Any]], now: float) -> None:
         """Record one refresh. Each dict needs its ``name``; tubes missing from this refresh are
@@ -249,7 +325,9 @@ class TubeRateBook:
 
     def rates(self, name: str, window: float = DEFAULT_WINDOW) -> TubeRates | None:
         tracker = self._trackers.get(name)
-        return TubeRates.from_tracker(tracker, window) if tracker is not None else None
+        if tracker is None:
+            return None
+        return TubeRates.from_tracker(tracker, window, self._flows.get(name))
 
 
 def format_rate(x: float | None) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, Input, Static
 
 from stalkview.app.screens.confirm import ConfirmScreen, ProgressScreen
 from stalkview.app.screens.held import HeldScreen
@@ -16,7 +18,7 @@ from stalkview.app.screens.put import PutScreen
 from stalkview.app.widgets.joblist import JobList
 from stalkview.client import Client, NotFoundError
 from stalkview.client import commands as cmd
-from stalkview.journal import Journal
+from stalkview.journal import Journal, JournalEntry
 from tests.app.test_actions_ui import (
     HarnessApp,
     actions_idle,
@@ -79,9 +81,70 @@ async def test_bulk_delete_10000_buried_with_progress(
             finally:
                 ProgressScreen.update_progress = original  # type: ignore[method-assign]
             assert seen[-1] == 10_000 and len(seen) >= 10 and seen == sorted(seen)
-            assert any("deleted 10000 of 10000" in n for n in notices(app))
+            await wait_for(pilot, lambda: any("deleted 10000 of 10000" in n for n in notices(app)))
         assert (await c.stats())["current-jobs-buried"] == 0
     assert len(Journal(journal_file).entries()) == 10_000
+
+
+class GatedJournal(Journal):
+    """A journal whose writes wait until the test opens the gate: a slow disk on demand."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.writing = threading.Event()
+        self.gate = threading.Event()
+        self.writes = 0
+
+    def append(self, records: Iterable[JournalEntry | dict[str, Any]]) -> None:
+        self.writing.set()
+        # Were the write on the event loop, the UI would freeze here until the
+        # timeout, and the test below would see the write done before its key.
+        self.gate.wait(GATE_TIMEOUT)
+        super().append(records)
+        self.writes += 1
+
+
+GATE_TIMEOUT = 30.0
+
+
+async def test_ui_answers_keys_while_a_5000_job_delete_journals(
+    server: Beanstalkd, journal_file: Path
+) -> None:
+    async with Client(server.address, encoding=None) as c:
+        ids = await bury_new(c, "emails", [b"job %d" % i for i in range(5_000)])
+        app = HarnessApp(server.address)
+        async with app.run_test(size=SIZE) as pilot:
+            await show_jobs(app, c, ids[:1], "emails")
+            app.harness.state_filter = "buried"
+            first = app.harness.query_one(JobList).jobs[0]
+            app.harness.query_one(JobList).set_jobs([replace(first, id=j) for j in ids])
+            journal = GatedJournal(journal_file)
+            app.harness._journal = journal
+            await pilot.press("X")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.press("y")
+            await wait_for(pilot, journal.writing.is_set)
+            # The first batch is being journaled (held at the gate); the UI still answers.
+            await wait_for(pilot, lambda: isinstance(app.screen, ProgressScreen))
+            progress = app.screen
+            await pilot.press("escape")
+
+            def stopping() -> bool:
+                status = progress.query("#progress-status").results(Static)
+                return any("stopping after this batch" in str(s.content) for s in status)
+
+            await wait_for(pilot, stopping)
+            assert journal.writes == 0 and not journal.gate.is_set()
+            journal.gate.set()
+            await actions_idle(pilot)
+            await wait_for(pilot, lambda: any(n.startswith("deleted") for n in notices(app)))
+            summary = next(n for n in notices(app) if n.startswith("deleted"))
+            assert summary.startswith("deleted 500 of 5000") and "cancelled" in summary
+        # Exactly the journaled jobs are gone: write-before-delete held for the batch.
+        replies = await c.run_many([cmd.stats_job(j) for j in ids])
+        gone = {j for j, r in zip(ids, replies, strict=True) if isinstance(r, NotFoundError)}
+    journaled = {e.id for e in Journal(journal_file).entries()}
+    assert len(gone) == 500 and gone == journaled
 
 
 async def test_race_another_client_deletes_during_bulk(server: Beanstalkd) -> None:
@@ -262,6 +325,8 @@ async def test_journal_restore_puts_job_back(server: Beanstalkd, journal_file: P
             await pilot.press("J")
             await wait_for(pilot, lambda: isinstance(app.screen, JournalScreen))
             screen = app.screen
+            assert isinstance(screen, JournalScreen)
+            await wait_for(pilot, lambda: len(screen.entries) == 1)  # read in a thread
             await pilot.press("u")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
             await pilot.press("y")

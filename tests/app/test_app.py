@@ -375,6 +375,11 @@ async def test_unreachable_server_at_start_shows_banner(server: Beanstalkd) -> N
 # --- side effects -------------------------------------------------------------------------------
 
 
+def busy(app: StalkviewApp, *groups: str) -> bool:
+    """Whether a worker of one of ``groups`` is still running."""
+    return any(w.group in groups and w.is_running for w in app.workers)
+
+
 async def test_browsing_every_pane_changes_no_server_counters(server: Beanstalkd) -> None:
     await put_jobs(server.address, "a", [json.dumps({"job": "A"}).encode()] * 3)
     await put_jobs(server.address, "b", [b"later"], delay=600)
@@ -392,7 +397,8 @@ async def test_browsing_every_pane_changes_no_server_counters(server: Beanstalkd
                 app.main.query_one(JobList).focus()
                 for key in ("1", "2", "3", "5", "j", "enter", "l", "l", "escape", "escape"):
                     await pilot.press(key)
-                await wait_for(pilot, lambda: not app.workers._workers or True)
+                # The detail loads and body previews those keys started have answered.
+                await wait_for(pilot, lambda: not busy(app, "detail", "previews"))
             await pilot.press("s", *"body~A", "enter")
             await pilot.press("colon", *"1", "enter")
             await pilot.press("question_mark", "escape")

@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.pilot import Pilot
 
 from stalkview.app.widgets.jobdetail import DISPLAY_LIMIT, JobDetail
-from stalkview.app.widgets.joblist import JobList, format_count, format_duration
+from stalkview.app.widgets.joblist import JobList
 from tests.factories import FakeJob
 from tests.pilot import wait_for
 
@@ -104,23 +104,6 @@ def row_text(app: App[Any], job_id: int) -> str:
 
 SIZE = (120, 30)
 BODY_ROWS = SIZE[1] - 1  # the header is sticky
-
-
-# --------------------------------------------------------------------------- pure helpers
-
-
-def test_format_duration_is_compact() -> None:
-    assert [format_duration(s) for s in (-3, 0, 45, 61, 599, 600, 3599, 3600, 7260)] == [
-        "0s", "0s", "45s", "1m01s", "9m59s", "10m", "59m", "1h00m", "2h01m",
-    ]  # fmt: skip
-    assert format_duration(86_399) == "23h"
-    assert format_duration(2 * 86_400 + 3 * 3600) == "2d03h"
-    assert format_duration(40 * 86_400) == "40d"
-
-
-def test_format_count_fits_four_cells() -> None:
-    values = (0, 9999, 10_000, 999_999, 1_250_000, 12_000_000, 4_294_967_295)
-    assert [format_count(n) for n in values] == ["0", "9999", "10k", "999k", "1.2M", "12M", "4G"]
 
 
 # --------------------------------------------------------------------------- JobList

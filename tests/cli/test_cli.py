@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
 import subprocess
@@ -11,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from stalkview import __version__
-from stalkview.cli import main
+from stalkview import __version__, cli
+from stalkview.cli import COMMANDS, SUBCOMMANDS, build_parser, main
 from stalkview.client import Client, commands
 from tests.beanstalkd import Beanstalkd
 
@@ -65,7 +66,8 @@ async def test_jobs_json_lists_exactly_the_live_jobs(
     code, out, err = await run_cli(["jobs", filled["address"], "--json", "--bodies"], capsys)
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
-    assert [r["id"] for r in rows] == [filled["delayed"], filled["buried"]] or True
+    # Server order: ready, then delayed, then buried.
+    assert [r["id"] for r in rows] == [filled["ids"][0], filled["delayed"], filled["buried"]]
     by_id = {r["id"]: r for r in rows}
     assert set(by_id) == {filled["ids"][0], filled["buried"], filled["delayed"]}
     ready = by_id[filled["ids"][0]]
@@ -179,13 +181,11 @@ def test_address_goes_to_the_app_and_subcommand_names_are_not_addresses(
     import types
 
     calls: list[tuple[Any, ...]] = []
-    fake_app = types.ModuleType("stalkview.app")
-    fake_app.run_app = lambda address, *, interval, read_only: (
-        calls.append(  # type: ignore[attr-defined]
-            ("app", address, interval, read_only)
-        )
-        or 0
-    )
+
+    def run_app(address: str, *, interval: float, read_only: bool) -> int:
+        calls.append(("app", address, interval, read_only))
+        return 0
+
     fake_demo = types.ModuleType("stalkview.demo")
     fake_demo.run_demo = lambda read_only, interval: (
         calls.append(  # type: ignore[attr-defined]
@@ -193,7 +193,7 @@ def test_address_goes_to_the_app_and_subcommand_names_are_not_addresses(
         )
         or 0
     )
-    monkeypatch.setitem(sys.modules, "stalkview.app", fake_app)
+    monkeypatch.setattr(cli, "run_app", run_app)
     monkeypatch.setitem(sys.modules, "stalkview.demo", fake_demo)
     assert main(["localhost:11300", "--interval", "2.5", "--read-only"]) == 0
     assert main(["--read-only", "/run/b.sock"]) == 0
@@ -212,13 +212,11 @@ def test_address_goes_to_the_app_and_subcommand_names_are_not_addresses(
     assert len(calls) == 4
 
 
-def test_missing_app_is_a_clear_message(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setitem(sys.modules, "stalkview.app", None)  # import fails
-    assert main(["localhost"]) == 1
-    err = capsys.readouterr().err
-    assert "terminal UI is not available" in err and "Traceback" not in err
+def test_every_subcommand_is_in_the_command_table() -> None:
+    # A subcommand missing from SUBCOMMANDS would open the UI on an address named after it.
+    parser = build_parser()
+    (sub,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) == SUBCOMMANDS == {*COMMANDS, "demo"}
 
 
 def test_console_script_exit_codes_without_traceback(server: Beanstalkd) -> None:
@@ -328,11 +326,9 @@ async def test_saved_names_and_groups_work_wherever_an_address_does(
     assert code == 1 and f"config file {bad}, line 2: server 'x': unknown setting" in err
 
 
-def test_the_app_gets_names_groups_and_the_fleet_entry_point_when_present(
+def test_the_app_gets_names_groups_and_several_servers_go_to_the_fleet_app(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import types
-
     config = tmp_path / "config.toml"
     config.write_text(
         'interval = 3.0\n[servers.eu]\naddress = "h1:11300"\nread_only = true\n'
@@ -340,28 +336,26 @@ def test_the_app_gets_names_groups_and_the_fleet_entry_point_when_present(
     )
     monkeypatch.setenv("STALKVIEW_CONFIG", str(config))
     calls: list[tuple[Any, ...]] = []
-    fake = types.ModuleType("stalkview.app")
 
     def run_app(address: str, *, interval: float, read_only: bool, title: str | None = None) -> int:
         calls.append(("app", address, interval, read_only, title))
         return 0
 
-    fake.run_app = run_app  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "stalkview.app", fake)
-    assert main(["eu"]) == 0
-    assert main(["prod", "--interval", "2"]) == 0  # no fleet view yet: the first, with a note
-    assert "fleet view is not in the app yet" in capsys.readouterr().err
-    assert calls == [("app", "h1:11300", 3.0, True, "eu"), ("app", "h1:11300", 2.0, True, "eu")]
-
     def run_fleet_app(targets: list[Any], *, interval: float, read_only: bool) -> int:
         calls.append(("fleet", [(t.label, t.read_only) for t in targets], interval, read_only))
         return 0
 
-    fake.run_fleet_app = run_fleet_app  # type: ignore[attr-defined]
-    calls.clear()
+    monkeypatch.setattr(cli, "run_app", run_app)
+    monkeypatch.setattr(cli, "run_fleet_app", run_fleet_app)
+    assert main(["eu"]) == 0
+    assert main(["prod", "--interval", "2"]) == 0
     assert main(["prod", "h3", "--read-only"]) == 1  # bare unknown word: not a host
     assert main(["prod", "h3:1", "--read-only"]) == 0
-    assert calls == [("fleet", [("eu", True), ("h2:11300", False), ("h3:1", False)], 3.0, True)]
+    assert calls == [
+        ("app", "h1:11300", 3.0, True, "eu"),
+        ("fleet", [("eu", True), ("h2:11300", False)], 2.0, False),
+        ("fleet", [("eu", True), ("h2:11300", False), ("h3:1", False)], 3.0, True),
+    ]
 
 
 async def test_export_then_import_between_servers(

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stalkview.client import commands as cmd
 from stalkview.client.errors import (
@@ -14,6 +19,7 @@ from stalkview.client.errors import (
 )
 from stalkview.client.protocol import (
     MAX_REPLY_LINE,
+    MIN_READ,
     STATS_JOB_KEYS,
     STATS_JOB_REPLY,
     Reply,
@@ -25,9 +31,12 @@ from stalkview.client.protocol import (
     parse_stats,
     parse_stats_job,
     parse_stats_tube,
+    read_peek_sizes,
+    read_stats_job_fields,
     read_stats_tubes,
     stats_job_fields,
 )
+from tests.strategies import replies, reply_streams, splits
 
 STATS_JOB = (
     b"---\nid: 7\ntube: default\nstate: ready\npri: 5\nage: 3\ndelay: 0\nttr: 60\n"
@@ -499,3 +508,355 @@ def test_read_stats_tubes_on_malformed_input_raises() -> None:
     parser.received(len(data))
     with pytest.raises(ProtocolError, match="not followed by CRLF"):
         read_stats_tubes(parser, 3)
+
+
+# --- behaviour at the edges (what the parser promises, whatever its buffering) -----------------
+
+
+def _feed_pieces(parser: ReplyParser, pieces: list[bytes]) -> list[list[Reply]]:
+    return [parser.feed(piece) for piece in pieces]
+
+
+@pytest.mark.parametrize(
+    ("wire", "reply"),
+    [
+        (b"OK 3\r\nabc\r\n", Reply(b"OK", [], b"abc")),
+        (b"RESERVED 128 2\r\n\r\n\r\n", Reply(b"RESERVED", [b"128"], b"\r\n")),
+        (b"FOUND 255 0\r\n\r\n", Reply(b"FOUND", [b"255"], b"")),
+        (b"INSERTED 256\r\n", Reply(b"INSERTED", [b"256"])),
+    ],
+)
+def test_a_reply_comes_out_with_its_last_byte(wire: bytes, reply: Reply) -> None:
+    parser = ReplyParser()
+    got = _feed_pieces(parser, [wire[i : i + 1] for i in range(len(wire))])
+    assert got == [[]] * (len(wire) - 1) + [[reply]]
+    assert parser.pending == 0
+
+
+def test_a_body_reply_completed_by_its_final_crlf_alone() -> None:
+    parser = ReplyParser()
+    assert parser.feed(b"OK 3\r\nabc") == []
+    assert parser.feed(b"\r") == []
+    assert parser.pending == 4
+    assert parser.feed(b"\n") == [Reply(b"OK", [], b"abc")]
+    assert parser.pending == 0
+
+
+@pytest.mark.parametrize("size", [16 * 1024, 256 * 1024])
+def test_one_feed_larger_than_the_buffer_keeps_every_reply(size: int) -> None:
+    parser = ReplyParser(size=size)
+    one = b"OK 3\r\nabc\r\nINSERTED 4096\r\nFOUND 300 5\r\nhello\r\n"
+    count = 3 * size // len(one)  # three buffers' worth in one call
+    replies = parser.feed(one * count)
+    assert len(replies) == 3 * count
+    assert replies[-3:] == [
+        Reply(b"OK", [], b"abc"),
+        Reply(b"INSERTED", [b"4096"]),
+        Reply(b"FOUND", [b"300"], b"hello"),
+    ]
+    assert parser.pending == 0
+
+
+def test_one_feed_with_a_body_larger_than_the_buffer_and_replies_after_it() -> None:
+    parser = ReplyParser(size=16 * 1024)
+    body = b"\r\n" * 40_000
+    data = b"FOUND 7 %d\r\n%b\r\n" % (len(body), body) + b"DELETED\r\n" * 3000
+    replies = parser.feed(data)
+    assert replies == [Reply(b"FOUND", [b"7"], body)] + [Reply(b"DELETED", [])] * 3000
+
+
+def test_the_socket_is_always_offered_room_for_a_read() -> None:
+    parser = ReplyParser(size=16 * 1024)
+    pieces = (b"OK 70000\r\n", b"x" * 30_000, b"x" * 40_000 + b"\r\nINSERTED 1\r\nKICK", b"ED 3")
+    for piece in pieces:
+        parser.feed(piece)
+        assert len(parser.get_buffer()) >= MIN_READ
+
+
+def test_a_reply_line_of_the_limit_is_read_however_it_arrives() -> None:
+    line = b"USING " + b"t" * (MAX_REPLY_LINE - 6)
+    assert len(line) == MAX_REPLY_LINE
+    expected = [Reply(b"USING", [line[6:]])]
+    assert ReplyParser().feed(line + b"\r\n") == expected
+    parser = ReplyParser()
+    assert parser.feed(line) == []  # the limit without its CRLF: still waiting
+    assert parser.feed(b"\r") == []
+    assert parser.feed(b"\n") == expected
+
+
+def test_a_reply_line_over_the_limit_is_refused_before_its_end_arrives() -> None:
+    parser = ReplyParser()
+    with pytest.raises(ProtocolError, match="longer than 1024 bytes"):
+        parser.feed(b"U" * (MAX_REPLY_LINE + 2))
+    with pytest.raises(ProtocolError, match="longer than 1024 bytes"):
+        ReplyParser().feed(b"U" * (MAX_REPLY_LINE + 1) + b"\r\n")
+
+
+def test_parse_with_a_limit_leaves_the_rest_for_later() -> None:
+    parser = ReplyParser()
+    data = b"INSERTED 1\r\nOK 2\r\nab\r\nDELETED\r\n"
+    room = parser.get_buffer()
+    room[: len(data)] = data
+    parser.received(len(data))
+    assert parser.parse(0) == []
+    assert parser.parse(1) == [Reply(b"INSERTED", [b"1"])]
+    assert parser.parse(1) == [Reply(b"OK", [], b"ab")]
+    assert parser.pending == len(b"DELETED\r\n")
+    assert parser.parse() == [Reply(b"DELETED", [])]
+    assert parser.parse() == []
+
+
+@pytest.mark.parametrize(
+    "job_id", [0, 1, 127, 128, 255, 256, 65_535, 65_536, 2**32, 2**63, 2**64 - 1]
+)
+def test_job_ids_up_to_2_64_minus_1_are_sent_and_read_back(job_id: int) -> None:
+    assert cmd.peek(job_id).line == b"peek %d\r\n" % job_id
+    assert cmd.delete(job_id).line == b"delete %d\r\n" % job_id
+    assert encode_stats_jobs([job_id]) == b"stats-job %d\r\n" % job_id
+    assert encode_peeks([job_id]) == b"peek %d\r\n" % job_id
+    wire = b"INSERTED %d\r\nFOUND %d 1\r\nx\r\n" % (job_id, job_id)
+    inserted, found = ReplyParser().feed(wire)
+    assert cmd.put(b"x", 0, 0, 1).decode(inserted, None) == job_id
+    assert cmd.peek(job_id).decode(found, None).id == job_id
+
+
+@pytest.mark.parametrize("job_id", [-1, 2**64, 2**65])
+def test_job_ids_outside_64_bits_are_refused(job_id: int) -> None:
+    with pytest.raises(ValueError, match=f"job id {job_id} is out of range"):
+        cmd.peek(job_id)
+
+
+@pytest.mark.parametrize(
+    ("make", "line"),
+    [
+        (lambda: cmd.put(b"", 2**32 - 1, 2**32 - 1, 1), b"put 4294967295 4294967295 1 0\r\n\r\n"),
+        (lambda: cmd.put(b"", 0, 0, 2**32 - 1), b"put 0 0 4294967295 0\r\n\r\n"),
+        (lambda: cmd.reserve(2**32 - 1), b"reserve-with-timeout 4294967295\r\n"),
+        (lambda: cmd.pause_tube("t", 2**32 - 1), b"pause-tube t 4294967295\r\n"),
+        (lambda: cmd.release(1, 0, 0), b"release 1 0 0\r\n"),
+    ],
+)  # fmt: skip
+def test_32_bit_values_at_their_edges_are_sent(make: object, line: bytes) -> None:
+    assert make().line == line  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("", "tube name is empty: names are 1-200 characters"),
+        ("x" * 201, "tube name 'xxxxxxxxxxxxxxxxxxxx'... is 201 characters long: the limit is 200"),
+        ("a b!c", "tube name 'a b!c' is invalid: ' !' not allowed; "
+                  "use only A-Z a-z 0-9 and - + / ; . $ _ ( )"),
+        ("é", "tube name 'é' is invalid: only A-Z a-z 0-9 and - + / ; . $ _ ( ) are allowed"),
+    ],
+)  # fmt: skip
+def test_tube_name_errors_in_full(name: str, message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        check_tube(name)
+    assert str(info.value) == message
+
+
+def test_tube_name_type_error_names_the_type() -> None:
+    with pytest.raises(TypeError, match=r"^tube name must be a str, not bytes$"):
+        check_tube(b"x")  # type: ignore[arg-type]
+
+
+#: Every stats-job field with its own non-zero value: a field read from the wrong key shows.
+DISTINCT_JOB = (
+    b"---\nid: 300\ntube: emails\nstate: delayed\npri: 1024\nage: 11\ndelay: 12\nttr: 13\n"
+    b"time-left: 14\nfile: 15\nreserves: 16\ntimeouts: 17\nreleases: 18\nburies: 19\nkicks: 20\n"
+)
+DISTINCT_DICT = {
+    "id": 300, "tube": "emails", "state": "delayed", "pri": 1024, "age": 11, "delay": 12,
+    "ttr": 13, "time-left": 14, "file": 15, "reserves": 16, "timeouts": 17, "releases": 18,
+    "buries": 19, "kicks": 20,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        DISTINCT_JOB,
+        DISTINCT_JOB.replace(b"tube: emails", b'tube: "emails"'),  # 1.13 quotes strings
+        DISTINCT_JOB + b"new-key: x\n",  # a newer server: the general parser
+    ],
+)
+def test_parse_stats_job_reads_every_field_from_its_own_key(body: bytes) -> None:
+    stats = parse_stats_job(body)
+    assert {k: stats[k] for k in DISTINCT_DICT} == DISTINCT_DICT
+    assert list(stats)[:14] == list(DISTINCT_DICT)
+
+
+def test_stats_job_fields_in_key_order() -> None:
+    values = tuple(str(v).encode() for v in DISTINCT_DICT.values())
+    wire = b"OK %d\r\n%b\r\n" % (len(DISTINCT_JOB), DISTINCT_JOB)
+    m = STATS_JOB_REPLY.match(wire)
+    assert m is not None and m.groups() == values
+    assert stats_job_fields(DISTINCT_JOB + b"new-key: 1\n") == values
+    assert tuple(DISTINCT_DICT) == STATS_JOB_KEYS
+    with pytest.raises(ProtocolError, match=r"^stats-job reply lacks buries, kicks: not a"):
+        stats_job_fields(DISTINCT_JOB.replace(b"buries: 19\nkicks: 20\n", b""))
+
+
+def test_untrusted_stats_bytes_never_crash_the_parsers() -> None:
+    bad = b"\xff\xfe"
+    job = parse_stats_job(DISTINCT_JOB.replace(b"emails", b"em" + bad))
+    assert job["tube"] == "em\ufffd\ufffd" and job["kicks"] == 20
+    job = parse_stats_job(DISTINCT_JOB.replace(b"delayed", b"del" + bad))
+    assert job["state"] == "del\ufffd\ufffd"
+    assert parse_stats(b"---\nhostname: h" + bad + b"\n") == {"hostname": "h\ufffd\ufffd"}
+    assert parse_list(b"---\n- t" + bad + b"\n") == ["t\ufffd\ufffd"]
+
+
+def test_stats_values_holding_the_separator_and_empty_quotes() -> None:
+    stats = parse_stats(b'---\nos: Linux: 6.1 #1 SMP\nversion: ""\nx: "\n')
+    assert stats == {"os": "Linux: 6.1 #1 SMP", "version": "", "x": '"'}
+    assert parse_list(b'---\n- ""\n- "\n- a\n') == ["", '"', "a"]
+
+
+# --- the bulk readers' limit: never more replies than asked, the rest left in order ------------
+
+
+def _loaded(data: bytes) -> ReplyParser:
+    parser = ReplyParser()
+    room = parser.get_buffer(len(data))
+    room[: len(data)] = data
+    parser.received(len(data))
+    return parser
+
+
+WIRE_JOB = b"OK %d\r\n%b\r\n" % (len(DISTINCT_JOB), DISTINCT_JOB)
+FIELDS_300 = tuple(str(v).encode() for v in DISTINCT_DICT.values())
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 4, 5])
+def test_read_stats_job_fields_returns_at_most_its_limit(limit: int) -> None:
+    stream = [
+        (WIRE_JOB, FIELDS_300),
+        (b"NOT_FOUND\r\n", None),
+        (b"INTERNAL_ERROR\r\n", Reply(b"INTERNAL_ERROR", [])),
+        (b"OUT_OF_MEMORY\r\n", Reply(b"OUT_OF_MEMORY", [])),
+        (WIRE_JOB, FIELDS_300),
+    ]
+    parser = _loaded(b"".join(wire for wire, _ in stream) + b"DELETED\r\n")
+    expected = [item for _, item in stream]
+    items = read_stats_job_fields(parser, limit)
+    assert items == expected[:limit]
+    assert read_stats_job_fields(parser, 5 - limit) == expected[limit:]
+    assert parser.parse() == [Reply(b"DELETED", [])]
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 4, 5])
+def test_read_peek_sizes_returns_at_most_its_limit(limit: int) -> None:
+    stream = [
+        (b"FOUND 128 3\r\nabc\r\n", 3),
+        (b"NOT_FOUND\r\n", None),
+        (b"INTERNAL_ERROR\r\n", Reply(b"INTERNAL_ERROR", [])),
+        (b"UNKNOWN_COMMAND\r\n", Reply(b"UNKNOWN_COMMAND", [])),
+        (b"FOUND 129 0\r\n\r\n", 0),
+    ]
+    parser = _loaded(b"".join(wire for wire, _ in stream) + b"DELETED\r\n")
+    expected = [item for _, item in stream]
+    assert read_peek_sizes(parser, 0) == []
+    assert read_peek_sizes(parser, limit) == expected[:limit]
+    assert read_peek_sizes(parser, 5 - limit) == expected[limit:]
+    assert parser.parse() == [Reply(b"DELETED", [])]
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3])
+def test_read_stats_tubes_returns_at_most_its_limit(limit: int) -> None:
+    parser = _loaded(TUBE_STREAM[: -len(b"OK %d\r\n%b\r\n" % (len(ODD_TUBE), ODD_TUBE))] * 2)
+    expected = [None, _general_tube(STATS_TUBE), Reply(b"INTERNAL_ERROR", [])] * 2
+    assert read_stats_tubes(parser, limit) == expected[:limit]
+    assert read_stats_tubes(parser, 6 - limit) == expected[limit:]
+    assert parser.pending == 0
+
+
+def test_complete_peek_replies_come_back_as_sizes() -> None:
+    # Whole in the buffer, a FOUND is always its size (the last one too): no body is kept.
+    parser = _loaded(b"FOUND 1 5\r\nhello\r\nFOUND 2 3\r\nabc\r\n")
+    assert read_peek_sizes(parser, 10) == [5, 3]
+    assert parser.pending == 0
+
+
+def test_a_bulk_read_waits_for_a_body_still_arriving() -> None:
+    parser = _loaded(b"NOT_FOUND\r\nFOUND 9 10\r\n01234")
+    assert read_peek_sizes(parser, 5) == [None]
+    assert read_peek_sizes(parser, 5) == []
+    room = parser.get_buffer()
+    room[:7] = b"56789\r\n"
+    parser.received(7)
+    items = read_peek_sizes(parser, 5)
+    assert items in ([10], [Reply(b"FOUND", [b"9"], b"0123456789")])
+    parser = _loaded(b"OK %d\r\n%b" % (len(DISTINCT_JOB), DISTINCT_JOB[:20]))
+    assert read_stats_job_fields(parser, 3) == []
+    assert parser.pending > 0
+
+
+# --- properties: any valid stream, cut anywhere ---------------------------------------------------
+
+PROPERTY = settings(max_examples=200, deadline=None)
+
+
+@PROPERTY
+@given(st.data())
+def test_any_split_of_valid_replies_parses_to_exactly_those_replies(data: st.DataObject) -> None:
+    pairs = data.draw(st.lists(replies(), min_size=1, max_size=30))
+    stream = b"".join(wire for wire, _ in pairs)
+    pieces = data.draw(splits(stream))
+    parser = ReplyParser(size=16 * 1024)
+    received = 0
+    got: list[Reply] = []
+    ends = list(itertools.accumulate(len(wire) for wire, _ in pairs))
+    for piece in pieces:
+        got += parser.feed(piece)
+        received += len(piece)
+        # Every reply whose last byte has arrived is out, and no other.
+        assert len(got) == bisect.bisect_right(ends, received)
+    assert got == [reply for _, reply in pairs]
+    assert parser.pending == 0
+
+
+@PROPERTY
+@given(st.data())
+def test_reads_into_the_parsers_buffer_give_the_same_replies(data: st.DataObject) -> None:
+    stream, expected = data.draw(reply_streams())
+    reads = data.draw(st.lists(st.integers(1, 40_000), min_size=1))
+    parser = ReplyParser(size=16 * 1024)
+    got: list[Reply] = []
+    pos = 0
+    while pos < len(stream):
+        room = parser.get_buffer(-1)
+        n = min(len(room), reads[pos % len(reads)], len(stream) - pos)
+        room[:n] = stream[pos : pos + n]
+        pos += n
+        got += parser.buffer_updated(n)
+    assert got == expected
+
+
+@PROPERTY
+@given(st.data())
+def test_peek_sizes_over_any_split_mean_the_same_replies(data: st.DataObject) -> None:
+    stream, expected = data.draw(reply_streams())
+    pieces = data.draw(splits(stream))
+    parser = ReplyParser(size=16 * 1024)
+    items: list[object] = []
+    for piece in pieces:
+        while piece:  # a read is at most the room the parser offers
+            room = parser.get_buffer(len(piece))
+            n = min(len(room), len(piece))
+            room[:n] = piece[:n]
+            parser.received(n)
+            piece = piece[n:]
+            items += read_peek_sizes(parser, len(expected) - len(items))
+    # A FOUND whole in the buffer is its body size; one that arrived in parts may be the
+    # Reply itself. Every other reply is what the general parser reads.
+    assert len(items) == len(expected)
+    for item, reply in zip(items, expected, strict=True):
+        if reply.status == b"FOUND" and not isinstance(item, Reply):
+            assert item == len(reply.body or b"")
+        elif reply.status == b"NOT_FOUND":
+            assert item is None
+        else:
+            assert item == reply
+    assert parser.pending == 0

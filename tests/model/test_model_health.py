@@ -183,3 +183,112 @@ def test_timeout_spike_and_steady_timeouts() -> None:
     trickle = server_hints_of(stats(), ServerRates(timeouts=0.1, timeouts_long=0.0))
     assert trickle == [Hint("info", None, "TTR timeouts: 0.1/s")]
     assert server_hints_of(stats(), ServerRates(timeouts=0.0, timeouts_long=0.0)) == []
+
+
+# --- every hint at its threshold -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("workers", "hinted"), [(0, True), (1, False), (7, False)])
+def test_no_workers_hint_follows_current_workers(workers: int, hinted: bool) -> None:
+    hints = server_hints_of(stats(current_jobs_ready=5, current_workers=workers))
+    assert texts(hints) == (["no workers: 5 ready jobs, no connection reserves"] if hinted else [])
+    # No ready job, nothing to work on: no hint whatever the workers.
+    assert server_hints_of(stats(current_jobs_ready=0, current_workers=workers)) == []
+
+
+@pytest.mark.parametrize(
+    ("pause", "left", "text"),
+    [
+        (60, 1, "paused, 1s left"),
+        (1, 1, "paused, 1s left"),
+        (60, 0, None),  # the pause is over
+        (0, 5, None),  # not paused (an inconsistent reply: no hint)
+    ],
+)
+def test_paused_hint_while_time_is_left(pause: int, left: int, text: str | None) -> None:
+    hints = tube_hints_of(tube(pause=pause, pause_time_left=left))
+    assert texts(hints) == ([text] if text else [])
+    assert all(h.tube == "emails" for h in hints)
+
+
+@pytest.mark.parametrize(
+    ("watching", "own", "hinted"),
+    [(0, 0, True), (1, 1, True), (2, 1, False), (1, 0, False), (3, 3, True)],
+)
+def test_no_consumers_counts_only_other_watchers(watching: int, own: int, hinted: bool) -> None:
+    hints = tube_hints_of(tube(current_jobs_ready=2, current_watching=watching), own_watchers=own)
+    assert texts(hints) == (["no consumers: 2 ready jobs, nobody watching"] if hinted else [])
+    assert all(h.level == "warning" for h in hints)
+
+
+def test_one_of_each_is_singular() -> None:
+    stats_ = tube(current_jobs_ready=1, current_jobs_urgent=1, current_jobs_buried=1)
+    assert texts(tube_hints_of(stats_, own_watchers=1)) == [
+        "no consumers: 1 ready job, nobody watching",
+        "1 buried job",
+        "1 urgent job waiting (pri < 1024)",
+    ]
+    server = server_hints_of(stats(current_jobs_ready=1, current_jobs_buried=1, current_workers=0))
+    assert texts(server) == [
+        "no workers: 1 ready job, no connection reserves",
+        "1 buried job on the server",
+    ]
+
+
+# Rates chosen to be exact in binary floating point, so "at the threshold" is exact.
+@pytest.mark.parametrize(
+    ("puts", "deletes", "growing"),
+    [
+        (0.1, 0.0, "+0.1/s"),  # exactly GROWTH_MIN_RATE
+        (0.09375, 0.0, None),  # just below
+        (1.125, 1.0, "+0.1/s"),
+        (1.0625, 1.0, None),
+        (1.0, 1.0, None),
+        (0.5, 1.0, None),  # shrinking
+        (0.5, None, "+0.5/s"),  # nothing deleted yet
+    ],
+)
+def test_backlog_growth_at_its_threshold(
+    puts: float, deletes: float | None, growing: str | None
+) -> None:
+    hints = tube_hints_of(tube(current_jobs_ready=100), TubeRates(puts=puts, deletes=deletes))
+    growth = [h for h in hints if h.text.startswith("backlog growing")]
+    assert [h.text for h in growth] == ([f"backlog growing: {growing}"] if growing else [])
+    assert all(h.level == "warning" for h in growth)
+    drains = [h.text for h in hints if h.text.startswith("drains")]
+    assert len(drains) == (1 if deletes else 0)
+
+
+def test_flow_hints_need_a_backlog() -> None:
+    assert tube_hints_of(tube(current_jobs_ready=0), TubeRates(puts=9.0, deletes=1.0)) == []
+    assert texts(tube_hints_of(tube(current_jobs_ready=1), TubeRates(puts=0.0, deletes=0.5))) == [
+        "drains in ~2s at 0.5/s"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("now", "baseline", "hint"),
+    [
+        # exactly TIMEOUT_SPIKE_MIN_RATE
+        (0.2, 0.0, Hint("warning", None, "TTR timeout spike: 0.2/s (5-min average 0/s)")),
+        # below it: steady, however new
+        (0.19, 0.0, Hint("info", None, "TTR timeouts: 0.2/s")),
+        # exactly TIMEOUT_SPIKE_FACTOR x the 5-minute rate, and just below
+        (0.75, 0.25, Hint("warning", None, "TTR timeout spike: 0.8/s (5-min average 0.2/s)")),
+        (0.74, 0.25, Hint("info", None, "TTR timeouts: 0.7/s")),
+        # no 5-minute rate yet
+        (3.0, None, Hint("warning", None, "TTR timeout spike: 3.0/s (5-min average 0/s)")),
+    ],
+)
+def test_timeout_spike_at_its_thresholds(now: float, baseline: float | None, hint: Hint) -> None:
+    assert server_hints_of(stats(), ServerRates(timeouts=now, timeouts_long=baseline)) == [hint]
+
+
+def test_no_timeout_hint_without_timeouts() -> None:
+    for rates in (None, ServerRates(), ServerRates(timeouts=0.0), ServerRates(timeouts=-1.0)):
+        assert server_hints_of(stats(), rates) == []
+
+
+@pytest.mark.parametrize(("draining", "hinted"), [("true", True), ("TRUE", True), ("false", False)])
+def test_draining_words(draining: str, hinted: bool) -> None:
+    assert bool(server_hints_of(stats(draining=draining))) is hinted

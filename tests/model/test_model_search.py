@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import base64
+import fnmatch
 import gzip
 import json
+import operator
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stalkview.client import Client
 from stalkview.model import FIELDS, JobLike, Query, QueryError, parse_query
+from stalkview.model.joblike import JOB_STATES
+from stalkview.model.search import body_haystacks
 from tests.factories import FakeJob
+from tests.strategies import jobs
 
 
 @dataclass
@@ -367,3 +377,275 @@ async def test_search_over_jobs_from_a_real_server(bclient: Client) -> None:
     assert found("type=NewsletterJob state=ready") == {other}
     assert found("state=delayed delay>=1h tube=emails") == {plain}
     assert found("type!~mail") == {plain, other}
+
+
+# --- every operator just below, at and above its value ----------------------------------------
+
+COMPARISONS = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+NUMBER_AND_DURATION_FIELDS = (
+    "id", "pri", "file", "reserves", "timeouts", "releases", "buries", "kicks",
+    "age", "delay", "ttr", "time-left",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("field", NUMBER_AND_DURATION_FIELDS)
+@pytest.mark.parametrize("op", list(COMPARISONS))
+def test_every_operator_below_at_and_above(field: str, op: str) -> None:
+    query = parse_query(f"{field}{op}60")
+    for actual in (59, 60, 61):
+        job = replace(JOB, **{field.replace("-", "_"): actual})
+        assert query.matches(job) is COMPARISONS[op](actual, 60), (field, op, actual)
+        assert query.matches_stats(job) is COMPARISONS[op](actual, 60)
+
+
+@pytest.mark.parametrize(
+    ("query", "job", "expected"),
+    [
+        ("pri=5", replace(JOB, pri=100), False),
+        ("pri<=5", replace(JOB, pri=100), False),
+        ("pri<=5", replace(JOB, pri=5), True),
+        ("age>60", replace(JOB, age=60), False),
+        ("age>1m", replace(JOB, age=61), True),
+        ("age>=1m", replace(JOB, age=60), True),
+        ("age<1h30m", replace(JOB, age=5399), True),
+        ("age<1h30m", replace(JOB, age=5400), False),
+        ("ttr=1d", replace(JOB, ttr=86_400), True),
+        ("delay>=1w", replace(JOB, delay=604_799), False),
+    ],
+)
+def test_issue_comparisons(query: str, job: Job, expected: bool) -> None:
+    assert matches(query, job) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "position"),
+    [
+        (
+            "age~5m",
+            "age does not take '~' at column 1: use one of = != < <= > >=, "
+            "e.g. age>15m (durations: 3600, 90s, 15m, 2h, 1d)",
+            0,
+        ),
+        (
+            "state=ready delay!~1s",
+            "delay does not take '!~' at column 13: use one of = != < <= > >=, "
+            "e.g. delay>15m (durations: 3600, 90s, 15m, 2h, 1d)",
+            12,
+        ),
+        (
+            "kicks~1",
+            "kicks does not take '~' at column 1: use one of = != < <= > >=, e.g. kicks>=3",
+            0,
+        ),
+        ("pri>x", "pri needs a whole number, got 'x' at column 5: write e.g. pri<1024", 4),
+        ("pri>٣", "pri needs a whole number, got '٣' at column 5: write e.g. pri<1024", 4),
+        (
+            "state~ready",
+            "state does not take '~' at column 1: use one of = !=, "
+            "e.g. state=buried (ready, delayed, reserved, buried)",
+            0,
+        ),
+        (
+            "type<3",
+            "type does not take '<' at column 1: use one of = != ~ !~, "
+            "e.g. type=SendEmail or type~mail",
+            0,
+        ),
+        (
+            "body>x",
+            "body does not take '>' at column 5: "
+            "use body~text (contains), body!~text (does not contain) or body~/regex/",
+            4,
+        ),
+        (
+            "body~/(/",
+            "bad regex /(/: missing ), unterminated subpattern at character 1 of the pattern "
+            "at column 6: fix the pattern, or quote the value to search for it as plain text",
+            5,
+        ),
+        ("age>", "'age>' has no value at column 5: write e.g. age>15m "
+                 "(durations: 3600, 90s, 15m, 2h, 1d)", 4),
+        ("tube=", "'tube=' has no value at column 6: write e.g. tube=emails or tube~mail", 5),
+        ("body~", "'body~' has no value at column 6: "
+                  "write e.g. body~\"user_id\": 42 or body~/user_\\d+/", 5),
+        ("state=ready,soon", "unknown state 'soon' at column 7: use one of ready, delayed, "
+                             "reserved, buried (several: state=ready,delayed)", 6),
+    ],
+)  # fmt: skip
+def test_errors_in_full(text: str, message: str, position: int) -> None:
+    with pytest.raises(QueryError) as caught:
+        parse_query(text)
+    assert str(caught.value) == message
+    assert caught.value.message == message
+    assert caught.value.position == position
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("body~/abc", "/abc"),  # no closing slash: the text itself
+        ("body~/abc\\", "/abc\\"),
+        ("body~/a/b", "/a/b"),  # text after the closing slash: the text itself
+        ("body~/a/iz", "/a/iz"),
+        ("/abc", "/abc"),
+    ],
+)
+def test_unclosed_regex_is_literal_text(text: str, needle: str) -> None:
+    query = parse_query(text)
+    (term,) = query.terms
+    assert (term.field, term.op, term.value, term.regex) == ("body", "~", needle, False)
+    assert query.matches(JOB, b"x" + needle.encode() + b"y")
+    assert not query.matches(JOB, needle[1:].encode())
+
+
+def test_regex_flags() -> None:
+    query = parse_query("body~/^a.b$/ms")
+    (term,) = query.terms
+    assert term.regex and term.value == "/^a.b$/ms"
+    assert query.matches(JOB, b"x\na\nb")
+    assert not parse_query("body~/^a.b$/m").matches(JOB, b"x\na\nb")
+    assert not parse_query("body~/^a.b$/s").matches(JOB, b"x\na\nb")
+    assert parse_query("body~/ a b /x").matches(JOB, b"ab")
+    assert parse_query(r"body~/a\/b/").matches(JOB, b"a/b")
+    assert str(parse_query("body~/a b/i  state=ready")) == "body~/a b/i state=ready"
+
+
+# --- body layers and type wildcards ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda b: base64.b64encode(b),
+        lambda b: base64.b64encode(gzip.compress(b)),
+        lambda b: gzip.compress(base64.b64encode(b)),
+        lambda b: zlib.compress(b),
+    ],
+)
+def test_body_terms_search_inside_encoded_layers(wrap: Callable[[bytes], bytes]) -> None:
+    body = wrap(LARAVEL)
+    assert LARAVEL not in body
+    assert matches('body~"user_id": 42', body=body)
+    assert matches("body~zoë@example", body=body)
+    assert matches(r"body~/\"to\":\s*\"Zo/", body=body)
+    assert not matches("body~user_id:43", body=body)
+    assert matches("body!~nope", body=body)
+    assert matches("type=SendEmail", body=body) is matches("type=SendEmail", body=LARAVEL)
+
+
+def test_body_terms_search_base64_text() -> None:
+    body = base64.b64encode(b"the invoice for order 1234 is ready")
+    assert matches("body~invoice", body=body)
+    assert matches("body~/order \\d+/", body=body)
+    assert not matches("body~refund", body=body)
+    # The text as stored is searched too.
+    assert matches(f"body~{body[:12].decode()}", body=body)
+
+
+@pytest.mark.parametrize(
+    ("query", "job_type", "expected"),
+    [
+        ("type=Send?mail", "App\\Jobs\\SendEmail", True),
+        ("type=Send?mail", "App\\Jobs\\SendEEmail", False),
+        ("type=?endEmail", "SendEmail", True),
+        ("type=App?Jobs?SendEmail", "App\\Jobs\\SendEmail", True),
+        ("type=app.jobs.*", "App.Jobs.SendEmail", True),
+        ("type=Jobs", "App\\Jobs\\SendEmail", False),  # a middle part is not the type
+        ("type=sendemail", "App::Jobs::SendEmail", True),
+        ("type=sendemail", "mailer@SendEmail", True),
+        ("type=sendemail", "mail/SendEmail", True),
+        ("type!=Send?mail", "SendEmail", False),
+        ("type!=Send?mail", "Other", True),
+    ],
+)
+def test_type_wildcards_and_namespaces(query: str, job_type: str, expected: bool) -> None:
+    assert matches(query, job_type=job_type) is expected
+
+
+@pytest.mark.parametrize(
+    ("query", "tube", "expected"),
+    [
+        ("tube=mail-?", "mail-1", True),
+        ("tube=mail-?", "mail-12", False),
+        ("tube=mail-?", "Mail-1", False),  # tube names are case-sensitive
+        ("tube=mail-*", "mail-", True),
+        ("tube!=mail-?", "mail-12", True),
+        ("tube=mail", "mail-1", False),
+        ("tube~IL-1", "mail-12", True),
+        ("tube!~IL-1", "mail-12", False),
+    ],
+)
+def test_tube_wildcards(query: str, tube: str, expected: bool) -> None:
+    assert matches(query, replace(JOB, tube=tube)) is expected
+
+
+def test_body_haystacks_include_the_canonical_json_and_decoded_text() -> None:
+    haystacks = body_haystacks(base64.b64encode(b'{"a":1}'))
+    assert haystacks == (base64.b64encode(b'{"a":1}').decode(), '{"a": 1}', '{"a":1}')
+    assert body_haystacks(b'{"a":1}') == ('{"a":1}', '{"a": 1}')
+    assert body_haystacks(b"plain") == ("plain",)
+    assert body_haystacks(base64.b64encode(b"some words here")) == (
+        base64.b64encode(b"some words here").decode(),
+        "some words here",
+    )
+
+
+# --- property: random jobs against a reference filter ------------------------------------------
+
+_DURATION_TEXT = {30: "30s", 60: "1m", 3600: "1h", 90: "1m30s"}
+
+
+@st.composite
+def stats_terms(draw: st.DrawFn) -> tuple[str, Callable[[FakeJob], bool]]:
+    """A stats term as text, with what it means written out plainly."""
+    kind = draw(st.sampled_from(["number", "duration", "state", "tube"]))
+    if kind in ("number", "duration"):
+        fields = (
+            NUMBER_AND_DURATION_FIELDS[:8]
+            if kind == "number"
+            else ("age", "delay", "ttr", "time-left")
+        )
+        name = draw(st.sampled_from(fields))
+        op = draw(st.sampled_from(list(COMPARISONS)))
+        value = draw(st.sampled_from([0, 1, 5, 30, 60, 61, 90, 100, 3600]))
+        text = str(value)
+        if kind == "duration" and value in _DURATION_TEXT and draw(st.booleans()):
+            text = _DURATION_TEXT[value]
+        attribute = name.replace("-", "_")
+        return f"{name}{op}{text}", lambda job: COMPARISONS[op](getattr(job, attribute), value)
+    if kind == "state":
+        states = draw(st.lists(st.sampled_from(JOB_STATES), min_size=1, max_size=3))
+        op = draw(st.sampled_from(["=", "!="]))
+        wanted = set(states)
+        return (
+            f"state{op}{','.join(states)}",
+            lambda job: (job.state in wanted) == (op == "="),
+        )
+    op = draw(st.sampled_from(["=", "!=", "~", "!~"]))
+    value = draw(st.sampled_from(["emails", "mail-*", "mail-??", "MAIL", "x", "e*s", "?"]))
+    if op in ("~", "!~"):
+        return (
+            f"tube{op}{value}",
+            lambda job: (value.casefold() in job.tube.casefold()) == (op == "~"),
+        )
+    return f"tube{op}{value}", lambda job: fnmatch.fnmatchcase(job.tube, value) == (op == "=")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(stats_terms(), max_size=4), st.lists(jobs(), min_size=1, max_size=10))
+def test_search_agrees_with_a_reference_filter(
+    terms: list[tuple[str, Callable[[FakeJob], bool]]], sample: list[FakeJob]
+) -> None:
+    query = parse_query(" ".join(text for text, _ in terms))
+    assert str(parse_query(str(query))) == str(query)
+    for job in sample:
+        expected = all(holds(job) for _, holds in terms)
+        assert query.matches(job) is expected
+        assert query.matches_stats(job) is expected

@@ -12,23 +12,20 @@ from typing import Any
 import greenstalk
 import pytest
 
-from stalkview import actions
+from stalkview import ops
 from stalkview.actions import (
-    ActionError,
-    ReserveSession,
     delete_jobs,
     kick_jobs,
     kick_tube,
     move_job,
     move_jobs,
-    parse_duration,
     pause_tube,
     put_job,
-    validate_put_form,
 )
 from stalkview.client import Client, NotFoundError
 from stalkview.client import commands as cmd
 from stalkview.journal import Journal, JournalEntry, restore
+from stalkview.ops import ActionError
 from tests.beanstalkd import Beanstalkd
 
 BINARY = b"\x00\xff\x1b[2J[bold]not markup\r\n\xc3"
@@ -52,7 +49,7 @@ def gclient(server: Beanstalkd) -> greenstalk.Client[bytes]:
 
 
 async def put_in(client: Client, tube: str, body: bytes, **kw: int) -> int:
-    (jid,) = await actions.run_in_tube(
+    (jid,) = await ops.run_in_tube(
         client,
         tube,
         [cmd.put(body, kw.get("priority", 100), kw.get("delay", 0), kw.get("ttr", 60))],
@@ -64,7 +61,7 @@ async def put_in(client: Client, tube: str, body: bytes, **kw: int) -> int:
 async def bury_all(client: Client, ids: Iterable[int], pri: int) -> None:
     calls: list[Any] = []
     for jid in ids:
-        calls += [actions.raw_call(cmd.reserve_job(jid)), cmd.bury(jid, pri)]
+        calls += [ops.raw_call(cmd.reserve_job(jid)), cmd.bury(jid, pri)]
     for start in range(0, len(calls), 2000):
         await client.run_many(calls[start : start + 2000], raise_on_error=True)
 
@@ -284,9 +281,9 @@ async def test_bulk_delete_races_with_another_client(
     report = await delete_jobs(client, [*ids, held], journal=journal, batch_size=10)
 
     assert report.failed == {
-        **{jid: actions.GONE_OR_RESERVED for jid in in_window},
-        **{jid: actions.GONE for jid in ahead},
-        held: actions.RESERVED,
+        **{jid: ops.GONE_OR_RESERVED for jid in in_window},
+        **{jid: ops.GONE for jid in ahead},
+        held: ops.RESERVED,
     }
     assert sorted(report.succeeded) == sorted(set(ids) - in_window - ahead)
     assert report.summary() == (
@@ -366,7 +363,7 @@ async def test_kick_tube_and_kick_jobs(client: Client) -> None:
     assert await client.using() == "default"
     report = await kick_jobs(client, [buried[2], ready])
     assert report.succeeded == [buried[2]]
-    assert report.failed == {ready: actions.NOT_KICKABLE}
+    assert report.failed == {ready: ops.NOT_KICKABLE}
     assert (await client.stats_tube("q"))["current-jobs-ready"] == 4
 
 
@@ -395,136 +392,3 @@ async def test_put_job_restores_the_used_tube(
     with pytest.raises(ActionError, match="not put into 'new-tube': the server is in drain mode"):
         await put_job(client, "new-tube", b"b")
     assert await client.using() == "mine"
-
-
-# --- the put form --------------------------------------------------------------------
-
-
-def test_put_form_accepts_durations_and_defaults() -> None:
-    parsed, errors = validate_put_form("emails", "hé", "1024", "5m", "1h30m", 65535)
-    assert errors == {}
-    assert parsed == actions.ParsedPut("emails", "hé".encode(), 1024, 300, 5400)
-    assert parse_duration("90") == 90 and parse_duration("1d") == 86400
-    assert parse_duration("soon") is None and parse_duration("") is None
-
-
-def test_put_form_names_every_bad_field() -> None:
-    parsed, errors = validate_put_form("-bad", b"x" * 11, "abc", "soon", "0", 10)
-    assert parsed is None
-    assert errors == {
-        "tube": "tube name '-bad' is invalid: names may not start with '-'",
-        "body": "body is 11 bytes but the server accepts at most 10 (its max-job-size): shorten it",
-        "pri": "priority 'abc' is not a whole number: use a whole number from 0 (most urgent) "
-        "to 4294967295; the usual default is 65536",
-        "delay": "delay 'soon' is not a duration: use seconds (30) or a duration such as "
-        "30s, 5m, 2h, 1d; the usual default is 0",
-        "ttr": "ttr 0 is too short: the server treats it as 1 second; use at least 1s",
-    }
-
-
-@pytest.mark.parametrize(
-    ("field", "value", "expected"),
-    [
-        ("tube", "", "tube name is empty"),
-        ("tube", "a b", "' ' not allowed"),
-        ("tube", "x" * 201, "the limit is 200"),
-        ("pri", "", "priority is empty"),
-        ("pri", "-1", "priority -1 is negative"),
-        ("pri", "4294967296", "priority 4294967296 is too large"),
-        ("delay", "-5", "delay -5 is negative"),
-        ("delay", "50000d", "delay 50000d is too long: the most is 4294967295 seconds"),
-        ("ttr", "", "ttr is empty"),
-        ("ttr", "4294967296", "ttr 4294967296 is too long"),
-    ],
-)
-def test_put_form_messages(field: str, value: str, expected: str) -> None:
-    form = {"tube": "t", "body": "b", "pri": "1", "delay": "0", "ttr": "60"}
-    form[field] = value
-    parsed, errors = validate_put_form(
-        form["tube"], form["body"], form["pri"], form["delay"], form["ttr"]
-    )
-    assert parsed is None and list(errors) == [field]
-    assert expected in errors[field]
-
-
-# --- reserve sessions ----------------------------------------------------------------
-
-
-async def test_reserve_session_countdown_and_actions(
-    server: Beanstalkd, client: Client, journal: Journal
-) -> None:
-    jid = await put_in(client, "work", BINARY, priority=20, ttr=30)
-    async with ReserveSession(server.address, journal=journal) as session:
-        held = await session.reserve_from("work", timeout=0)
-        assert held is not None and held.id == jid and held.body == BINARY
-        assert (held.tube, held.pri, held.ttr) == ("work", 20, 30)
-        assert 28 <= held.seconds_left() <= 30 and not held.deadline_soon
-        # Watching is put back so the tube does not look consumed.
-        assert (await client.stats_tube("work"))["current-watching"] == 0
-        assert await session.reserve_from("work", timeout=0) is None
-
-        first_deadline = held.deadline
-        await session.touch(jid)
-        assert held.deadline >= first_deadline
-
-        await session.release(jid, pri=5, delay=0)
-        assert jid not in session.held
-        stats = await client.stats_job(jid)
-        assert (stats["state"], stats["pri"]) == ("ready", 5)
-
-        await session.reserve_from("work", timeout=0)
-        await session.bury(jid, pri=9)
-        stats = await client.stats_job(jid)
-        assert (stats["state"], stats["pri"]) == ("buried", 9)
-
-        again = await session.reserve_job(jid)
-        assert again.pri == 9 and 29 <= again.seconds_left() <= 30
-        await session.delete(jid)
-        with pytest.raises(NotFoundError):
-            await client.stats_job(jid)
-        (entry,) = journal.entries()
-        assert (entry.action, entry.id, entry.body_bytes()) == ("delete", jid, BINARY)
-
-        with pytest.raises(ActionError, match="tube 'nope' does not exist"):
-            await session.reserve_from("nope", timeout=0)
-        with pytest.raises(ActionError, match=f"job {jid} is not held"):
-            await session.touch(jid)
-
-
-async def test_reserve_session_held_jobs_go_back_on_close(
-    server: Beanstalkd, client: Client, worker: Client
-) -> None:
-    jid = await put_in(client, "default", b"j")
-    other = await put_in(client, "default", b"k")
-    session = ReserveSession(server.address)
-    await session.open()
-    await session.reserve_job(jid)
-    assert (await worker.reserve(0)).id == other
-    with pytest.raises(ActionError, match=f"job {other} is reserved by a worker"):
-        await session.reserve_job(other)
-    assert (await client.stats_job(jid))["state"] == "reserved"
-    await session.close()
-    assert session.held == {}
-    assert (await worker.reserve(5)).id == jid
-
-
-async def test_reserve_session_deadline_soon_and_expiry(
-    server: Beanstalkd, client: Client, worker: Client
-) -> None:
-    jid = await put_in(client, "work", b"short", ttr=2)
-    async with ReserveSession(server.address) as session:
-        held = await session.reserve_from("work", timeout=0)
-        assert held is not None
-        # No other job: the server answers DEADLINE_SOON once the held job is
-        # inside its last second.
-        with pytest.raises(ActionError, match=f"job {jid} you hold is about to pass its TTR"):
-            await session.reserve_from("work", timeout=5)
-        assert held.deadline_soon and held.server_warned
-        await session.touch(jid)
-        assert not held.server_warned
-        # Let the TTR run out: the server gives the job to the next reserver.
-        await worker.watch("work")
-        assert (await worker.reserve(5)).id == jid
-        assert await session.refresh() == [jid]
-        with pytest.raises(ActionError, match=f"job {jid} is not held"):
-            await session.release(jid)

@@ -20,11 +20,12 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
-from stalkview.actions import ActionError, HeldJob, ReserveSession, plain_reason
 from stalkview.app.screens.confirm import DIALOG_CSS, ConfirmScreen
 from stalkview.app.screens.prompt import bury_prompt, release_prompt, reserve_prompt
 from stalkview.client import BeanstalkConnectionError, Error
 from stalkview.model import preview
+from stalkview.ops import ActionError, plain_reason
+from stalkview.reserve import HeldJob, ReserveSession
 
 TICK = 0.25
 REFRESH_EVERY = 2.0

@@ -8,6 +8,7 @@ skipped and the summary says so. Restoring asks first.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import ClassVar
 
@@ -21,7 +22,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from stalkview.app.screens.confirm import DIALOG_CSS, ConfirmScreen
 from stalkview.format import printable
-from stalkview.journal import Journal, JournalEntry, RestoreReport
+from stalkview.journal import Journal, JournalContents, JournalEntry, RestoreReport
 
 #: restore(entries) -> report; the app provides it with its actions connection.
 Restorer = Callable[[Sequence[JournalEntry]], Awaitable[RestoreReport]]
@@ -87,11 +88,25 @@ class JournalScreen(ModalScreen[None]):
             table.add_column(label, key=label or "mark")
         table.add_column("body", key="body")
         table.add_column("note", key="note")
+        self.query_one("#journal-status", Static).update(
+            Text(f"reading {printable(str(self.journal.path))}…", style="dim")
+        )
         self.load()
         table.focus()
 
-    def load(self) -> None:
-        self.entries = self.journal.entries()
+    @work(group="journal-read", exclusive=True, exit_on_error=False)
+    async def load(self) -> None:
+        """Read the journal in a thread (it can be long), then show it."""
+        try:
+            contents = await asyncio.to_thread(self.journal.read)
+        except OSError as exc:
+            status = f"cannot read the journal {self.journal.path}: {exc.strerror or exc}"
+            self.query_one("#journal-status", Static).update(Text(printable(status)))
+            return
+        self.show(contents)
+
+    def show(self, contents: JournalContents) -> None:
+        self.entries = contents.entries
         table = self.query_one(DataTable)
         table.clear()
         for e in reversed(self.entries):
@@ -112,12 +127,13 @@ class JournalScreen(ModalScreen[None]):
                 key=str(e.index),
             )
         status = f"{len(self.entries):,} entries"
-        if self.journal.skipped_lines:
-            status += f" ({self.journal.skipped_lines} damaged lines skipped)"
+        if contents.skipped:
+            status += f" ({contents.skipped} damaged lines skipped)"
         if not self.entries:
             status = "The journal is empty: nothing has been deleted or moved yet."
         status += f" · restores go to {self.server}"
         self.query_one("#journal-status", Static).update(Text(status))
+        self.refresh_bindings()
 
     def selected(self) -> JournalEntry | None:
         table = self.query_one(DataTable)

@@ -25,7 +25,7 @@ from stalkview.app.job_actions import ACTION_BINDINGS, ActionsMixin
 from stalkview.app.screens.jump import JumpScreen
 from stalkview.app.widgets.banner import ConnectionBanner
 from stalkview.app.widgets.footer import Footer
-from stalkview.app.widgets.hints import HintsBar, health_cell
+from stalkview.app.widgets.hints import ProblemList, health_cell
 from stalkview.app.widgets.jobdetail import JobDetail
 from stalkview.app.widgets.joblist import JobList
 from stalkview.app.widgets.lifecycle import JobMark, Lifecycle
@@ -33,7 +33,23 @@ from stalkview.app.widgets.serverbar import ServerBar
 from stalkview.app.widgets.servers import BreakdownTable, ServersTable
 from stalkview.app.widgets.statebar import STATE_KEYS, StateBar
 from stalkview.app.widgets.tubes import TubesTable
-from stalkview.model import Hint, Query, QueryError, parse_query, server_hints, tube_hints
+from stalkview.model import (
+    Hint,
+    Query,
+    QueryError,
+    parse_query,
+    rate_view,
+    server_hints,
+    tube_hints,
+)
+from stalkview.model.problems import (
+    ProblemBook,
+    held_hints,
+    poison_hints,
+    problems,
+    storm_hints,
+    summary_hint,
+)
 from stalkview.poll import Snapshot, totals
 
 if TYPE_CHECKING:
@@ -108,6 +124,11 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.current_job_id: int | None = None
         self.current_job: JobInfo | None = None
         self.hints: list[Hint] = []
+        #: Every hint of the last refresh by tube (None: the server), and the problems among
+        #: them, worst first: what the summary under the tubes table lists.
+        self.hints_by_tube: dict[str | None, list[Hint]] = {}
+        self.problems: list[Hint] = []
+        self.problem_book = ProblemBook()
         self._titles: dict[str, str] = {}
 
     @property
@@ -138,7 +159,7 @@ class MainScreen(ActionsMixin, Screen[None]):
                 with Vertical(id="breakdown-pane"):
                     yield Static("", id="breakdown-title")
                     yield BreakdownTable(id="breakdown")
-            yield HintsBar("", id="hints")
+            yield ProblemList(id="hints")
         with Horizontal(id="lower"):
             with Vertical(id="jobs-pane"):
                 yield StateBar(id="states")
@@ -157,7 +178,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.query_one("#jobs-pane").border_title = "Jobs"
         self.query_one("#side").border_title = "Job"
         self.query_one(StateBar).show(None, {})
-        self.query_one(HintsBar).update(Text("connecting…", style="dim"))
+        self.query_one(ProblemList).show_message(Text("connecting…", style="dim"))
         if self.fleet_app is not None:
             self.query_one("#servers-pane").border_title = self._servers_title()
             self.show_all_view()
@@ -178,25 +199,58 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     def show_snapshot(self, snapshot: Snapshot) -> None:
         app = self.sv
-        rates, histories = app.rate_view()
+        rates, histories = rate_view(app.rates)
         self.query_one(ServerBar).show_stats(snapshot.stats, rates, histories)
         self.query_one(ConnectionBanner).hide()
         self.remove_class("stale")
         own = sum(1 for c in (app.stats_client, app.inventory_client) if c.connected)
-        server = server_hints(snapshot.stats, app.server_rates())
-        by_tube: dict[str | None, list[Hint]] = {None: server}
-        for name, stats in snapshot.tubes.items():
-            by_tube[name] = tube_hints(
-                stats, app.tube_rates.rates(name), own_watchers=own if name == "default" else 0
-            )
-        health = {name: health_cell(hints) for name, hints in by_tube.items()}
+        by_tube = self._hints_by_tube(snapshot, own)
+        found = problems(by_tube)
+        self.problem_book.note(found, time.monotonic())
+        self.hints_by_tube, self.problems = by_tube, found
+        health: dict[str | None, Text] = {
+            name: health_cell(hints) for name, hints in by_tube.items() if name is not None
+        }
+        # The (all tubes) row is the worst of its tubes, not the server's own hints only.
+        server_info = [h for h in by_tube.get(None, []) if h.level == "info"]
+        health[None] = health_cell(summary_hint(found) or server_info)
         table = self.query_one(TubesTable)
         if not self._all_view():
             table.update_tubes(snapshot.stats, snapshot.tubes, health)
             self._title_tubes(len(snapshot.tubes))
-        self.hints = (by_tube.get(self.tube, []) if self.tube is not None else []) + server
-        self.query_one(HintsBar).show_hints(self.hints)
+        self.hints = (by_tube.get(self.tube, []) if self.tube is not None else []) + by_tube[None]
+        self._show_problems()
         self.update_lifecycle()
+
+    def _hints_by_tube(self, snapshot: Snapshot, own: int) -> dict[str | None, list[Hint]]:
+        """Hints from the counters of the server and each tube, and from the known jobs."""
+        app = self.sv
+        by_tube: dict[str | None, list[Hint]] = {
+            None: server_hints(snapshot.stats, app.server_rates())
+        }
+        for name, stats in snapshot.tubes.items():
+            by_tube[name] = tube_hints(
+                stats, app.tube_rates.rates(name), own_watchers=own if name == "default" else 0
+            )
+        inventory = app.inventory
+        if inventory.scanned:
+            now = time.monotonic()
+            jobs = held_hints(inventory.select(None, "reserved"), snapshot.tubes, now)
+            jobs += storm_hints(inventory.select(None, "delayed"), now, app.tube_rates.rates)
+            rose = inventory.timeouts_rose
+            known = inventory.jobs
+            jobs += poison_hints((known[i] for i in rose if i in known), rose, now)
+            for hint in jobs:
+                by_tube.setdefault(hint.tube, []).append(hint)
+        return by_tube
+
+    def _show_problems(self) -> None:
+        now = time.monotonic()
+        ages = [self.problem_book.age(hint, now) for hint in self.problems]
+        infos = [h for h in self.hints_by_tube.get(self.tube, []) if h.level == "info"]
+        if self.tube is not None:
+            infos += [h for h in self.hints_by_tube.get(None, []) if h.level == "info"]
+        self.query_one(ProblemList).show_problems(self.problems, ages, infos)
 
     def _title_tubes(self, count: int) -> None:
         table = self.query_one(TubesTable)
@@ -225,7 +279,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         if snapshot is None:
             return
         counts = totals(snapshot, self.tube)
-        rates, _ = self.sv.rate_view()
+        rates, _ = rate_view(self.sv.rates)
         scope = "whole server" if self.tube is None else f"tube {self.tube}"
         job = self.current_job
         mark = JobMark.of(job) if job is not None else None
@@ -241,18 +295,34 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.tube = event.tube
         self._clear_body_search()
         self.show_jobs()
-        snapshot = self.sv.snapshot
-        if snapshot is not None:
-            server = [h for h in self.hints if h.tube is None]
-            tube = (
-                tube_hints(snapshot.tubes[self.tube], self.sv.tube_rates.rates(self.tube))
-                if (self.tube in snapshot.tubes)
-                else []
-            )
-            self.query_one(HintsBar).show_hints(tube + server)
+        if self.sv.snapshot is not None:
+            self._show_problems()
         self.update_lifecycle()
         if self._all_view():
             self._show_breakdown()
+
+    @on(ProblemList.ProblemChosen)
+    def _problem_chosen(self, event: ProblemList.ProblemChosen) -> None:
+        """Show the jobs a problem concerns: its tube, its state, its job."""
+        hint: Hint = event.hint
+        table = self.query_one(TubesTable)
+        if hint.tube is not None and not table.select_tube(hint.tube) and table.name_filter:
+            self._apply_tube_filter("")  # the tube was filtered out of the table
+            self.query_one("#tube-filter", Input).add_class("hidden")
+            table.select_tube(hint.tube)
+        self.tube = hint.tube
+        self.state_filter = hint.state
+        self._clear_body_search()
+        if self.job_query is not None:
+            self.run_query("")
+        self.show_jobs()
+        job_list = self.query_one(JobList)
+        if hint.job is not None:
+            job_list.select_job_id(hint.job)
+            self.current_job_id = hint.job
+            self.sv.load_job(hint.job)
+        job_list.focus()
+        self.update_lifecycle()
 
     @on(TubesTable.TubeOpened)
     def _tube_opened(self, event: TubesTable.TubeOpened) -> None:
@@ -654,7 +724,7 @@ class MainScreen(ActionsMixin, Screen[None]):
             return
         self.query_one("#breakdown-pane").display = False
         # Health hints are about one server: beside fleet sums they would mislead.
-        self.query_one(HintsBar).display = not fleet_app.all_view
+        self.query_one(ProblemList).display = not fleet_app.all_view
         snapshot = self.sv.snapshot
         if fleet_app.all_view:
             self.show_fleet()

@@ -1,7 +1,8 @@
-"""Small modal forms: kick N, pause a tube, move target, release and bury priority, reserve.
+"""Small modal forms: kick N, pause a tube, move target, release and bury priority, reserve,
+export to a file, import from one.
 
 A :class:`PromptScreen` is a list of :class:`PromptField`; each field parses its
-own text and its error shows under it, in the words of the core's validators.
+own text (:mod:`stalkview.app.screens.fields`) and its error shows under it.
 The screen is dismissed with ``{name: parsed value}``, or None when cancelled.
 """
 
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -20,67 +22,25 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Static
 
-from stalkview.actions import parse_duration, validate_put_form
-from stalkview.app.screens.confirm import DIALOG_CSS
-from stalkview.client.protocol import DEFAULT_PRIORITY, MAX_SECONDS, check_tube
+from stalkview.app.screens.confirm import DIALOG_CSS, ConfirmScreen
+from stalkview.app.screens.fields import (
+    parse_count,
+    parse_delay,
+    parse_existing_file,
+    parse_new_file,
+    parse_optional_tube,
+    parse_pause,
+    parse_priority,
+    parse_timeout,
+    parse_tube,
+)
+from stalkview.client.protocol import DEFAULT_PRIORITY
+
+if TYPE_CHECKING:
+    from stalkview.transfer import ImportReport
 
 #: parse(text) -> (value, None) or (None, error message)
 Parser = Callable[[str], tuple[Any, str | None]]
-
-
-def parse_priority(text: str) -> tuple[int | None, str | None]:
-    """A priority, checked by the put form's own rules."""
-    parsed, errors = validate_put_form("default", b"", text, "0", "60")
-    if parsed is None:
-        return None, errors["pri"]
-    return parsed.pri, None
-
-
-def parse_delay(text: str) -> tuple[int | None, str | None]:
-    """A delay (0 allowed): "0", "30s", "5m", "1h30m"."""
-    parsed, errors = validate_put_form("default", b"", "0", text, "60")
-    if parsed is None:
-        return None, errors["delay"]
-    return parsed.delay, None
-
-
-def parse_pause(text: str) -> tuple[int | None, str | None]:
-    """How long to pause a tube; 0 unpauses it."""
-    value, problem = parse_delay(text)
-    if problem is not None:
-        return None, problem.replace("delay", "pause", 1)
-    return value, None
-
-
-def parse_count(text: str) -> tuple[int | None, str | None]:
-    """How many jobs to kick: a whole number from 1."""
-    value = text.strip()
-    if not value.isdigit() or int(value) < 1:
-        return None, f"{value or 'an empty value'!s} is not a count: type a whole number from 1"
-    if int(value) > MAX_SECONDS:
-        return None, f"{value} is too large: the server kicks at most {MAX_SECONDS} at a time"
-    return int(value), None
-
-
-def parse_timeout(text: str) -> tuple[int | None, str | None]:
-    """How long a reserve waits for a job: 0 (do not wait) to 60 seconds."""
-    seconds = parse_duration(text)
-    if seconds is None:
-        return None, f"{text.strip() or 'an empty value'!s} is not a duration: use e.g. 5 or 30s"
-    if seconds > 60:
-        return None, (
-            f"{seconds} s is too long: the held-jobs view waits at most 60 s so it stays usable"
-        )
-    return seconds, None
-
-
-def parse_tube(text: str) -> tuple[str | None, str | None]:
-    name = text.strip()
-    try:
-        check_tube(name)
-    except (ValueError, TypeError) as exc:
-        return None, str(exc)
-    return name, None
 
 
 @dataclass
@@ -255,4 +215,49 @@ def reserve_prompt(tubes: Sequence[str], tube: str | None) -> PromptScreen:
             "The job is held on a connection of its own until you delete, release, bury it "
             "or its TTR runs out; no worker gets it meanwhile."
         ),
+    )
+
+
+def export_prompt(what: str, server: str, default: str) -> PromptScreen:
+    return PromptScreen(
+        Text.assemble("Export ", what, " from ", (server, "bold")),
+        [PromptField("path", "To file (JSON Lines)", parse_new_file, default)],
+        verb="Export",
+        note="One JSON object a line: every field of the job and its body (base64 if binary). "
+        "Read-only: nothing on the server changes.",
+    )
+
+
+def import_prompt(server: str, tube: str | None) -> PromptScreen:
+    return PromptScreen(
+        Text.assemble("Import jobs into ", (server, "bold")),
+        [
+            PromptField(
+                "path",
+                "From file (an export or the journal)",
+                parse_existing_file,
+                "",
+                "./stalkview-export-....jsonl",
+            ),
+            PromptField(
+                "tube",
+                "Into tube (empty: each job to its own tube)",
+                parse_optional_tube,
+                "",
+                tube or "tube name",
+            ),
+        ],
+        verb="Check",
+        note="Priority, ttr and the remaining delay are kept; buried jobs come back buried. "
+        "A dry run shows what would be put before anything is sent.",
+    )
+
+
+def import_confirm(path: Path, server: str, preview: ImportReport) -> ConfirmScreen:
+    problems = [line for line in preview.lines(verbose=False)[:-1]][:5]
+    detail = f"Dry run of {path}: {preview.summary()}."
+    if problems:
+        detail += "\n" + "\n".join(problems)
+    return ConfirmScreen(
+        Text.assemble("Import into ", (server, "bold"), "?"), Text(detail), verb="Import"
     )

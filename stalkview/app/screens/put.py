@@ -1,6 +1,6 @@
 """The put form: a new job, or a duplicate of a selected one with its fields prefilled.
 
-Validation is :func:`stalkview.actions.validate_put_form`; its message for each
+Validation is :func:`~stalkview.app.screens.fields.validate_put_form`; its message for each
 field shows right under the field, as soon as the field is edited and for every
 field on a put attempt. Dismissed with the :class:`ParsedPut`, or None.
 """
@@ -19,8 +19,8 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Static, TextArea
 
-from stalkview.actions import ParsedPut, validate_put_form
 from stalkview.app.screens.confirm import DIALOG_CSS
+from stalkview.app.screens.fields import ParsedPut, validate_put_form
 from stalkview.client.protocol import DEFAULT_PRIORITY, DEFAULT_TTR
 
 FIELDS = ("tube", "body", "pri", "delay", "ttr")

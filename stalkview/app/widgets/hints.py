@@ -1,12 +1,17 @@
-"""Health hints for the selected tube and the server, one line each."""
+"""Health: the tubes table's health cells and the problems summary under the table."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
 
 from rich.text import Text
-from textual.widgets import Static
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from stalkview.format import duration_words
 
 LEVEL_STYLES = {
     "error": "bold red",
@@ -68,12 +73,13 @@ def _health_cell(hints: Iterable[Any]) -> Text:
     if not ordered:
         return Text("ok", style="dim green")
     # The headline only ("no consumers", "3 buried jobs"): the whole hint is in the
-    # hints bar under the table, and a long cell would push the table into a scrollbar.
+    # problems summary under the table, and a long cell would push the table into a
+    # scrollbar. Headlines are a few words by design: never cut mid-phrase.
     worst = ordered[0]
     level = hint_level(worst)
-    headline = str(getattr(worst, "text", worst)).split(": ", 1)[0]
+    headline = getattr(worst, "headline", None) or str(getattr(worst, "text", worst))
     if len(headline) > HEALTH_WIDTH:
-        headline = headline[: HEALTH_WIDTH - 1] + "…"
+        headline = headline.split(": ", 1)[0]
     cell = Text()
     cell.append(LEVEL_ICONS.get(level, "●") + " ", style=LEVEL_STYLES.get(level, ""))
     cell.append(headline)
@@ -105,3 +111,78 @@ class HintsBar(Static):
         ):
             self._plain, self._spans = text.plain, list(text.spans)
             self.update(text, layout=False)
+
+
+class ProblemList(OptionList):
+    """Every current problem on the server, worst first, one line each.
+
+    ``enter`` (or a click) on a problem posts ``ProblemChosen``: the screen shows the jobs it
+    concerns. With no problem, one line says so, and what is worth knowing about the tube
+    under the cursor follows it.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+    class ProblemChosen(Message):
+        """The user asked for the jobs a problem concerns."""
+
+        def __init__(self, hint: Any) -> None:
+            super().__init__()
+            self.hint = hint
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes, markup=False)
+        self.problems: list[Any] = []
+        self._shown: list[str] = []
+
+    def show_message(self, text: Text) -> None:
+        self.problems = []
+        self._replace([Option(text, disabled=True)], [text.plain])
+
+    def show_problems(
+        self, problems: Sequence[Any], ages: Sequence[float | None], infos: Iterable[Any] = ()
+    ) -> None:
+        self.problems = list(problems)
+        if not problems:
+            text = Text("✓ no health warnings", style="dim green")
+            for hint in worst_first(infos)[:3]:
+                text.append("   ")
+                text.append_text(hint_text(hint, with_tube=True))
+            self._replace([Option(text, disabled=True)], [text.plain])
+            return
+        options, lines = [], []
+        for hint, age in zip(problems, ages, strict=True):
+            text = hint_text(hint, with_tube=True)
+            if age is not None and age >= 60:
+                text.append(f" · for {duration_words(age)}", style="dim")
+            options.append(Option(text))
+            lines.append(text.plain)
+        self._replace(options, lines)
+
+    def _replace(self, options: list[Option], lines: list[str]) -> None:
+        if lines == self._shown:
+            return
+        self._shown = lines
+        highlighted = self.highlighted
+        self.clear_options()
+        self.add_options(options)
+        if highlighted is not None and self.problems:
+            self.highlighted = min(highlighted, len(self.problems) - 1)
+
+    def on_focus(self) -> None:
+        if self.highlighted is None and self.problems:
+            self.highlighted = 0
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        index = event.option_index
+        if 0 <= index < len(self.problems):
+            self.post_message(self.ProblemChosen(self.problems[index]))
+
+    @property
+    def shown(self) -> list[str]:
+        """What the list shows, one string a line (for tests and screenshots)."""
+        return list(self._shown)

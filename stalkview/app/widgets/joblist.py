@@ -27,13 +27,13 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
 
-from stalkview.format import duration_cells as format_duration
+from stalkview.format import count_cells, duration_cells
 from stalkview.model import is_poison, job_type, preview, safe_line, shorten
 
 if TYPE_CHECKING:
     from stalkview.inventory import JobInfo
 
-__all__ = ["JobList", "format_count", "format_duration"]
+__all__ = ["JobList"]
 
 PREVIEW_CACHE_SIZE = 20_000
 # Previews are computed once per job at this width and cropped to the column at
@@ -61,19 +61,6 @@ MIN_BODY_WIDTH = 16
 WANTED_INTERVAL = 0.1
 NEARBY = 2000
 GUTTER = 3  # mark, poison marker, space
-
-
-def format_count(n: int) -> str:
-    """A counter in at most four cells: 9999, 12k, 1.2M, 12M, 3G."""
-    if n < 10_000:
-        return str(n)
-    if n < 1_000_000:
-        return f"{n // 1000}k"
-    if n < 10_000_000:
-        return f"{n / 1_000_000:.1f}M"
-    if n < 1_000_000_000:
-        return f"{n // 1_000_000}M"
-    return f"{n // 1_000_000_000}G"
 
 
 @dataclass(frozen=True)
@@ -620,17 +607,17 @@ class JobList(ScrollView, can_focus=True):
         if key == "pri":
             return str(job.pri), None
         if key == "age":
-            return format_duration(job.age + elapsed), None
+            return duration_cells(job.age + elapsed), None
         if key in ("delay", "ttr"):
             value = int(getattr(job, key))
-            return format_duration(value), dim if value == 0 else None
+            return duration_cells(value), dim if value == 0 else None
         if key == "time_left":
             if job.state in _NO_COUNTDOWN:
                 return "-", dim
-            return format_duration(job.time_left - elapsed), None
+            return duration_cells(job.time_left - elapsed), None
         if key in _COUNTERS:
             value = int(getattr(job, key))
-            return format_count(value), dim if value == 0 else None
+            return count_cells(value), dim if value == 0 else None
         if key == "type":
             return (cached[1] if cached else ""), self._style("joblist--type")
         return "", None

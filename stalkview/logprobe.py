@@ -1,0 +1,98 @@
+"""Reading what the binlog report needs from a live server, side-effect free.
+
+Only ``stats``, ``list-tubes``, ``stats-tube``, ``stats-job`` and ``peek`` are sent (the
+inventory's scan, plus peeks for body sizes). Never imports textual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+
+from stalkview.client import commands as cmd
+from stalkview.client.client import Client
+from stalkview.client.errors import Error
+from stalkview.inventory import Inventory, JobInfo
+from stalkview.model.joblike import JobLike
+from stalkview.model.logsize import LogReport, LogWatch, enabled
+
+#: Bodies sized at most per report; past that the live data is extrapolated from a spread sample.
+SIZE_SAMPLE = 2000
+#: Peeks per write: bodies may be 64 KiB each.
+_PEEK_BATCH = 256
+
+
+class BodySizes:
+    """Body sizes of live jobs by id, read once with ``peek`` (a job's body never changes)."""
+
+    def __init__(self, sample: int = SIZE_SAMPLE) -> None:
+        self.sample = sample
+        self.sizes: dict[int, int] = {}
+
+    def _wanted(self, jobs: Sequence[JobLike]) -> list[int]:
+        ids = sorted(j.id for j in jobs)
+        if len(ids) <= self.sample:
+            return ids
+        step = len(ids) / self.sample
+        return [ids[int(n * step)] for n in range(self.sample)]
+
+    async def live_bytes(self, client: Client, jobs: Sequence[JobLike]) -> tuple[int, bool]:
+        """(bytes of the bodies of ``jobs``, exact): exact unless extrapolated from a sample."""
+        live = {j.id for j in jobs}
+        for gone in [i for i in self.sizes if i not in live]:
+            del self.sizes[gone]
+        wanted = self._wanted(jobs)
+        missing = [i for i in wanted if i not in self.sizes]
+        for start in range(0, len(missing), _PEEK_BATCH):
+            chunk = missing[start : start + _PEEK_BATCH]
+            for jid, size in zip(chunk, await client.peek_sizes(chunk), strict=True):
+                if isinstance(size, int):
+                    self.sizes[jid] = size
+                elif isinstance(size, Error):
+                    raise size
+        known = [self.sizes[i] for i in wanted if i in self.sizes]
+        if len(wanted) == len(jobs) and len(known) == len(wanted):
+            return sum(known), True
+        if not known:
+            return 0, not jobs
+        return round(sum(known) / len(known) * len(jobs)), False
+
+
+DiskBytes = Callable[[], "int | None"]
+
+
+async def sample(
+    client: Client,
+    window: float,
+    *,
+    disk_bytes: DiskBytes | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> LogReport | None:
+    """Two full readings ``window`` seconds apart; None when the server keeps no binlog."""
+    watch = LogWatch()
+    inventory = Inventory(client)
+    sizes = BodySizes()
+    report = None
+    for reading in range(2):
+        if reading:
+            await asyncio.sleep(window)
+        (stats,) = await client.run_many([cmd.STATS], raise_on_error=True)
+        if not enabled(stats):
+            return None
+        await inventory.scan()
+        jobs: list[JobInfo] = list(inventory.jobs.values())
+        now = clock()
+        tubes = await client.stats_tubes(await client.tubes())
+        live, exact = await sizes.live_bytes(client, jobs)
+        report = watch.update(
+            inventory.server_stats,
+            now,
+            tubes=[t for t in tubes if isinstance(t, dict)],
+            jobs=jobs,
+            jobs_complete=True,
+            live_bytes=live,
+            live_exact=exact,
+            disk_bytes=disk_bytes() if disk_bytes is not None else None,
+        )
+    return report

@@ -1,0 +1,605 @@
+"""The binlog's size against the live data, what writes it, and which jobs keep its oldest files.
+
+beanstalkd (``-b DIR``) appends a record for every put, delete, bury, kick and release with a
+delay. A file ``binlog.N`` is unlinked only when no live job's full record (the put, or a copy
+made by compaction) is in it: the ``file`` field of ``stats-job`` names that file. Compaction
+copies the jobs of the oldest file forward only while the log is at least 3x the bytes the
+server counts as alive, and it counts every update record of a live job as alive: a job
+released with a delay over and over (beanstalkd#622) grows the log with no limit, and the jobs
+whose records sit in the oldest files keep those files (#43, #359, #570).
+
+Measured on beanstalkd 1.12 with ``-s 65536``: a buried job in ``binlog.1`` and 1,000 jobs
+released with ``delay=1`` grew the log to 14 files in 7.5 s; ``kick-job`` of the buried job
+freed nothing (a kick writes a short record, the job's full record stays in ``binlog.1``);
+deleting it freed ``binlog.1`` at once.
+
+Pure logic, no I/O: :class:`LogWatch` is fed ``stats``, ``stats-tube`` and the inventory's jobs.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from stalkview import format as fmt
+from stalkview.model.health import Hint
+from stalkview.model.joblike import JobLike
+from stalkview.model.rates import format_rate
+
+#: A record that updates a job named earlier: ``int namelen`` (0) and the Jobrec (x86-64).
+SHORT_RECORD = 4 + 80
+#: A full record without its tube name and body.
+FULL_RECORD = 4 + 80
+#: The log runs away at this many files and this many times the live data...
+RUNAWAY_FILES = 10
+RUNAWAY_FACTOR = 10.0
+#: ...or when it outgrows the live data for this long.
+GROWTH_SECONDS = 300.0
+#: Samples older than this are dropped (the growth window and some slack).
+HISTORY_SECONDS = GROWTH_SECONDS * 1.5
+#: Rates are over this many seconds of samples (or what there is).
+RATE_WINDOW = 10.0
+#: Jobs named per pinned file and writers shown.
+TOP = 5
+
+ISSUES = {
+    "43": "https://github.com/beanstalkd/beanstalkd/issues/43",
+    "359": "https://github.com/beanstalkd/beanstalkd/issues/359",
+    "570": "https://github.com/beanstalkd/beanstalkd/issues/570",
+    "622": "https://github.com/beanstalkd/beanstalkd/issues/622",
+}
+
+HELP = """\
+What to do about a binlog that runs away
+- A binlog file is deleted by the server only when no live job has its full record in it
+  (the job's `file` in stats-job). Delete the jobs that keep the oldest file (or move them:
+  the re-put writes a new record, the delete frees the old one), and the server unlinks the
+  file at once. Kicking alone frees nothing: a kick writes a new small record and the job's
+  full record stays where it was; the file goes when a worker deletes the kicked job.
+- Every release with a delay writes a record that counts as live until the job is deleted
+  (beanstalkd#622), so the server's compaction never catches up with a job retried with a
+  delay for ever. Delete or bury such jobs, or retry them with a fresh put.
+- Upstream reports: #43 and #359 (binlogs not removed), #570 (265 GB for 10k delayed jobs),
+  #622 (release with delay).
+"""
+
+
+def enabled(stats: Mapping[str, Any]) -> bool:
+    """True when the server writes a binlog (``-b``): its current file index is not 0."""
+    return _int(stats, "binlog-current-index") > 0
+
+
+def _int(stats: Mapping[str, Any], key: str) -> int:
+    try:
+        return int(stats.get(key, 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+@dataclass(frozen=True)
+class Pinner:
+    """A live job whose full record is in one of the oldest binlog files."""
+
+    id: int
+    tube: str
+    state: str
+    age: int
+    file: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "tube": self.tube,
+            "state": self.state,
+            "age": self.age,
+            "file": self.file,
+        }
+
+
+@dataclass(frozen=True)
+class Writer:
+    """A tube and the binlog records/s its jobs cause, by kind."""
+
+    tube: str
+    records: float
+    delayed_releases: float
+    puts: float
+    deletes: float
+    others: float
+    jobs: tuple[tuple[int, float], ...] = ()
+    """The tube's jobs released with a delay the most: (id, releases/s)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tube": self.tube,
+            "records_per_s": round(self.records, 2),
+            "delayed_releases_per_s": round(self.delayed_releases, 2),
+            "puts_per_s": round(self.puts, 2),
+            "deletes_per_s": round(self.deletes, 2),
+            "buries_kicks_per_s": round(self.others, 2),
+            "jobs": [{"id": j, "releases_per_s": round(r, 2)} for j, r in self.jobs],
+        }
+
+
+@dataclass(frozen=True)
+class LogReport:
+    """The binlog at one moment: span, size, live data, rates, pinners and writers."""
+
+    oldest: int
+    current: int
+    max_size: int
+    bytes: int
+    bytes_exact: bool
+    """True when ``bytes`` was read from the directory; else files x max size."""
+    live_bytes: int | None
+    live_jobs: int
+    written: int
+    migrated: int
+    live_exact: bool = True
+    """False when ``live_bytes`` is extrapolated from a sample of the bodies."""
+    records_per_s: float | None = None
+    migrated_per_s: float | None = None
+    bytes_per_s: float | None = None
+    window: float = 0.0
+    pinners: tuple[Pinner, ...] = ()
+    """Jobs in the oldest file, oldest first (at most :data:`TOP`)."""
+    pinner_count: int = 0
+    """How many live jobs have their full record in the oldest file."""
+    pinners_known: bool = False
+    """True when the inventory was complete enough to say who holds the oldest file."""
+    writers: tuple[Writer, ...] = ()
+    growing_for: float = 0.0
+    """Seconds the log has been outgrowing the live data (0: it is not)."""
+
+    @property
+    def files(self) -> int:
+        return max(0, self.current - self.oldest + 1)
+
+    @property
+    def amplification(self) -> float | None:
+        if not self.live_bytes:
+            return None
+        return self.bytes / self.live_bytes
+
+    @property
+    def too_big(self) -> bool:
+        amp = self.amplification
+        if self.files < RUNAWAY_FILES:
+            return False
+        # No live data at all and still >= 10 files: that is runaway too.
+        return amp is None or amp >= RUNAWAY_FACTOR
+
+    @property
+    def runaway(self) -> bool:
+        return self.too_big or self.growing_for >= GROWTH_SECONDS
+
+    def to_dict(self) -> dict[str, Any]:
+        amp = self.amplification
+        return {
+            "oldest_index": self.oldest,
+            "current_index": self.current,
+            "files": self.files,
+            "max_size": self.max_size,
+            "bytes": self.bytes,
+            "bytes_exact": self.bytes_exact,
+            "live_bytes": self.live_bytes,
+            "live_bytes_exact": self.live_exact,
+            "live_jobs": self.live_jobs,
+            "amplification": None if amp is None else round(amp, 2),
+            "records_written": self.written,
+            "records_migrated": self.migrated,
+            "window_s": round(self.window, 3),
+            "records_per_s": _round(self.records_per_s),
+            "migrated_per_s": _round(self.migrated_per_s),
+            "bytes_per_s": _round(self.bytes_per_s),
+            "runaway": self.runaway,
+            "oldest_file_jobs": self.pinner_count if self.pinners_known else None,
+            "pinning": [p.to_dict() for p in self.pinners],
+            "writers": [w.to_dict() for w in self.writers],
+        }
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 2)
+
+
+def size_text(report: LogReport) -> str:
+    """``"14 files, 918 KiB"`` or ``"14 files, ≤ 896 KiB"`` when only ``stats`` is known."""
+    files = f"{report.files:,} file" + ("" if report.files == 1 else "s")
+    if report.bytes_exact:
+        return f"{files}, {fmt.size(report.bytes)}"
+    return f"{files} x {fmt.size(report.max_size)}"
+
+
+def glance(report: LogReport) -> str:
+    """One line for the server bar."""
+    parts = [f"binlog.{report.oldest}..{report.current}", size_text(report)]
+    if report.live_bytes is not None:
+        live = f"live {'' if report.live_exact else '~'}{fmt.size(report.live_bytes)}"
+        amp = report.amplification
+        if amp is not None:
+            live += f" ({amp:,.0f}x)" if amp >= 10 else f" ({amp:.1f}x)"
+        parts.append(live)
+    if report.records_per_s is not None:
+        rate = f"{per_second(report.records_per_s)} records/s"
+        if report.bytes_per_s is not None:
+            rate += f", {fmt.size(int(report.bytes_per_s))}/s"
+        parts.append(rate)
+    return "  ".join(parts)
+
+
+def per_second(x: float) -> str:
+    """``1.2k`` for 1,200 per second (format_rate without its unit)."""
+    return format_rate(x).removesuffix("/s")
+
+
+def _age(seconds: int) -> str:
+    return fmt.duration_words(seconds)
+
+
+def pinning_text(report: LogReport) -> str | None:
+    """ "binlog.1 (of 14 files) is kept by job 42 in emails, buried 21d" or None."""
+    if not report.pinners_known or not report.pinners:
+        return None
+    first = report.pinners[0]
+    text = (
+        f"binlog.{report.oldest} (of {report.files:,} files) is kept by job {first.id} "
+        f"in {first.tube}, {first.state} {_age(first.age)}"
+    )
+    more = report.pinner_count - 1
+    if more > 0:
+        tubes = sorted({p.tube for p in report.pinners[1:]})
+        text += f" and {more:,} more job" + ("" if more == 1 else "s")
+        if tubes:
+            text += f" ({', '.join(tubes)}{', …' if more > len(report.pinners) - 1 else ''})"
+    return text
+
+
+def churn_text(report: LogReport) -> str | None:
+    """ "retry writes 1.2k records/s: jobs released with a delay (#622)" or None."""
+    for writer in report.writers:
+        if writer.delayed_releases > 0 and writer.delayed_releases * 2 >= writer.records:
+            return (
+                f"{writer.tube} writes {per_second(writer.records)} records/s: "
+                "jobs released with a delay (#622)"
+            )
+    return None
+
+
+def known_text(report: LogReport) -> str:
+    """What is known when no cause is visible: span, size, rate."""
+    text = f"binlog {size_text(report)}"
+    if report.amplification is not None:
+        text += f", {report.amplification:,.0f}x the live data"
+    if report.records_per_s is not None:
+        text += f", {per_second(report.records_per_s)} records/s"
+    if report.growing_for >= GROWTH_SECONDS:
+        text += f", outgrowing the live data for {fmt.duration_words(report.growing_for)}"
+    return text
+
+
+def log_hints(report: LogReport | None) -> list[Hint]:
+    """Hints when the log runs away, naming the causes that can be seen."""
+    if report is None or not report.runaway:
+        return []
+    hints = []
+    pinning = pinning_text(report)
+    churn = churn_text(report)
+    if pinning:
+        hints.append(Hint("warning", None, pinning))
+    if churn:
+        hints.append(Hint("warning", None, churn))
+    if not hints:
+        hints.append(Hint("warning", None, known_text(report)))
+    return hints
+
+
+@dataclass
+class _Sample:
+    at: float
+    written: int
+    migrated: int
+    bytes: int
+    live: int | None
+
+
+@dataclass
+class _JobMark:
+    releases: int
+    others: int
+    tube: str
+
+
+@dataclass
+class LogWatch:
+    """Follows one server's binlog across refreshes and builds :class:`LogReport`s."""
+
+    samples: deque[_Sample] = field(default_factory=deque)
+    _jobs: dict[int, _JobMark] = field(default_factory=dict)
+    _jobs_at: float | None = None
+    _tubes: dict[str, tuple[int, int]] = field(default_factory=dict)
+    _tubes_at: float | None = None
+    #: Per tube: (delayed releases, buries+kicks, {job: releases}) per second, last measured.
+    _job_rates: dict[str, tuple[float, float, dict[int, float]]] = field(default_factory=dict)
+    _tube_rates: dict[str, tuple[float, float]] = field(default_factory=dict)
+    _server_id: str | None = None
+
+    def clear(self) -> None:
+        self.samples.clear()
+        self._jobs.clear()
+        self._tubes.clear()
+        self._job_rates.clear()
+        self._tube_rates.clear()
+        self._jobs_at = self._tubes_at = None
+
+    def note_tubes(self, tube_stats: Iterable[Mapping[str, Any]], now: float) -> None:
+        """Per tube puts and deletes (each writes one record) from ``stats-tube``."""
+        current = {
+            str(t.get("name")): (_int(t, "total-jobs"), _int(t, "cmd-delete")) for t in tube_stats
+        }
+        if self._tubes_at is not None and now > self._tubes_at:
+            dt = now - self._tubes_at
+            rates = {}
+            for name, (puts, deletes) in current.items():
+                before = self._tubes.get(name)
+                if before is None:
+                    continue
+                rates[name] = (max(0, puts - before[0]) / dt, max(0, deletes - before[1]) / dt)
+            self._tube_rates = rates
+        self._tubes, self._tubes_at = current, now
+
+    def note_jobs(self, jobs: Iterable[JobLike], now: float) -> None:
+        """Release, bury and kick counters of the known jobs: who writes update records.
+
+        A release writes a record only with a delay; the job's ``delay`` is that of its
+        last put or release, so a rise in ``releases`` of a job with a delay counts as
+        that many delayed releases.
+        """
+        current: dict[int, _JobMark] = {}
+        per_tube: dict[str, tuple[float, float, dict[int, float]]] = {}
+        dt = (now - self._jobs_at) if self._jobs_at is not None else 0.0
+        for job in jobs:
+            mark = _JobMark(job.releases, job.buries + job.kicks, job.tube)
+            current[job.id] = mark
+            before = self._jobs.get(job.id)
+            if before is None or dt <= 0:
+                continue
+            released = max(0, mark.releases - before.releases) if job.delay > 0 else 0
+            others = max(0, mark.others - before.others)
+            if not (released or others):
+                continue
+            rel, oth, top = per_tube.get(job.tube, (0.0, 0.0, {}))
+            if released:
+                top[job.id] = released / dt
+            per_tube[job.tube] = (rel + released / dt, oth + others / dt, top)
+        if dt > 0:
+            self._job_rates = per_tube
+        self._jobs, self._jobs_at = current, now
+
+    def update(
+        self,
+        stats: Mapping[str, Any],
+        now: float,
+        *,
+        tubes: Iterable[Mapping[str, Any]] | None = None,
+        jobs: Sequence[JobLike] = (),
+        jobs_complete: bool = False,
+        live_bytes: int | None = None,
+        live_exact: bool = True,
+        disk_bytes: int | None = None,
+    ) -> LogReport | None:
+        """Take in one refresh and return the report (None when the server keeps no binlog).
+
+        ``tubes`` are the ``stats-tube`` dicts (puts and deletes per tube); ``jobs`` the live
+        jobs known (the inventory), ``jobs_complete`` True when they are all of them (a
+        finished scan), so the holders of the oldest file can be named. ``disk_bytes`` is
+        the directory's real size when it can be read.
+        """
+        if not enabled(stats):
+            self.clear()
+            self._server_id = None
+            return None
+        server_id = str(stats.get("id", ""))
+        if server_id != self._server_id:
+            self.clear()
+            self._server_id = server_id
+        if tubes is not None:
+            self.note_tubes(tubes, now)
+        if jobs:
+            self.note_jobs(jobs, now)
+        return self._report(
+            stats,
+            now,
+            jobs=jobs,
+            jobs_complete=jobs_complete,
+            live_bytes=live_bytes,
+            live_exact=live_exact,
+            disk_bytes=disk_bytes,
+        )
+
+    def _report(
+        self,
+        stats: Mapping[str, Any],
+        now: float,
+        *,
+        jobs: Sequence[JobLike],
+        jobs_complete: bool,
+        live_bytes: int | None,
+        live_exact: bool,
+        disk_bytes: int | None,
+    ) -> LogReport:
+        oldest = _int(stats, "binlog-oldest-index")
+        current = _int(stats, "binlog-current-index")
+        max_size = _int(stats, "binlog-max-size")
+        written = _int(stats, "binlog-records-written")
+        migrated = _int(stats, "binlog-records-migrated")
+        exact = disk_bytes is not None
+        size = disk_bytes if disk_bytes is not None else max(0, current - oldest + 1) * max_size
+        sample = _Sample(now, written, migrated, size, live_bytes)
+        if self.samples and (written < self.samples[-1].written):
+            self.samples.clear()  # a restart: the counters began again
+        self.samples.append(sample)
+        while self.samples and now - self.samples[0].at > HISTORY_SECONDS:
+            self.samples.popleft()
+        rps, mps, bps, window = self._rates(sample, exact)
+        pinners, count, live = self._pinners(jobs, oldest)
+        return LogReport(
+            oldest=oldest,
+            current=current,
+            max_size=max_size,
+            bytes=size,
+            bytes_exact=exact,
+            live_bytes=live_bytes,
+            live_jobs=live,
+            live_exact=live_exact,
+            written=written,
+            migrated=migrated,
+            records_per_s=rps,
+            migrated_per_s=mps,
+            bytes_per_s=bps,
+            window=window,
+            pinners=pinners,
+            pinner_count=count,
+            pinners_known=jobs_complete,
+            writers=self._writers(),
+            growing_for=self._growing_for(max_size),
+        )
+
+    def _rates(
+        self, last: _Sample, exact: bool
+    ) -> tuple[float | None, float | None, float | None, float]:
+        first = next((s for s in self.samples if last.at - s.at <= RATE_WINDOW), last)
+        if first is last:
+            # Fewer than two samples inside the window: the newest older one, if any.
+            older = [s for s in self.samples if s.at < last.at]
+            if not older:
+                return None, None, None, 0.0
+            first = older[-1]
+        dt = last.at - first.at
+        if dt <= 0:
+            return None, None, None, 0.0
+        records = (last.written - first.written) / dt
+        migrated = (last.migrated - first.migrated) / dt
+        if exact:
+            written_bytes: float | None = max(0, last.bytes - first.bytes) / dt
+        else:
+            written_bytes = None
+        return records, migrated, written_bytes, dt
+
+    @staticmethod
+    def _pinners(jobs: Iterable[JobLike], oldest: int) -> tuple[tuple[Pinner, ...], int, int]:
+        holders = []
+        live = 0
+        for job in jobs:
+            live += 1
+            if job.file == oldest:
+                holders.append(job)
+        holders.sort(key=lambda j: (-j.age, j.id))
+        top = tuple(Pinner(j.id, j.tube, j.state, j.age, j.file) for j in holders[:TOP])
+        return top, len(holders), live
+
+    def _writers(self) -> tuple[Writer, ...]:
+        tubes = set(self._tube_rates) | set(self._job_rates)
+        writers = []
+        for tube in tubes:
+            puts, deletes = self._tube_rates.get(tube, (0.0, 0.0))
+            rel, oth, jobs = self._job_rates.get(tube, (0.0, 0.0, {}))
+            total = puts + deletes + rel + oth
+            if total <= 0:
+                continue
+            top = tuple(sorted(jobs.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP])
+            writers.append(Writer(tube, total, rel, puts, deletes, oth, top))
+        writers.sort(key=lambda w: (-w.records, w.tube))
+        return tuple(writers[:TOP])
+
+    def _growing_for(self, max_size: int) -> float:
+        """How long (s) the log has grown faster than the live data, up to now.
+
+        Each step between samples must not shrink the log, and over the whole stretch
+        the log must have grown by at least one file more than the live data.
+        """
+        samples = list(self.samples)
+        if len(samples) < 2:
+            return 0.0
+        start = len(samples) - 1
+        while start > 0 and samples[start - 1].bytes <= samples[start].bytes:
+            start -= 1
+        first, last = samples[start], samples[-1]
+        log_growth = last.bytes - first.bytes
+        if first.live is None or last.live is None:
+            return 0.0
+        live_growth = last.live - first.live
+        if log_growth < max(max_size, 1) or log_growth <= live_growth:
+            return 0.0
+        return last.at - first.at
+
+
+def report_lines(report: LogReport) -> list[str]:
+    """The report as text lines for the command line."""
+    lines = [
+        f"span        binlog.{report.oldest} .. binlog.{report.current} ({report.files:,} files)",
+        "size        "
+        + (
+            f"{fmt.size(report.bytes)} ({report.bytes:,} bytes, read from the directory)"
+            if report.bytes_exact
+            else f"{fmt.size(report.bytes)} ({report.files:,} files x "
+            f"{fmt.size(report.max_size)} max size; the directory was not read)"
+        ),
+    ]
+    if report.live_bytes is None:
+        lines.append(f"live data   unknown ({report.live_jobs:,} live jobs)")
+    else:
+        how = "" if report.live_exact else ", estimated from a sample of bodies"
+        lines.append(f"live data   {fmt.size(report.live_bytes)} in {report.live_jobs:,} jobs{how}")
+    amp = report.amplification
+    lines.append("amplif.     " + ("-" if amp is None else f"{amp:,.1f}x the live data"))
+    rate = ""
+    if report.records_per_s is not None:
+        rate = f"  ({per_second(report.records_per_s)}/s over {report.window:.1f}s)"
+    lines.append(f"written     {report.written:,} records{rate}")
+    mrate = ""
+    if report.migrated_per_s is not None:
+        mrate = f"  ({per_second(report.migrated_per_s)}/s)"
+    lines.append(f"migrated    {report.migrated:,} records{mrate}")
+    if report.bytes_per_s is not None:
+        lines.append(f"growth      {fmt.size(int(report.bytes_per_s))}/s")
+    lines.append(
+        "status      "
+        + ("RUNAWAY: " + "; ".join(h.text for h in log_hints(report)) if report.runaway else "ok")
+    )
+    lines.append("")
+    if not report.pinners_known:
+        lines.append(f"jobs in binlog.{report.oldest}: unknown (the job scan did not finish)")
+    elif not report.pinners:
+        lines.append(f"jobs in binlog.{report.oldest}: none (the server can free it)")
+    else:
+        lines.append(f"jobs in binlog.{report.oldest} ({report.pinner_count:,}), oldest first:")
+        rows = [
+            [str(p.id), fmt.printable(p.tube), p.state, fmt.duration(p.age), str(p.file)]
+            for p in report.pinners
+        ]
+        table = fmt.table(["id", "tube", "state", "age", "file"], rows)
+        lines += ["  " + line for line in table]
+    lines.append("")
+    if not report.writers:
+        lines.append("writers: none seen in the sampling window")
+    else:
+        lines.append("writers (records/s):")
+        rows = []
+        for w in report.writers:
+            rows.append(
+                [
+                    fmt.printable(w.tube),
+                    per_second(w.records),
+                    f"{w.delayed_releases:.1f}",
+                    f"{w.puts:.1f}",
+                    f"{w.deletes:.1f}",
+                    f"{w.others:.1f}",
+                    " ".join(str(j) for j, _r in w.jobs[:3]),
+                ]
+            )
+        headers = ["tube", "records/s", "delayed releases", "puts", "deletes", "bury/kick", "jobs"]
+        lines += ["  " + line for line in fmt.table(headers, rows)]
+    return lines

@@ -1,0 +1,219 @@
+"""The low-level pieces every job operation shares: one home below its users.
+
+:mod:`stalkview.actions`, :mod:`stalkview.journal` (restore) and
+:mod:`stalkview.transfer` (import) all run commands in a tube they do not
+otherwise use, read bodies as bytes, explain failures in plain words and run
+bulk work in batches with an exact report. Those pieces live here so the
+modules above import them and never each other. Pure asyncio on
+:mod:`stalkview.client`; never imports textual.
+
+Failures of single operations raise :class:`ActionError`, whose message says
+what happened and what to do. Bulk operations never raise for a job's
+failure: they return a :class:`BulkReport` with a reason per job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from stalkview.client import (
+    BeanstalkConnectionError,
+    BuriedError,
+    Client,
+    DrainingError,
+    InternalError,
+    JobTooBigError,
+    NotFoundError,
+    OutOfMemoryError,
+)
+from stalkview.client import commands as cmd
+from stalkview.client.commands import Call
+from stalkview.client.protocol import MAX_SECONDS
+
+T = TypeVar("T")
+
+#: ``on_progress(done, total)``: called after every batch.
+ProgressCallback = Callable[[int, int], None]
+
+GONE = "already gone (deleted or taken by a worker)"
+RESERVED = "reserved by a worker; try again when it is released"
+GONE_OR_RESERVED = "reserved by a worker or already gone"
+NOT_KICKABLE = "not buried or delayed (or already gone)"
+#: Copies of buried jobs are put delayed this long, so no worker can take them
+#: in the moment before they are buried again; the delay never runs out.
+HIDE_DELAY = MAX_SECONDS
+
+
+class ActionError(Exception):
+    """A single operation failed; the message says what happened and what to do."""
+
+
+class JournalWriteError(ActionError):
+    """The journal could not be written, so the destructive command was not sent."""
+
+
+# --- running commands -------------------------------------------------------------
+
+
+def raw_call(call: Call[T]) -> Call[T]:
+    """The call decoding job bodies as bytes whatever the client's encoding.
+
+    Bodies are untrusted bytes: a utf-8 client would fail on a binary body.
+    """
+    decode = call.decode
+    return Call(call.line, lambda reply, _encoding: decode(reply, None), call.state)
+
+
+async def run_in_tube(client: Client, tube: str, calls: Sequence[Call[Any]]) -> list[Any]:
+    """Run calls while the connection uses ``tube``, then put it back on its previous tube.
+
+    ``use`` goes out (and must succeed) before the calls, so they can never land
+    in the previous tube. Results as :meth:`Client.run_many` gives them.
+    """
+    head = await client.run_many([cmd.LIST_TUBE_USED, cmd.use(tube)], raise_on_error=True)
+    previous = str(head[0])
+    tail = [cmd.use(previous)] if previous != tube else []
+    results = await client.run_many([*calls, *tail])
+    if tail and isinstance(results[-1], BaseException):
+        raise results[-1]
+    return results[: len(calls)]
+
+
+def plain_reason(exc: BaseException, verb: str = "command") -> str:
+    """A server or connection error in plain words: what happened and what to do."""
+    if isinstance(exc, NotFoundError):
+        return GONE
+    if isinstance(exc, DrainingError):
+        return "the server is in drain mode and takes no new jobs; use another server or restart it"
+    if isinstance(exc, JobTooBigError):
+        return (
+            "the body is larger than the server's max-job-size; shorten it or raise beanstalkd -z"
+        )
+    if isinstance(exc, OutOfMemoryError):
+        return "the server is out of memory; delete jobs to free some and try again"
+    if isinstance(exc, BuriedError):
+        return "the server ran out of memory and buried the job"
+    if isinstance(exc, InternalError):
+        return "the server reported an internal error; check its log"
+    if isinstance(exc, BeanstalkConnectionError):
+        return f"the connection was lost ({exc}); check whether the {verb} happened"
+    return f"{verb} failed: {exc or type(exc).__name__}"
+
+
+def job_message(job_id: int, reason: str) -> str:
+    """A reason from a report as a sentence about one job."""
+    if reason.startswith(("reserved", "already", "not ")):
+        return f"job {job_id} is {reason}"
+    return f"job {job_id}: {reason}"
+
+
+# --- bulk reports and batching ---------------------------------------------------------
+
+_PAST = {"delete": "deleted", "move": "moved", "kick": "kicked"}
+
+
+@dataclass
+class BulkReport:
+    """What a bulk action did: succeeded ids, failed ids with a reason each."""
+
+    action: str
+    total: int = 0
+    #: What the ids are, for the summary: "buried jobs in emails".
+    what: str = "jobs"
+    succeeded: list[int] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+    cancelled: bool = False
+    #: Why the action stopped early (connection lost, journal not writable).
+    aborted: str | None = None
+    #: Moves: original id -> id of the copy.
+    new_ids: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def done(self) -> int:
+        return len(self.succeeded) + len(self.failed)
+
+    @property
+    def not_attempted(self) -> int:
+        return self.total - self.done
+
+    def summary(self) -> str:
+        """E.g. "deleted 312 of 314 buried jobs in emails; 2 failed: already gone"."""
+        verb = _PAST.get(self.action, self.action)
+        text = f"{verb} {len(self.succeeded)} of {self.total} {self.what}"
+        if self.failed:
+            text += f"; {len(self.failed)} failed: {_group_reasons(self.failed.values())}"
+        if self.aborted:
+            text += f"; stopped: {self.aborted}"
+        elif self.cancelled:
+            text += "; cancelled"
+        if self.not_attempted:
+            text += f" ({self.not_attempted} not attempted)"
+        return text
+
+
+def _short(reason: str) -> str:
+    return reason.split(" (")[0].split(";")[0]
+
+
+def _group_reasons(reasons: Iterable[str]) -> str:
+    counts: dict[str, int] = {}
+    for reason in reasons:
+        counts[_short(reason)] = counts.get(_short(reason), 0) + 1
+    if len(counts) == 1:
+        return next(iter(counts))
+    return ", ".join(f"{n} {reason}" for reason, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+async def _finish_even_if_cancelled(coro: Coroutine[Any, Any, None]) -> None:
+    """Run a batch to its end: once its commands are on the wire, stopping halfway
+    would leave jobs held or the journal without the outcome. A cancel is
+    honoured as soon as the batch is done."""
+    task = asyncio.ensure_future(coro)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait([task])
+        if not task.cancelled():
+            task.exception()  # retrieved so it is not reported as lost
+        raise
+
+
+async def run_batches(
+    report: BulkReport,
+    ids: Iterable[int],
+    batch_size: int,
+    on_progress: ProgressCallback | None,
+    cancel: asyncio.Event | None,
+    do_batch: Callable[[list[int]], Awaitable[None]],
+) -> BulkReport:
+    unique = list(dict.fromkeys(ids))
+    report.total = len(unique)
+    for start in range(0, len(unique), max(1, batch_size)):
+        if cancel is not None and cancel.is_set():
+            report.cancelled = True
+            break
+        chunk = unique[start : start + batch_size]
+
+        async def run(chunk: list[int] = chunk) -> None:
+            await do_batch(chunk)
+
+        try:
+            await _finish_even_if_cancelled(run())
+        except BeanstalkConnectionError as exc:
+            for jid in chunk:
+                if jid not in report.failed and jid not in report.succeeded:
+                    report.failed[jid] = (
+                        "unknown (the connection was lost before the server answered); "
+                        "check whether the job still exists"
+                    )
+            report.aborted = f"connection lost: {exc}"
+        except JournalWriteError as exc:
+            report.aborted = str(exc)
+        if on_progress is not None:
+            on_progress(report.done, report.total)
+        if report.aborted:
+            break
+    return report
