@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.timer import Timer
 
@@ -160,8 +161,15 @@ class StalkviewApp(App[int]):
         stamp = getattr(message, "sv_generation", None)
         if stamp is not None and stamp != self.generation:
             return  # a result about the server the app showed before a switch
-        with contextlib.suppress(_NoScreen):
+        try:
             await super()._on_message(message)
+        except _NoScreen:
+            pass
+        except NoMatches:
+            # A worker's result that arrives while the app shuts down finds the
+            # screen's widgets already gone; at any other time it is a bug.
+            if self._running:
+                raise
 
     def _result(self, generation: int, message: Message) -> None:
         """Post a worker's result, stamped with the server generation it is about."""
