@@ -39,6 +39,7 @@ from stalkview.client.client import Client
 from stalkview.client.commands import Call, Job
 from stalkview.client.errors import Error, NotFoundError
 from stalkview.client.protocol import Reply, parse_stats
+from stalkview.format import duration_words
 
 STATES = ("ready", "delayed", "reserved", "buried")
 
@@ -207,6 +208,19 @@ class ScanProgress:
             return 0.0
         return min(1.0, self.found / self.expected)
 
+    def summary(self) -> str:
+        """One line: "1,204 of 100,000 jobs · 5,000,000 ids scanned · 180,000 ids/s ·
+        at most 2m 3s left · server 24% of a CPU"."""
+        parts = [f"{self.found:,} of {self.expected:,} jobs", f"{self.scanned:,} ids scanned"]
+        if self.rate > 0 and not self.done:
+            parts.append(f"{self.rate:,.0f} ids/s")
+        eta = self.eta
+        if eta is not None:
+            parts.append(f"at most {duration_words(eta)} left")
+        if self.share is not None:
+            parts.append(f"server {self.share * 100:.0f}% of a CPU")
+        return " · ".join(parts)
+
     @property
     def eta(self) -> float | None:
         """Seconds until the scan reaches id 1 at the current pace: the most it can
@@ -229,6 +243,7 @@ class InventoryChange:
 ProgressCallback = Callable[[ScanProgress], None]
 JobsCallback = Callable[[list["JobInfo"]], None]
 
+_STATE_ORDER = {state: n for n, state in enumerate(STATES)}
 _PEEKS = {"ready": cmd.PEEK_READY, "delayed": cmd.PEEK_DELAYED, "buried": cmd.PEEK_BURIED}
 #: Tubes whose heads are peeked in one write (each head's body comes along, up to 64 KiB).
 _HEAD_TUBES = 32
@@ -440,12 +455,13 @@ class LoadMeter:
     budget of 100 or more there is no measuring and no pause: full speed.
     """
 
-    __slots__ = ("_last", "_next", "baseline", "budget", "busy", "spent", "started")
+    __slots__ = ("_last", "_next", "baseline", "budget", "busy", "longest", "spent", "started")
 
     def __init__(self, budget: float = DEFAULT_BUDGET) -> None:
         if not 0 < budget <= 100:
             raise ValueError(
-                f"scan budget {budget:g}% is out of range: use 1-100 (percent of one server CPU)"
+                f"scan budget {budget:g}% is out of range: use a percentage of one server "
+                "CPU, more than 0 and at most 100 (100 is full speed)"
             )
         self.budget = budget
         #: Server CPU seconds per second while we send nothing (None: not measured yet).
@@ -454,6 +470,9 @@ class LoadMeter:
         self.spent = 0.0
         #: Seconds our bursts took (round trips included).
         self.busy = 0.0
+        #: The most server CPU one burst cost: about the longest another client's
+        #: command could wait behind us.
+        self.longest = 0.0
         self.started = time.monotonic()
         self._last: tuple[float, float] | None = None  # (monotonic, server cpu) after a burst
         self._next = 0.0  # monotonic time the next burst may start
@@ -497,6 +516,7 @@ class LoadMeter:
         ours = max(0.0, cpu1 - cpu0 - (self.baseline or 0.0) * burst)
         self.spent += ours
         self.busy += burst
+        self.longest = max(self.longest, ours)
         self._last = (t1, cpu1)
         self._next = t0 + min(ours * 100 / self.budget, burst + 5.0)
         return result  # type: ignore[no-any-return]
@@ -964,6 +984,9 @@ class Inventory:
         wanted = sorted(set(ids), reverse=True)
         if wanted:
             self._apply(wanted, await self._read(wanted), tally, pace.sink)
+        if pace.sink:
+            # Shown in the order workers meet them: ready, delayed, then buried.
+            pace.sink.sort(key=lambda j: (_STATE_ORDER[j.state], j.tube, j.id))
         return {j for j in wanted if j in self.jobs}
 
     async def _probe_upwards(

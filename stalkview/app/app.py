@@ -111,6 +111,7 @@ class StalkviewApp(App[int]):
         self._server_timer: Timer | None = None
         self._inventory_timer: Timer | None = None
         self._wanted: dict[int, None] = {}
+        self._next_stream = 0.0
         self._previews_running = False
         self._closing = False
         self._main_screen: MainScreen | None = None
@@ -275,6 +276,8 @@ class StalkviewApp(App[int]):
     async def refresh_inventory(self) -> None:
         """Scan once, then refresh; pace refreshes by their own cost so a huge
         inventory never hogs the server."""
+        if self._closing:
+            return  # the app closed its connections: opening one now would leak it
         gen = self.generation
         start = time.perf_counter()
         first = not self.inventory.scanned
@@ -283,6 +286,8 @@ class StalkviewApp(App[int]):
             if first:
                 change = await self.inventory.scan(self._on_scan_progress)
             else:
+                # The rows on screen are re-read every time, whatever the counters say.
+                self.inventory.shown = self.main.shown_job_ids()
                 change = await self.inventory.refresh(None)
         except asyncio.CancelledError:
             raise
@@ -292,7 +297,12 @@ class StalkviewApp(App[int]):
             return
         elapsed = time.perf_counter() - start
         self._result(gen, InventoryUpdated(change, first))
-        self._schedule_inventory(max(self.interval, 3 * elapsed))
+        if self.inventory.meter.full_speed:
+            # Unpaced: a pause of twice its time keeps a huge inventory from hogging the server.
+            self._schedule_inventory(max(self.interval, 3 * elapsed))
+        else:
+            # The meter kept the refresh under its share of the server's CPU already.
+            self._schedule_inventory(self.interval)
 
     def _on_scan_progress(self, progress: ScanProgress) -> None:
         self.post_message(InventoryProgress(progress))
@@ -301,6 +311,13 @@ class StalkviewApp(App[int]):
     def _inventory_progress(self, message: InventoryProgress) -> None:
         self.scan_progress = message.progress
         self.main.show_scan_progress(message.progress)
+        # Jobs appear as the scan finds them, the heads first. Redrawing the list costs
+        # more as it grows: at most a tenth of the UI's time goes to it.
+        now = time.monotonic()
+        if now >= self._next_stream and message.progress.found:
+            started = time.perf_counter()
+            self.main.show_jobs()
+            self._next_stream = now + max(0.25, 10 * (time.perf_counter() - started))
 
     @on(InventoryUpdated)
     def _inventory_updated(self, message: InventoryUpdated) -> None:

@@ -33,6 +33,10 @@ class InventoryProgress(Message):
         super().__init__()
         self.progress = progress
 
+    def can_replace(self, message: Message) -> bool:
+        # A paced scan reports every few milliseconds: only the latest counts.
+        return isinstance(message, InventoryProgress)
+
 
 class InventoryUpdated(Message):
     def __init__(self, change: InventoryChange | None, first: bool) -> None:
