@@ -42,6 +42,13 @@ def files(stats: dict[str, Any]) -> int:
     return int(stats["binlog-current-index"]) - int(stats["binlog-oldest-index"]) + 1
 
 
+def runaway_files(jobs: int, tube: str = "retry", body: int = 20) -> int:
+    """Files the log must span to be a runaway one: at least 10, and 12x (a margin over
+    10x) the live jobs' own records (namelen, name, Jobrec, body, CRLF), plus the pinned job."""
+    records = jobs * (4 + len(tube) + 80 + body + 2) + 200
+    return max(10, -(-12 * records // FILE_SIZE))
+
+
 async def pin_old_job(client: Client, tube: str = "emails") -> int:
     """Bury a job in the first binlog file, then fill that file with puts and deletes of
     another tube, so the buried job alone keeps ``binlog.1``. Returns its id."""
@@ -67,6 +74,7 @@ class Churn:
     worker that retries with a delay for ever (every release writes a binlog record)."""
 
     def __init__(self, address: str, tube: str = "retry", jobs: int = 500) -> None:
+        # 500 jobs release 500 times a second (delay=1): ~42 KiB of records a second.
         self.address = address
         self.tube = tube
         self.count = jobs
