@@ -9,6 +9,7 @@ import pytest
 
 from stalkview.client import Client
 from tests.beanstalkd import BEANSTALKD, Beanstalkd
+from tests.hostile import HostileServer, Script
 
 if BEANSTALKD is None:  # pragma: no cover - .ci/run installs it
     raise pytest.UsageError("beanstalkd is not on PATH: apt-get install -y beanstalkd")
@@ -79,3 +80,18 @@ def journal_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "journal.jsonl"
     monkeypatch.setenv("STALKVIEW_JOURNAL", str(path))
     return path
+
+
+@pytest.fixture
+def hostile() -> Iterator[Callable[[Script], HostileServer]]:
+    """Start fake servers for faults a real one cannot produce: ``hostile(script)``."""
+    started: list[HostileServer] = []
+
+    def start(script: Script) -> HostileServer:
+        server = HostileServer(script)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

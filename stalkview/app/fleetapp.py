@@ -22,8 +22,10 @@ from stalkview.app.app import StalkviewApp
 from stalkview.client import Client, Error
 from stalkview.config import Target
 from stalkview.fleet import Fleet, ServerState
-from stalkview.inventory import Inventory
+from stalkview.inventory import DEFAULT_BUDGET, Inventory
+from stalkview.logprobe import BodySizes
 from stalkview.model import RateTracker, TubeRateBook
+from stalkview.model.logsize import LogWatch
 from stalkview.poll import COMMAND_TIMEOUT, CONNECT_TIMEOUT
 
 #: How long fleet updates are gathered before the screen is redrawn once for all.
@@ -44,12 +46,22 @@ class FleetApp(StalkviewApp):
     """Several servers; jobs, detail and actions on the current one."""
 
     def __init__(
-        self, targets: Sequence[Target], *, interval: float = 1.0, read_only: bool = False
+        self,
+        targets: Sequence[Target],
+        *,
+        interval: float = 1.0,
+        read_only: bool = False,
+        scan_budget: float = DEFAULT_BUDGET,
     ) -> None:
         if not targets:
             raise ValueError("no server to open: give at least one address")
         first = targets[0]
-        super().__init__(first.address, interval=interval, read_only=read_only or first.read_only)
+        super().__init__(
+            first.address,
+            interval=interval,
+            read_only=read_only or first.read_only,
+            scan_budget=scan_budget,
+        )
         self.targets = list(targets)
         #: --read-only: every server read-only, whatever its saved setting.
         self.force_read_only = read_only
@@ -168,7 +180,7 @@ class FleetApp(StalkviewApp):
         self.switches += 1
         main = self.main
         await main.close_actions()
-        main.server_switched()
+        main.server_switched(self.generation)
         self.refresh_server()
         for client in old:
             with contextlib.suppress(Error, OSError):
@@ -181,11 +193,13 @@ class FleetApp(StalkviewApp):
         self.inventory_client = Client(
             address, encoding=None, connect_timeout=CONNECT_TIMEOUT, command_timeout=COMMAND_TIMEOUT
         )
-        self.inventory = Inventory(self.inventory_client, batch_size=2000)
+        self.inventory = Inventory(self.inventory_client, batch_size=2000, budget=self.scan_budget)
         self.snapshot = None
         self.rates = RateTracker()
         self.tube_rates = TubeRateBook()
         self.scan_progress = None
+        self.log_watch = LogWatch()
+        self.body_sizes = BodySizes()
         self.refreshes = 0
         self.inventory_refreshes = 0
         self.connected = False

@@ -14,8 +14,10 @@ from stalkview.client.connection import DEFAULT_CONNECT_TIMEOUT, BulkReader, Con
 from stalkview.client.errors import ALWAYS_ERRORS, ConnectionLostError, Error
 from stalkview.client.protocol import (
     DEFAULT_DELAY,
+    DEFAULT_MAX_REPLY,
     DEFAULT_PRIORITY,
     DEFAULT_TTR,
+    JOB_SIZE_SLACK,
     Reply,
     check_tube,
     encode_peeks,
@@ -39,11 +41,11 @@ def _tube_list(tubes: TubeOrTubes) -> list[str]:
 
 def _fields_or_error(reply: Reply) -> tuple[bytes, ...] | Error | None:
     """A stats-job reply the bulk pattern did not read, read the general way."""
-    if reply.status == b"OK" and reply.body is not None:
-        return stats_job_fields(reply.body)
     if reply.status == b"NOT_FOUND":
         return None
     try:
+        if reply.status == b"OK" and reply.body is not None:
+            return stats_job_fields(reply.body)
         cmd.raise_for(reply)
     except Error as exc:
         return exc
@@ -92,8 +94,17 @@ class Client:
         connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
         command_timeout: float | None = None,
         auto_reconnect: bool = False,
+        max_reply: int = DEFAULT_MAX_REPLY,
     ) -> None:
         self.address = parse_address(address)
+        if isinstance(max_reply, bool) or not isinstance(max_reply, int) or max_reply < 1:
+            raise ValueError(f"max_reply {max_reply!r} is invalid: give a positive number of bytes")
+        #: The largest reply body accepted (bytes). A larger one fails the call
+        #: with ReplyTooLargeError and closes the connection.
+        self.max_reply = max_reply
+        #: Job bodies (peek, reserve) are capped tighter once ``stats`` has told
+        #: the server's max-job-size: no honest server sends a bigger one.
+        self.max_job_body: int | None = None
         self.encoding = encoding
         self.connect_timeout = connect_timeout
         #: Seconds to wait for any non-blocking reply before the connection is
@@ -134,7 +145,12 @@ class Client:
                 await self._open()
 
     async def _open(self) -> None:
-        conn = await Connection.open(self.address, connect_timeout=self.connect_timeout)
+        conn = await Connection.open(
+            self.address,
+            connect_timeout=self.connect_timeout,
+            max_reply=self.max_reply,
+            max_job_body=self.max_job_body,
+        )
         conn.on_orphan = self._give_back
         calls: list[Call[Any]] = []
         if self._using != "default":
@@ -216,7 +232,19 @@ class Client:
         result = call.decode(reply, self.encoding)
         if call.state is not None:
             self._track(call)
+        elif call is cmd.STATS:
+            self._learn(result)  # type: ignore[arg-type]  # STATS decodes to a dict
         return result
+
+    def _learn(self, stats: dict[str, Any]) -> None:
+        """Cap job bodies at the server's max-job-size (plus slack) from now on."""
+        size = stats.get("max-job-size")
+        if type(size) is not int or size < 0:
+            return
+        cap = size + JOB_SIZE_SLACK
+        self.max_job_body = cap
+        if self._conn is not None:
+            self._conn.cap_job_bodies(cap)
 
     async def run_many(
         self, calls: Sequence[Call[Any]], *, raise_on_error: bool = False
@@ -329,6 +357,8 @@ class Client:
                 continue
             if call.state is not None:
                 self._track(call)
+            elif call is cmd.STATS:
+                self._learn(results[-1])
         return results
 
     def pipeline(self) -> Pipeline:
@@ -338,7 +368,7 @@ class Client:
     def _give_back(self, reply: Reply) -> None:
         # A reserve whose caller was cancelled still gets its job from the
         # server. Release it with its own priority so it is not held until TTR.
-        if reply.status == b"RESERVED" and reply.args:
+        if reply.status == b"RESERVED" and reply.args and reply.args[0].isdigit():
             asyncio.get_running_loop().create_task(self._release_orphan(int(reply.args[0])))
 
     async def _release_orphan(self, jid: int) -> None:

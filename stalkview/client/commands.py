@@ -12,10 +12,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Generic, NoReturn, TypeVar, Union
 
-from stalkview.client.errors import ERROR_REPLIES, BuriedError, UnknownResponseError
+from stalkview.client.errors import (
+    ERROR_REPLIES,
+    BodyDecodeError,
+    BuriedError,
+    MalformedReplyError,
+    UnknownResponseError,
+)
 from stalkview.client.protocol import (
     MAX_PRIORITY,
     MAX_SECONDS,
+    SERVER_NUMERIC_STATS,
     STRING_STATS,
     Reply,
     check_job_id,
@@ -81,11 +88,21 @@ def job_id(job: JobOrID) -> int:
     return check_job_id(job.id if isinstance(job, Job) else job)
 
 
+def reply_int(reply: Reply, word: bytes) -> int:
+    """A number a reply carries (an id, a count), or MalformedReplyError."""
+    if word.isdigit() and len(word) <= 20:
+        return int(word)
+    raise MalformedReplyError(
+        f"{reply.status.decode('ascii', 'replace')} reply carries {word[:40]!r} "
+        "where a number belongs (a broken or hostile server?)"
+    )
+
+
 def raise_for(reply: Reply, job: int | None = None) -> NoReturn:
     """Raise the exception a reply word stands for."""
     cls = ERROR_REPLIES.get(reply.status)
     if cls is BuriedError:
-        raise BuriedError(int(reply.args[0]) if reply.args else job)
+        raise BuriedError(reply_int(reply, reply.args[0]) if reply.args else job)
     if cls is not None:
         raise cls()
     raise UnknownResponseError(
@@ -106,7 +123,7 @@ def _expect_int(word: bytes) -> Decoder[int]:
     def decode(reply: Reply, encoding: str | None) -> int:
         if reply[0] != word or not reply[1]:
             raise_for(reply)
-        return int(reply[1][0])
+        return reply_int(reply, reply[1][0])
 
     return decode
 
@@ -116,18 +133,25 @@ def _expect_job(word: bytes) -> Decoder[Job]:
         body: Any = reply[2]
         if reply[0] != word or body is None or not reply[1]:
             raise_for(reply)
+        jid = reply_int(reply, reply[1][0])
         if encoding is not None:
-            body = body.decode(encoding)
-        return Job(int(reply[1][0]), body)
+            try:
+                body = body.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise BodyDecodeError(
+                    f"job {jid}'s body is not {encoding} text ({exc.reason} at byte "
+                    f"{exc.start}): read it with encoding=None"
+                ) from None
+        return Job(jid, body)
 
     return decode
 
 
-def _expect_stats(keys: frozenset[str]) -> Decoder[dict[str, Any]]:
+def _expect_stats(keys: frozenset[str], numeric: frozenset[str]) -> Decoder[dict[str, Any]]:
     def decode(reply: Reply, encoding: str | None) -> dict[str, Any]:
         if reply.status != b"OK" or reply.body is None:
             raise_for(reply)
-        return parse_stats(reply.body, string_keys=keys)
+        return parse_stats(reply.body, string_keys=keys, numeric_keys=numeric)
 
     return decode
 
@@ -141,7 +165,7 @@ def _decode_list(reply: Reply, encoding: str | None) -> list[str]:
 def _decode_using(reply: Reply, encoding: str | None) -> str:
     if reply.status != b"USING" or not reply.args:
         raise_for(reply)
-    return reply.args[0].decode("ascii")
+    return reply.args[0].decode("ascii", "replace")
 
 
 _OK = {
@@ -177,7 +201,7 @@ _STATS_TUBE = _decode_stats_tube
 #: Public for the client's bulk stats-tube path.
 STATS_TUBE_DECODER = _decode_stats_tube
 #: In `stats`, "id" is the server's random id: text, even when it happens to be all digits.
-_STATS = _expect_stats(STRING_STATS | {"id"})
+_STATS = _expect_stats(STRING_STATS | {"id"}, SERVER_NUMERIC_STATS)
 
 
 def encode_body(body: Body, encoding: str | None) -> bytes:

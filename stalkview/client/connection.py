@@ -34,7 +34,7 @@ from stalkview.client.errors import (
     Error,
     ProtocolError,
 )
-from stalkview.client.protocol import Reply, ReplyParser
+from stalkview.client.protocol import DEFAULT_MAX_REPLY, Reply, ReplyParser
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
 
@@ -104,11 +104,17 @@ class Connection(asyncio.BufferedProtocol):
     which costs an mmap/mremap/munmap per reply on the sequential path.)
     """
 
-    def __init__(self, address: Address) -> None:
+    def __init__(
+        self,
+        address: Address,
+        *,
+        max_reply: int = DEFAULT_MAX_REPLY,
+        max_job_body: int | None = None,
+    ) -> None:
         self.address = address
         self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
-        self._parser = ReplyParser()
+        self._parser = ReplyParser(max_reply=max_reply, max_job_body=max_job_body)
         self._waiters: deque[_Waiter] = deque()
         #: How many _Bulk waiters are queued: with none, replies are parsed in one go.
         self._bulks = 0
@@ -124,10 +130,15 @@ class Connection(asyncio.BufferedProtocol):
 
     @classmethod
     async def open(
-        cls, address: Address, *, connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT
+        cls,
+        address: Address,
+        *,
+        connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+        max_reply: int = DEFAULT_MAX_REPLY,
+        max_job_body: int | None = None,
     ) -> Connection:
         loop = asyncio.get_running_loop()
-        conn = cls(address)
+        conn = cls(address, max_reply=max_reply, max_job_body=max_job_body)
         try:
             if isinstance(address, UnixAddress):
                 coro = loop.create_unix_connection(lambda: conn, address.path)
@@ -137,6 +148,10 @@ class Connection(asyncio.BufferedProtocol):
         except (OSError, asyncio.TimeoutError) as exc:
             raise ConnectionFailedError(str(address), _describe(exc, address)) from exc
         return conn
+
+    def cap_job_bodies(self, max_job_body: int | None) -> None:
+        """Cap the bodies of later job replies (peek, reserve); None: only ``max_reply``."""
+        self._parser.max_job_body = max_job_body
 
     @property
     def is_closed(self) -> bool:

@@ -115,6 +115,23 @@ class ProtocolError(Error):
     """The bytes from the server are not a well-formed reply; the connection is closed."""
 
 
+class ReplyTooLargeError(ProtocolError):
+    """A reply declared a body larger than the client's cap; the connection is closed.
+
+    Raised from the reply's header, before its body is stored: a server cannot
+    make the client allocate what it merely declares.
+    """
+
+
+class MalformedReplyError(ProtocolError):
+    """A reply is well framed but its content is not what the command returns
+    (a non-numeric id, a stats body with a list where a number belongs)."""
+
+
+class BodyDecodeError(Error, ValueError):
+    """A job body is not text in the client's encoding (use ``encoding=None`` for bytes)."""
+
+
 class BeanstalkConnectionError(Error, OSError):
     """The connection could not be opened, or was lost. Names the address and why."""
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from stalkview.client.errors import ProtocolError
+from stalkview.client.errors import MalformedReplyError, ProtocolError, ReplyTooLargeError
 
 #: Reply words followed by ``<bytes>\r\n<data>\r\n``.
 BODY_REPLIES = frozenset({b"RESERVED", b"FOUND", b"OK"})
@@ -50,6 +50,15 @@ _new_reply = tuple.__new__
 BUFFER_SIZE = 256 * 1024
 #: Never offer the socket less room than this for one read.
 MIN_READ = 16 * 1024
+#: The largest reply body accepted unless the client says otherwise. A server
+#: is untrusted: without a cap, ``OK 4294967296`` and a stream of bytes would
+#: take all the memory there is.
+DEFAULT_MAX_REPLY = 64 * 1024 * 1024
+#: Added to the server's ``max-job-size`` to cap job bodies (peek, reserve)
+#: once ``stats`` has told it: room for a server that counts a little differently.
+JOB_SIZE_SLACK = 64 * 1024
+#: Replies that carry a job body (capped by ``max-job-size`` once it is known).
+JOB_REPLIES = frozenset({b"RESERVED", b"FOUND"})
 
 
 class ReplyParser:
@@ -64,10 +73,22 @@ class ReplyParser:
     stream has no recoverable boundary and the connection must be closed.
     """
 
-    __slots__ = ("_buf", "_end", "_need", "_start", "_view")
+    __slots__ = ("_buf", "_end", "_need", "_start", "_view", "max_job_body", "max_reply")
 
-    def __init__(self, size: int = BUFFER_SIZE) -> None:
-        self._buf = bytearray(max(size, MIN_READ))
+    def __init__(
+        self,
+        size: int = BUFFER_SIZE,
+        *,
+        max_reply: int = DEFAULT_MAX_REPLY,
+        max_job_body: int | None = None,
+    ) -> None:
+        #: The largest body any reply may declare; a larger one is a
+        #: :class:`ReplyTooLargeError` before a byte of it is stored.
+        self.max_reply = max_reply
+        #: The largest job body (``FOUND``/``RESERVED``), when smaller than
+        #: ``max_reply``: the server's ``max-job-size`` plus slack, once known.
+        self.max_job_body = max_job_body
+        self._buf = bytearray(max(min(size, max_reply + MAX_REPLY_LINE + MIN_READ), MIN_READ))
         # A persistent view for slicing without copies. It pins the bytearray's
         # size, so the buffer is replaced, never resized.
         self._view = memoryview(self._buf)
@@ -75,6 +96,11 @@ class ReplyParser:
         self._end = 0  # end of received bytes
         # While waiting for a body, the (status, args, size) of its header.
         self._need: tuple[bytes, list[bytes], int] | None = None
+
+    @property
+    def capacity(self) -> int:
+        """Bytes the buffer holds room for (what the parser costs in memory)."""
+        return len(self._buf)
 
     @property
     def pending(self) -> int:
@@ -105,15 +131,18 @@ class ReplyParser:
         return self._parse(-1)
 
     def _make_room(self) -> None:
+        # The buffer grows with the bytes that actually arrived, never with a
+        # size a reply declares: a server that declares 4 GiB and sends
+        # nothing costs nothing. Doubling keeps the copies amortised; the
+        # ceiling keeps the doubling from overshooting the cap.
         live = self._end - self._start
         want = live + MIN_READ
-        if self._need is not None:
-            want = max(want, self._need[2] + 2 + MIN_READ)
         if want <= len(self._buf):
             # Equal-size slice assignment: allowed even while views exist.
             self._buf[:live] = bytes(self._view[self._start : self._end])
         else:
-            buf = bytearray(max(want, 2 * len(self._buf)))
+            ceiling = self.max_reply + 2 * MAX_REPLY_LINE + MIN_READ
+            buf = bytearray(max(want, min(2 * len(self._buf), ceiling)))
             buf[:live] = self._view[self._start : self._end]
             self._buf = buf
             self._view = memoryview(buf)
@@ -218,6 +247,20 @@ class ReplyParser:
         self._consumed(start, i, size)
         return out
 
+    def _check_size(self, status: bytes, length: int) -> None:
+        cap = self.max_reply
+        job_cap = self.max_job_body
+        if job_cap is not None and length > job_cap and job_cap < cap and status in JOB_REPLIES:
+            raise ReplyTooLargeError(
+                f"{status.decode()} reply declares a {length:,}-byte job body, more "
+                f"than the server's max-job-size allows ({job_cap:,} bytes with slack)"
+            )
+        if length > cap:
+            raise ReplyTooLargeError(
+                f"{status.decode()} reply declares {length:,} bytes, more than the "
+                f"{cap:,}-byte limit (raise the client's max_reply if the server is trusted)"
+            )
+
     def _consumed(self, start: int, i: int, size: int) -> None:
         if i == size and self._need is None:
             self._start = self._end = 0
@@ -274,12 +317,12 @@ class ReplyParser:
                 append(_new_reply(Reply, (status, parts[1:], None)))
                 i = eol + 2
                 continue
-            try:
-                length = int(parts[-1]) if len(parts) > 1 else -1
-            except ValueError:
-                length = -1
-            if length < 0:
+            size_word = parts[-1] if len(parts) > 1 else b""
+            # isdigit, not int(): int() also takes "+5", "1_0" and " 5".
+            if not size_word.isdigit():
                 raise ProtocolError(f"malformed reply line {data[i:eol]!r}: no body size")
+            length = int(size_word)
+            self._check_size(status, length)
             i = eol + 2
             stop = i + length
             if stop + 2 <= size and data[stop : stop + 2] == b"\r\n":
@@ -371,12 +414,37 @@ STRING_STATS = frozenset(
 )
 
 
-def parse_stats(body: bytes, *, string_keys: frozenset[str] = STRING_STATS) -> dict[str, Any]:
+#: Keys of `stats` that hold counts in every beanstalkd since 1.10: a value
+#: that is not a number there is a malformed reply, not a new kind of value.
+SERVER_NUMERIC_STATS = frozenset(
+    {
+        "current-jobs-urgent", "current-jobs-ready", "current-jobs-reserved",
+        "current-jobs-delayed", "current-jobs-buried", "cmd-put", "cmd-peek",
+        "cmd-peek-ready", "cmd-peek-delayed", "cmd-peek-buried", "cmd-reserve",
+        "cmd-reserve-with-timeout", "cmd-delete", "cmd-release", "cmd-use", "cmd-watch",
+        "cmd-ignore", "cmd-bury", "cmd-kick", "cmd-touch", "cmd-stats", "cmd-stats-job",
+        "cmd-stats-tube", "cmd-list-tubes", "cmd-list-tube-used", "cmd-list-tubes-watched",
+        "cmd-pause-tube", "job-timeouts", "total-jobs", "max-job-size", "current-tubes",
+        "current-connections", "current-producers", "current-workers", "current-waiting",
+        "total-connections", "pid", "uptime", "binlog-oldest-index", "binlog-current-index",
+        "binlog-records-migrated", "binlog-records-written", "binlog-max-size",
+    }
+)  # fmt: skip
+
+
+def parse_stats(
+    body: bytes,
+    *,
+    string_keys: frozenset[str] = STRING_STATS,
+    numeric_keys: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
     """Parse the YAML-ish dict beanstalkd sends for stats, stats-job, stats-tube.
 
     Split by hand at the first ``": "``: a YAML library trips on 1.12's unquoted
     ``os`` value (``#1 SMP ...`` reads as a comment) and would turn a tube
-    named ``123`` into a number.
+    named ``123`` into a number. A key of ``numeric_keys`` whose value is not
+    a plain number raises :class:`MalformedReplyError`: callers do arithmetic
+    with those, and a server is not trusted to send what it should.
     """
     stats: dict[str, Any] = {}
     for line in body.decode("utf-8", "replace").splitlines():
@@ -386,13 +454,26 @@ def parse_stats(body: bytes, *, string_keys: frozenset[str] = STRING_STATS) -> d
         if len(value) >= 2 and value[0] == value[-1] == '"':
             value = value[1:-1]
         if key not in string_keys:
-            try:
-                stats[key] = int(value)
+            number = _stat_int(value)
+            if number is not None:
+                stats[key] = number
                 continue
-            except ValueError:
-                pass
+            if key in numeric_keys:
+                raise MalformedReplyError(
+                    f"stats reply has {key}: {value[:40]!r}, not a number "
+                    "(a broken or hostile server?)"
+                )
         stats[key] = value
     return stats
+
+
+def _stat_int(value: str) -> int | None:
+    # Only plain ASCII digits (an optional minus): int() alone would also take
+    # "1_000", " 5" and Arabic-Indic digits, and raise on 5,000-digit values.
+    digits = value[1:] if value.startswith("-") else value
+    if not digits.isascii() or not digits.isdigit() or len(digits) > 30:
+        return None
+    return int(value)
 
 
 def parse_list(body: bytes) -> list[str]:
@@ -413,6 +494,7 @@ _JOB_STATS_KEYS = [
     b"file", b"reserves", b"timeouts", b"releases", b"buries", b"kicks",
 ]  # fmt: skip
 _JOB_STRING_KEYS = frozenset({"tube", "state"})
+_JOB_NUMERIC_KEYS = frozenset(k.decode("ascii") for k in _JOB_STATS_KEYS) - _JOB_STRING_KEYS
 
 
 def parse_stats_job(body: bytes) -> dict[str, Any]:
@@ -424,8 +506,25 @@ def parse_stats_job(body: bytes) -> dict[str, Any]:
     """
     parts = body.replace(b": ", b"\n").split(b"\n")
     if parts[1:-1:2] != _JOB_STATS_KEYS or b'"' in body:
-        return parse_stats(body, string_keys=_JOB_STRING_KEYS)
+        return _parse_stats_job_slowly(body)
     v = parts[2::2]
+    try:
+        return _stats_job_dict(v)
+    except ValueError:  # a value that is not a number: say which one
+        return _parse_stats_job_slowly(body)
+
+
+def _parse_stats_job_slowly(body: bytes) -> dict[str, Any]:
+    stats = parse_stats(body, string_keys=_JOB_STRING_KEYS, numeric_keys=_JOB_NUMERIC_KEYS)
+    if "id" not in stats or "state" not in stats:
+        raise MalformedReplyError(
+            f"stats-job reply lacks {'id' if 'id' not in stats else 'state'}: "
+            "not a beanstalkd job stats body"
+        )
+    return stats
+
+
+def _stats_job_dict(v: list[bytes]) -> dict[str, Any]:
     return {
         "id": int(v[0]),
         "tube": v[1].decode("utf-8", "replace"),
@@ -471,7 +570,9 @@ def parse_stats_tube(body: bytes) -> dict[str, Any]:
     """
     m = STATS_TUBE_BODY.fullmatch(body)
     if m is None:
-        return parse_stats(body, string_keys=_TUBE_STRING_KEYS)
+        return parse_stats(
+            body, string_keys=_TUBE_STRING_KEYS, numeric_keys=frozenset(STATS_TUBE_KEYS)
+        )
     return stats_tube_dict(m.groups())
 
 
@@ -519,10 +620,15 @@ def read_stats_tubes(parser: ReplyParser, limit: int) -> list[Any]:
 #: and state may be quoted (1.13 quotes strings). Any other layout, and any
 #: other reply, fails to match and goes to the general parser.
 STATS_JOB_REPLY = re.compile(
-    rb"NOT_FOUND\r\n"
-    rb"|OK \d+\r\n---\nid: (\d+)\ntube: \"?([^\"\n]*)\"?\nstate: \"?(\w+)\"?\npri: (\d+)\n"
-    rb"age: (\d+)\ndelay: (\d+)\nttr: (\d+)\ntime-left: (\d+)\nfile: (\d+)\nreserves: (\d+)\n"
-    rb"timeouts: (\d+)\nreleases: (\d+)\nburies: (\d+)\nkicks: (\d+)\n\r\n"
+    (
+        rb"NOT_FOUND\r\n"
+        rb"|OK \d+\r\n---\nid: (\d+)\ntube: \"?([^\"\n]*)\"?\nstate: \"?(\w+)\"?\npri: (\d+)\n"
+        rb"age: (\d+)\ndelay: (\d+)\nttr: (\d+)\ntime-left: (\d+)\nfile: (\d+)\nreserves: (\d+)\n"
+        rb"timeouts: (\d+)\nreleases: (\d+)\nburies: (\d+)\nkicks: (\d+)\n\r\n"
+    )
+    # At most 20 digits (a 64-bit number): a longer run is not a server's
+    # counter, and the general parser says so instead of int() choking on it.
+    .replace(rb"(\d+)", rb"(\d{1,20})")
 )
 
 
@@ -545,10 +651,10 @@ def stats_job_fields(body: bytes) -> tuple[bytes, ...]:
 
     The slow path of a bulk read, for bodies the pattern does not know.
     """
-    stats = parse_stats(body, string_keys=_JOB_STRING_KEYS)
+    stats = parse_stats(body, string_keys=_JOB_STRING_KEYS, numeric_keys=_JOB_NUMERIC_KEYS)
     missing = [k for k in STATS_JOB_KEYS if k not in stats]
     if missing:
-        raise ProtocolError(
+        raise MalformedReplyError(
             f"stats-job reply lacks {', '.join(missing)}: not a beanstalkd 1.10+ job stats body"
         )
     return tuple(str(stats[k]).encode("utf-8") for k in STATS_JOB_KEYS)

@@ -12,16 +12,31 @@ import time
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.dom import DOMNode
+from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Input, ProgressBar, Static
 
 from stalkview.app.job_actions import ACTION_BINDINGS, ActionsMixin
+from stalkview.app.messages import (
+    BinlogUpdated,
+    BodiesLoaded,
+    InventoryProgress,
+    InventoryUpdated,
+    JobLoaded,
+    JobRefreshed,
+    SearchDone,
+    SearchProgress,
+    ServerLost,
+    ServerRefreshed,
+    ServerRefreshing,
+    ServerResult,
+)
 from stalkview.app.screens.jump import JumpScreen
 from stalkview.app.widgets.banner import ConnectionBanner
 from stalkview.app.widgets.footer import Footer
@@ -37,11 +52,12 @@ from stalkview.model import (
     Hint,
     Query,
     QueryError,
+    TubeRates,
     parse_query,
-    rate_view,
     server_hints,
     tube_hints,
 )
+from stalkview.model.logsize import LogReport, log_hints
 from stalkview.model.problems import (
     ProblemBook,
     held_hints,
@@ -55,10 +71,32 @@ from stalkview.poll import Snapshot, totals
 if TYPE_CHECKING:
     from stalkview.app.app import StalkviewApp
     from stalkview.app.fleetapp import FleetApp
-    from stalkview.app.messages import JobLoaded
-    from stalkview.inventory import JobInfo, ScanProgress
+    from stalkview.inventory import Inventory, JobInfo
 
+FLOW_LABELS = ("reserves", "releases", "timeouts", "buries", "kicks")
+"""Rates a tube's diagram estimates from its jobs' counters (stats-tube has none of them)."""
 QUERY_HELP = 'e.g. state=buried reserves>=3 age>1h body~"user_id": 42   (enter: run, esc: clear)'
+
+PANES = ("servers-pane", "tubes-pane", "jobs-pane", "side")
+NARROW = 110
+"""Below this many columns the job detail opens over the jobs list (enter) instead of
+beside it: at 80 columns a side pane would leave the body preview a dozen cells."""
+TALL = 40
+"""From this many lines the tubes pane has its full height: 12 table lines (header
+included) and up to 5 problems. A shorter screen gives the pane about a third of its
+lines, so the jobs pane keeps at least 8 rows at 24 lines."""
+TUBES_MAX_ROWS = 12
+PROBLEMS_MAX_ROWS = 5
+SERVERS_MAX_ROWS = 9
+
+
+def tubes_pane_heights(screen_height: int) -> tuple[int, int]:
+    """The most lines the tubes table (header included) and the problems summary get."""
+    if screen_height >= TALL:
+        return TUBES_MAX_ROWS, PROBLEMS_MAX_ROWS
+    inner = screen_height // 3 - 1  # a third of the screen, less the pane's border
+    problems = max(1, min(PROBLEMS_MAX_ROWS, inner // 3))
+    return max(3, min(TUBES_MAX_ROWS, inner - problems)), problems
 
 
 class MainScreen(ActionsMixin, Screen[None]):
@@ -66,6 +104,22 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     # Focus the tubes table straight away: a second focus change would rebuild the footer.
     AUTO_FOCUS = "#tubes"
+    # Classes for the stylesheet: "-narrow" opens the detail over the jobs list; the
+    # server bar drops its sparklines ("-medium"), then its totals ("-short"), then its
+    # rates ("-tiny") as the terminal gets shorter.
+    # (Textual types these "ClassVar[...] | None", so a ClassVar annotation here fails mypy.)
+    HORIZONTAL_BREAKPOINTS = [  # noqa: RUF012
+        (0, "-narrow"),
+        (NARROW, "-wide"),
+    ]
+    # esc backs out of an input first (action_back), then restores a zoomed pane.
+    ESCAPE_TO_MINIMIZE: ClassVar[bool | None] = False
+    VERTICAL_BREAKPOINTS = [  # noqa: RUF012
+        (0, "-tiny"),
+        (20, "-short"),
+        (32, "-medium"),
+        (40, "-tall"),
+    ]
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
@@ -83,7 +137,22 @@ class MainScreen(ActionsMixin, Screen[None]):
             id="search",
             tooltip="Search jobs: stats conditions and body text or regex",
         ),
+        Binding(
+            "z",
+            "zoom",
+            "Zoom",
+            id="zoom",
+            tooltip="Zoom: the focused pane fills the screen; z again restores",
+        ),
         Binding("colon", "jump", "Jump", id="jump", tooltip="Jump to a job by id"),
+        Binding(
+            "b",
+            "binlog_jobs",
+            "Binlog jobs",
+            show=False,
+            id="binlog-jobs",
+            tooltip="List the jobs that keep the oldest binlog file (deleting them frees it)",
+        ),
         Binding(
             "l",
             "toggle_lifecycle",
@@ -124,12 +193,33 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.current_job_id: int | None = None
         self.current_job: JobInfo | None = None
         self.hints: list[Hint] = []
+        #: When the last body search finished, and how many bodies it read.
+        self._bodies_read: tuple[str, int] | None = None
+        self.log_report: LogReport | None = None
+        #: The runaway-binlog hints of the last inventory pass (model/logsize.py).
+        self.log_hints: list[Hint] = []
         #: Every hint of the last refresh by tube (None: the server), and the problems among
         #: them, worst first: what the summary under the tubes table lists.
         self.hints_by_tube: dict[str | None, list[Hint]] = {}
         self.problems: list[Hint] = []
         self.problem_book = ProblemBook()
         self._titles: dict[str, str] = {}
+        self._tube_count = 0
+        # The tubes table's and the problems' max heights (None: zoomed).
+        self._tubes_heights: tuple[int, int] | None = (-1, -1)
+        #: What the app's workers last reported (messages): the screen's own copy.
+        self.snapshot: Snapshot | None = None
+        self.refreshed: ServerRefreshed | None = None
+        self.inventory: Inventory | None = None
+        #: When the jobs list may next be redrawn while the first scan streams jobs in.
+        self._next_stream = 0.0
+        #: The server the results shown are about (the fleet app switches servers).
+        self.generation = 0
+
+    async def _on_message(self, message: Message) -> None:
+        if isinstance(message, ServerResult) and message.generation != self.generation:
+            return  # about the server shown before a switch
+        await super()._on_message(message)
 
     @property
     def sv(self) -> StalkviewApp:
@@ -155,6 +245,7 @@ class MainScreen(ActionsMixin, Screen[None]):
                 classes="hidden",
             )
             yield TubesTable(id="tubes")
+            yield Static("", id="tube-detail", classes="hidden")
             if self.fleet_app is not None:
                 with Vertical(id="breakdown-pane"):
                     yield Static("", id="breakdown-title")
@@ -166,6 +257,7 @@ class MainScreen(ActionsMixin, Screen[None]):
                 yield Input(placeholder=QUERY_HELP, id="job-query", classes="hidden")
                 yield Static("", id="query-status", classes="hidden")
                 yield ProgressBar(id="scan-progress", show_eta=False)
+                yield Static("", id="scan-status", classes="hidden")
                 yield JobList(id="jobs", empty_message="Scanning jobs…")
             with ContentSwitcher(initial="detail", id="side"):
                 yield JobDetail(id="detail")
@@ -185,6 +277,115 @@ class MainScreen(ActionsMixin, Screen[None]):
         self._action_state = self.disabled_reasons()  # what the footer was composed with
         self.sv.start_polling()
 
+    # --- fitting the terminal --------------------------------------------------------
+
+    def on_resize(self) -> None:
+        self._fit_heights()
+
+    def _fit_heights(self) -> None:
+        """Cap the tubes pane so the jobs pane keeps its rows (not while zoomed)."""
+        table = self.query_one(TubesTable)
+        zoomed = self.maximized is not None
+        height = self.size.height
+        servers = self.query("#servers")
+        if servers:
+            # Several servers: their table scrolls too, so the jobs keep some room.
+            lines = SERVERS_MAX_ROWS if height >= TALL else max(4, height // 6)
+            servers.first().styles.max_height = None if zoomed else lines
+            height -= lines + 2
+        heights = None if zoomed else tubes_pane_heights(height)
+        if self._tubes_heights == heights:
+            return
+        self._tubes_heights = heights
+        table.styles.max_height = None if heights is None else heights[0]
+        problems = self.query_one(ProblemList)
+        problems.styles.max_height = PROBLEMS_MAX_ROWS if heights is None else heights[1]
+        # The cursor rows stay in view when the table and the list get shorter.
+        table.call_after_refresh(table.move_cursor, row=table.cursor_row, animate=False)
+        if problems.highlighted is not None:
+            problems.call_after_refresh(problems.scroll_to_highlight)
+
+    @property
+    def narrow(self) -> bool:
+        return self.has_class("-narrow")
+
+    @property
+    def zoomed_pane(self) -> str | None:
+        """The id of the pane that fills the screen, or None."""
+        return None if self.maximized is None else self.maximized.id
+
+    def action_zoom(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+        else:
+            pane = self.query_one(f"#{self._focused_pane_id()}")
+            if pane.id == "side":
+                self._open_side()
+            self.maximized = pane
+        self._fit_heights()
+        self._show_tube_detail()
+
+    def _focused_pane_id(self) -> str:
+        servers = self.query("#servers-pane")
+        focused = self.focused
+        if servers and focused is not None and servers.first() in focused.ancestors_with_self:
+            return "servers-pane"
+        pane = self._focused_pane()
+        return "side" if pane == "side" else f"{pane}-pane"
+
+    def _open_side(self, focus: str = "#detail") -> None:
+        """Show the side pane and focus it: beside the jobs (wide) or over them (narrow)."""
+        self.add_class("-side-open")
+        target = self.query_one(focus)
+        # Until the class has taken effect the pane is not displayed and cannot focus.
+        self.call_after_refresh(target.focus)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        in_side = self._focused_pane() == "side"
+        self.set_class(in_side, "-side-open")
+        maximized = self.maximized
+        if maximized is not None and maximized.id in PANES:
+            # Focus moved out of the zoomed pane (a jump, an action): follow it.
+            pane = self.query_one(f"#{self._focused_pane_id()}")
+            if pane is not maximized:
+                self.maximized = pane
+
+    def _show_tube_detail(self) -> None:
+        """The zoomed tubes pane also shows every column of the selected tube."""
+        detail = self.query_one("#tube-detail", Static)
+        shown = self.zoomed_pane == "tubes-pane" and bool(self.query_one(TubesTable).hidden_columns)
+        detail.set_class(not shown, "hidden")
+        if shown:
+            detail.update(self.query_one(TubesTable).describe_row())
+
+    def layout_note(self) -> Text | None:
+        """For the help screen: the columns this terminal's width leaves out."""
+        tubes = self.query_one(TubesTable).hidden_columns
+        jobs = self.query_one(JobList).hidden_columns
+        if not tubes and not jobs:
+            return None
+        width, height = self.size
+        note = Text(f"At {width}x{height} some columns are hidden (a wider terminal shows them):")
+        if tubes:
+            note.append("\n  tubes: ", style="bold")
+            note.append(" ".join(tubes))
+            note.append(" (z zooms the pane: every column of the selected tube)", style="dim")
+        if jobs:
+            note.append("\n  jobs: ", style="bold")
+            note.append(" ".join(jobs))
+            note.append(" (enter: the job's detail has every field)", style="dim")
+        return note
+
+    @on(JobList.ColumnsChanged)
+    def _job_columns_changed(self, event: JobList.ColumnsChanged) -> None:
+        if self.inventory is not None and self.inventory.scanned:
+            self.show_jobs()  # (while scanning, the title shows the progress)
+
+    @on(TubesTable.ColumnsChanged)
+    def _columns_changed(self, event: TubesTable.ColumnsChanged) -> None:
+        self._title_tubes(self._tube_count)
+        self._show_tube_detail()
+
     def binding_nodes(self) -> list[DOMNode]:
         """Where the help screen reads bindings from: the app, this screen, each pane."""
         nodes: list[DOMNode] = [self.app, self]
@@ -197,14 +398,29 @@ class MainScreen(ActionsMixin, Screen[None]):
     def set_status(self, status: str, detail: str = "") -> None:
         self.query_one(ServerBar).set_status(status, detail)
 
-    def show_snapshot(self, snapshot: Snapshot) -> None:
-        app = self.sv
-        rates, histories = rate_view(app.rates)
-        self.query_one(ServerBar).show_stats(snapshot.stats, rates, histories)
+    @on(ServerRefreshing)
+    def _server_refreshing(self) -> None:
+        self.set_status("refreshing")
+
+    @on(ServerRefreshed)
+    def _server_refreshed(self, message: ServerRefreshed) -> None:
+        self.snapshot = message.snapshot
+        self.refreshed = message
+        self.show_snapshot()
+        self.set_status("live", f"{message.snapshot.elapsed * 1000:.0f} ms")
+
+    def show_snapshot(self) -> None:
+        """Show the last refresh: server bar, health, tubes, problems, lifecycle."""
+        refreshed = self.refreshed
+        if refreshed is None:
+            return
+        snapshot = refreshed.snapshot
+        self.query_one(ServerBar).show_stats(
+            snapshot.stats, refreshed.shown_rates, refreshed.histories
+        )
         self.query_one(ConnectionBanner).hide()
         self.remove_class("stale")
-        own = sum(1 for c in (app.stats_client, app.inventory_client) if c.connected)
-        by_tube = self._hints_by_tube(snapshot, own)
+        by_tube = self._hints_by_tube(refreshed)
         found = problems(by_tube)
         self.problem_book.note(found, time.monotonic())
         self.hints_by_tube, self.problems = by_tube, found
@@ -222,27 +438,57 @@ class MainScreen(ActionsMixin, Screen[None]):
         self._show_problems()
         self.update_lifecycle()
 
-    def _hints_by_tube(self, snapshot: Snapshot, own: int) -> dict[str | None, list[Hint]]:
+    def _hints_by_tube(self, refreshed: ServerRefreshed) -> dict[str | None, list[Hint]]:
         """Hints from the counters of the server and each tube, and from the known jobs."""
-        app = self.sv
+        snapshot, rates, own = refreshed.snapshot, refreshed.tube_rates, refreshed.own_watchers
         by_tube: dict[str | None, list[Hint]] = {
-            None: server_hints(snapshot.stats, app.server_rates())
+            None: server_hints(snapshot.stats, refreshed.rates)
         }
         for name, stats in snapshot.tubes.items():
             by_tube[name] = tube_hints(
-                stats, app.tube_rates.rates(name), own_watchers=own if name == "default" else 0
+                stats, rates.rates(name), own_watchers=own if name == "default" else 0
             )
-        inventory = app.inventory
-        if inventory.scanned:
+        for hint in self.log_hints:
+            by_tube.setdefault(hint.tube, []).append(hint)
+        inventory = self.inventory
+        if inventory is not None and inventory.scanned:
             now = time.monotonic()
             jobs = held_hints(inventory.select(None, "reserved"), snapshot.tubes, now)
-            jobs += storm_hints(inventory.select(None, "delayed"), now, app.tube_rates.rates)
+            jobs += storm_hints(inventory.select(None, "delayed"), now, rates.rates)
             rose = inventory.timeouts_rose
             known = inventory.jobs
             jobs += poison_hints((known[i] for i in rose if i in known), rose, now)
             for hint in jobs:
                 by_tube.setdefault(hint.tube, []).append(hint)
         return by_tube
+
+    @on(BinlogUpdated)
+    def _binlog_updated(self, message: BinlogUpdated) -> None:
+        self.show_binlog(message.report)
+
+    def show_binlog(self, report: LogReport | None) -> None:
+        """The binlog line of the server bar; its hints join the problems at the next refresh."""
+        self.log_report = report
+        self.query_one(ServerBar).show_binlog(report)
+        self.log_hints = log_hints(report)
+
+    def action_binlog_jobs(self) -> None:
+        """All tubes, every state, searched for ``file=N``: the jobs keeping the oldest file."""
+        report = self.log_report
+        if report is None:
+            self.notify("This server keeps no binlog (beanstalkd runs without -b)", title="Binlog")
+            return
+        if not report.pinners_known:
+            self.notify("The job scan has not finished yet: try again in a moment", title="Binlog")
+            return
+        self.query_one(TubesTable).select_tube(None)
+        self.tube = None
+        self.state_filter = None
+        query_input = self.query_one("#job-query", Input)
+        query_input.value = f"file={report.oldest}"
+        query_input.remove_class("hidden")
+        # After the input's Changed event, which would put the help text back.
+        self.call_after_refresh(self.run_query, query_input.value)
 
     def _show_problems(self) -> None:
         now = time.monotonic()
@@ -253,6 +499,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.query_one(ProblemList).show_problems(self.problems, ages, infos)
 
     def _title_tubes(self, count: int) -> None:
+        self._tube_count = count
         table = self.query_one(TubesTable)
         title = Text(f"Tubes ({count:,})")
         if self.fleet_app is not None:
@@ -265,39 +512,65 @@ class MainScreen(ActionsMixin, Screen[None]):
         if table.name_filter:
             title.append("  filter: ", style="dim")
             title.append(table.name_filter, style="bold")
+        hidden = table.hidden_columns
+        if hidden:
+            # Said, not silently dropped: widen the terminal or zoom (z) to see them.
+            title.append(f"  hidden: {' '.join(hidden)} (z)", style="dim")
         self._set_title("#tubes-pane", title)
 
-    def show_lost(self, reason: str, retry_in: float, attempt: int, since: float | None) -> None:
+    @on(ServerLost)
+    def _server_lost(self, message: ServerLost) -> None:
+        since = message.since
         when = time.strftime("%H:%M:%S", time.localtime(since)) if since else None
-        self.query_one(ConnectionBanner).show_lost(self.sv.address, reason, retry_in, attempt, when)
-        self.set_status("stale", f"retry in {retry_in:.1f}s")
+        self.query_one(ConnectionBanner).show_lost(
+            self.sv.address, message.reason, message.retry_in, message.attempt, when
+        )
+        self.set_status("stale", f"retry in {message.retry_in:.1f}s")
         if since is not None:
             self.add_class("stale")
 
     def update_lifecycle(self) -> None:
-        snapshot = self.sv.snapshot
-        if snapshot is None:
+        refreshed = self.refreshed
+        if refreshed is None:
             return
+        snapshot = refreshed.snapshot
         counts = totals(snapshot, self.tube)
-        rates, _ = rate_view(self.sv.rates)
-        scope = "whole server" if self.tube is None else f"tube {self.tube}"
         job = self.current_job
         mark = JobMark.of(job) if job is not None else None
-        self.query_one(Lifecycle).update_view(counts, rates, scope, mark)
+        if self.tube is None:
+            rates = refreshed.shown_rates
+            self.query_one(Lifecycle).update_view(counts, rates, "whole server", mark)
+            return
+        # A tube's diagram shows that tube's flows only: server-wide rates drawn out of
+        # a tube's READY box would say its jobs move when nobody takes them.
+        scope = f"tube {self.tube}"
+        tube_rates = refreshed.tube_rates.rates(self.tube) or TubeRates()
+        estimated = frozenset(FLOW_LABELS)
+        rates = {"puts": tube_rates.puts, "deletes": tube_rates.deletes}
+        rates.update({label: getattr(tube_rates, label) for label in FLOW_LABELS})
+        watching = int(snapshot.tubes.get(self.tube, {}).get("current-watching", 0) or 0)
+        if watching and tube_rates.deletes:
+            # A job reserved and deleted between two reads of the inventory leaves no trace
+            # in its counters; with consumers watching, nearly every delete was a reserve.
+            rates["reserves"] = max(rates["reserves"] or 0.0, tube_rates.deletes)
+        self.query_one(Lifecycle).update_view(
+            counts, rates, scope, mark, rates_scope="this tube", estimated=estimated
+        )
 
     # --- tubes ------------------------------------------------------------------------------
 
     @on(TubesTable.TubeHighlighted)
     def _tube_highlighted(self, event: TubesTable.TubeHighlighted) -> None:
         self.refresh_action_bindings()
-        if event.tube == self.tube and self.sv.inventory.scanned:
+        if event.tube == self.tube and self.inventory is not None and self.inventory.scanned:
             return
         self.tube = event.tube
         self._clear_body_search()
         self.show_jobs()
-        if self.sv.snapshot is not None:
+        if self.snapshot is not None:
             self._show_problems()
         self.update_lifecycle()
+        self._show_tube_detail()
         if self._all_view():
             self._show_breakdown()
 
@@ -334,14 +607,27 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     @on(Input.Submitted, "#tube-filter")
     def _tube_filter_submitted(self, event: Input.Submitted) -> None:
+        table = self.query_one(TubesTable)
         if not event.value:
             event.input.add_class("hidden")
-        self.query_one(TubesTable).focus()
+        else:
+            # Enter picks the match (the exact name, else the first row shown): its jobs show.
+            match = self._tube_match(event.value)
+            if match is not None:
+                table.select_tube(match)
+        table.focus()
+
+    def _tube_match(self, text: str) -> str | None:
+        table = self.query_one(TubesTable)
+        shown = table.shown_tubes()
+        if text in shown:
+            return text
+        return shown[0] if shown else None
 
     def _apply_tube_filter(self, text: str) -> None:
         table = self.query_one(TubesTable)
         table.name_filter = text
-        snapshot = self.sv.snapshot
+        snapshot = self.snapshot
         if self._all_view():
             self.show_fleet()
         elif snapshot is not None:
@@ -350,10 +636,15 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     # --- jobs -------------------------------------------------------------------------------
 
+    def selected_jobs_unsearched(self) -> list[JobInfo]:
+        """The jobs of the selected tube and state, before the search."""
+        if self.inventory is None:
+            return []
+        return self.inventory.select(self.tube, self.state_filter)
+
     def selected_jobs(self) -> list[JobInfo]:
         """The jobs the jobs pane shows: tube, state filter, then the search."""
-        inventory = self.sv.inventory
-        jobs = inventory.select(self.tube, self.state_filter)
+        jobs = self.selected_jobs_unsearched()
         query = self.job_query
         if query is None or query.is_empty:
             return jobs
@@ -363,17 +654,18 @@ class MainScreen(ActionsMixin, Screen[None]):
         return [job for job in jobs if query.matches_stats(job)]
 
     def show_jobs(self) -> None:
-        inventory = self.sv.inventory
+        inventory = self.inventory
         job_list = self.query_one(JobList)
-        if not inventory.scanned:
+        if inventory is None or not inventory.scanned:
             job_list.set_empty_message("Scanning jobs…")
         elif self.job_query is not None and not self.job_query.is_empty:
             job_list.set_empty_message(f"No job matches: {self.job_query}")
         else:
             job_list.set_empty_message("No jobs here")
         jobs = self.selected_jobs()
+        job_list.show_tube_column(self.tube is None)
         job_list.set_jobs(jobs)
-        counts = inventory.counts(self.tube)
+        counts = inventory.counts(self.tube) if inventory is not None else {}
         self.query_one(StateBar).show(self.state_filter, counts)
         title = Text("Jobs · ")
         if self.fleet_app is not None:
@@ -381,9 +673,31 @@ class MainScreen(ActionsMixin, Screen[None]):
             title.append(" · ")
         title.append("all tubes" if self.tube is None else self.tube, style="bold")
         title.append(f" · {self.state_filter or 'all states'} · {len(jobs):,}")
+        if inventory is None or not inventory.scanned:
+            title.append(" · scanning…", style="italic")
         if self.job_query is not None and not self.job_query.is_empty:
             title.append(f" · search: {self.job_query}", style="italic")
+            self._count_matches(len(jobs))
+        hidden = job_list.hidden_columns
+        if hidden:
+            title.append(f"  hidden: {' '.join(hidden)} (enter)", style="dim")
         self._set_title("#jobs-pane", title)
+
+    def _count_matches(self, shown: int) -> None:
+        """The search status says how many jobs the list shows, whatever changed since."""
+        query = self.job_query
+        if query is None or self.query_one("#job-query", Input).has_focus:
+            return  # while a new search is typed, the status is its help or its error
+        if not (query.needs_body or query.needs_type):
+            self._query_status(Text(f"{shown:,} jobs match", style="green"))
+        elif self._bodies_read is not None:
+            at, checked = self._bodies_read
+            self._query_status(
+                Text(
+                    f"{shown:,} jobs match (of {checked:,} bodies read at {at}; enter re-runs)",
+                    style="green",
+                )
+            )
 
     def _set_title(self, selector: str, title: Text) -> None:
         # A border title change repaints the pane: only when the text differs.
@@ -391,18 +705,46 @@ class MainScreen(ActionsMixin, Screen[None]):
             self._titles[selector] = title.markup
             self.query_one(selector).border_title = title
 
-    def show_scan_progress(self, progress: ScanProgress) -> None:
+    @on(InventoryProgress)
+    def _inventory_progress(self, message: InventoryProgress) -> None:
+        """The first scan's progress: how many found, how fast, how long at most, and
+        which announced jobs are still missing (the two largest groups)."""
+        progress = message.progress
+        self.inventory = message.inventory
         bar = self.query_one("#scan-progress", ProgressBar)
         bar.update(total=max(progress.expected, progress.found, 1), progress=progress.found)
-        self._set_title(
-            "#jobs-pane", Text(f"Jobs · scanning… {progress.found:,} of ~{progress.expected:,}")
-        )
+        status = self.query_one("#scan-status", Static)
+        lines = [f"scanning: {progress.summary()}"]
+        lines += [str(m) for m in progress.missing[:2]]
+        if len(progress.missing) > 2:
+            lines[-1] += f" (and {len(progress.missing) - 2} more tube/state groups)"
+        # Tube names come from the server: shown as plain text, never as markup.
+        status.update(Text("\n".join(lines), style="dim"))
+        status.remove_class("hidden")
+        # Jobs appear as the scan finds them, the heads first. Redrawing the list costs
+        # more as it grows: at most a tenth of the UI's time goes to it.
+        now = time.monotonic()
+        if now >= self._next_stream and progress.found:
+            started = time.perf_counter()
+            self.show_jobs()
+            self._next_stream = now + max(0.25, 10 * (time.perf_counter() - started))
 
-    def scan_finished(self) -> None:
-        self.query_one("#scan-progress", ProgressBar).add_class("hidden")
+    @on(InventoryUpdated)
+    def _inventory_updated(self, message: InventoryUpdated) -> None:
+        self.inventory = message.inventory
+        # Without a change only ages and time-lefts moved: the list redraws those itself.
+        if message.first or message.change:
+            self.show_jobs()
+        if message.first:
+            self.query_one("#scan-progress", ProgressBar).add_class("hidden")
+            self.query_one("#scan-status", Static).add_class("hidden")
+        job_id = self.detail_job_id()
+        if job_id is not None:
+            self.sv.refresh_job(job_id)
 
-    def show_previews(self, bodies: dict[int, bytes | None]) -> None:
-        self.query_one(JobList).set_bodies(bodies)
+    @on(BodiesLoaded)
+    def _bodies_loaded(self, message: BodiesLoaded) -> None:
+        self.query_one(JobList).set_bodies(message.bodies)
 
     @on(JobList.BodiesWanted)
     def _bodies_wanted(self, event: JobList.BodiesWanted) -> None:
@@ -425,9 +767,10 @@ class MainScreen(ActionsMixin, Screen[None]):
     @on(JobList.Selected)
     def _job_selected(self, event: JobList.Selected) -> None:
         self.query_one(ContentSwitcher).current = "detail"
-        self.query_one(JobDetail).focus()
+        self._open_side()
 
-    def show_job(self, loaded: JobLoaded) -> None:
+    @on(JobLoaded)
+    def _job_loaded(self, loaded: JobLoaded) -> None:
         detail = self.query_one(JobDetail)
         if loaded.job is None:
             if loaded.jump:
@@ -467,14 +810,22 @@ class MainScreen(ActionsMixin, Screen[None]):
             return Text("Job")
         return self._job_title(detail.job.id, " · gone" if detail.gone else "")
 
+    def shown_job_ids(self) -> tuple[int, ...]:
+        """Ids of the job rows on screen now (and the one in the detail pane)."""
+        ids = self.query_one(JobList).visible_ids()
+        shown = self.detail_job_id()
+        return ids if shown is None else (*ids, shown)
+
     def detail_job_id(self) -> int | None:
         """The job the detail pane shows, while it is still there to follow."""
         detail = self.query_one(JobDetail)
         job = detail.job
         return None if job is None or detail.gone else job.id
 
-    def job_refreshed(self, job_id: int, job: JobInfo | None) -> None:
+    @on(JobRefreshed)
+    def _job_refreshed(self, message: JobRefreshed) -> None:
         """Follow the shown job's live state: stats only, the body stays."""
+        job_id, job = message.job_id, message.job
         detail = self.query_one(JobDetail)
         if detail.job is None or detail.job.id != job_id:
             return  # the user moved on meanwhile
@@ -496,7 +847,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.show_jobs()
         self.query_one(JobList).select_job_id(job.id)
         self.query_one(ContentSwitcher).current = "detail"
-        self.query_one(JobDetail).focus()
+        self._open_side()
 
     # --- search -----------------------------------------------------------------------------
 
@@ -523,11 +874,10 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.query_text = text
         self.job_query = None if query.is_empty else query
         self.body_matches = None
+        self._bodies_read = None
         if self.job_query is not None and (query.needs_body or query.needs_type):
             candidates = [
-                job
-                for job in self.sv.inventory.select(self.tube, self.state_filter)
-                if query.matches_stats(job)
+                job for job in self.selected_jobs_unsearched() if query.matches_stats(job)
             ]
             self._query_status(Text(f"searching {len(candidates):,} bodies…", style="cyan"))
             self.body_matches = frozenset()
@@ -535,29 +885,24 @@ class MainScreen(ActionsMixin, Screen[None]):
         elif self.job_query is None:
             self._query_status(None)
         self.show_jobs()
-        if self.job_query is not None and not (query.needs_body or query.needs_type):
-            count = len(self.query_one(JobList).jobs)
-            self._query_status(Text(f"{count:,} jobs match", style="green"))
         self.query_one(JobList).focus()
         return True
 
-    def show_search_progress(self, checked: int, total: int, matched: int) -> None:
+    @on(SearchProgress)
+    def _search_progress(self, message: SearchProgress) -> None:
+        checked, total, matched = message.checked, message.total, message.matched
         self._query_status(
             Text(f"searching bodies: {checked:,}/{total:,}, {matched:,} match", style="cyan")
         )
 
-    def search_finished(self, text: str, ids: frozenset[int], checked: int) -> None:
+    @on(SearchDone)
+    def _search_done(self, message: SearchDone) -> None:
+        text, ids, checked = message.text, message.ids, message.checked
         if text != self.query_text:
             return
         self.body_matches = ids
+        self._bodies_read = (time.strftime("%H:%M:%S"), checked)
         self.show_jobs()
-        self._query_status(
-            Text(
-                f"{len(ids):,} of {checked:,} jobs match (bodies as of "
-                f"{time.strftime('%H:%M:%S')}; enter re-runs)",
-                style="green",
-            )
-        )
 
     def _query_status(self, text: Text | None) -> None:
         status = self.query_one("#query-status", Static)
@@ -615,10 +960,14 @@ class MainScreen(ActionsMixin, Screen[None]):
     def action_toggle_lifecycle(self) -> None:
         switcher = self.query_one(ContentSwitcher)
         showing = switcher.current == "lifecycle-view"
+        in_side = self._focused_pane() == "side"
         switcher.current = "detail" if showing else "lifecycle-view"
         self.query_one("#side").border_title = self._detail_title() if showing else "Lifecycle"
         if not showing:
             self.update_lifecycle()
+        if in_side or self.narrow:
+            # Narrow: no room beside the jobs, so the diagram (or the detail) opens over them.
+            self._open_side("#detail" if showing else "#lifecycle-view")
 
     def action_state(self, state: str | None) -> None:
         self.state_filter = state
@@ -640,8 +989,12 @@ class MainScreen(ActionsMixin, Screen[None]):
             focused.add_class("hidden")
             self.run_query("")
             self._query_status(None)
+        elif self.maximized is not None:
+            self.action_zoom()
         elif self._focused_pane() == "side":
-            self.query_one(JobList).focus()
+            self.remove_class("-side-open")  # narrow: the jobs list shows again
+            job_list = self.query_one(JobList)
+            self.call_after_refresh(job_list.focus)
         elif self._focused_pane() == "jobs":
             self.query_one(TubesTable).focus()
         elif self.query_one(ContentSwitcher).current == "lifecycle-view":
@@ -725,21 +1078,25 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.query_one("#breakdown-pane").display = False
         # Health hints are about one server: beside fleet sums they would mislead.
         self.query_one(ProblemList).display = not fleet_app.all_view
-        snapshot = self.sv.snapshot
         if fleet_app.all_view:
             self.show_fleet()
-        elif snapshot is not None:
-            self.show_snapshot(snapshot)
+        elif self.refreshed is not None:
+            self.show_snapshot()
         else:
             self.query_one(TubesTable).update_tubes({}, {}, {})
             self._title_tubes(0)
         self.show_jobs()
 
-    def server_switched(self) -> None:
-        """The app now talks to another server: forget the last one's jobs and detail."""
+    def server_switched(self, generation: int) -> None:
+        """The app now talks to another server: forget the last one's jobs and detail.
+
+        Results about the previous server (an older ``generation``) are dropped from now on.
+        """
         fleet_app = self.fleet_app
         if fleet_app is None:
             return
+        self.generation = generation
+        self.snapshot = self.refreshed = self.inventory = None
         self.reset_actions()
         self.current_job_id = None
         self.current_job = None
@@ -748,12 +1105,14 @@ class MainScreen(ActionsMixin, Screen[None]):
         bar.address = fleet_app.address
         bar.read_only = fleet_app.read_only
         bar.show_stats({}, {}, {})
+        self.show_binlog(None)
         bar.set_status("connecting")
         self.query_one(ConnectionBanner).hide()
         self.remove_class("stale")
         job_list = self.query_one(JobList)
         job_list.clear_marks()
         self.query_one("#scan-progress", ProgressBar).remove_class("hidden")
+        self.query_one("#scan-status", Static).update("")
         detail = self.query_one(JobDetail)
         detail.show_message(f"Jobs of {fleet_app.server_label}: pick one in the jobs pane")
         self.query_one("#side").border_title = Text("Job")

@@ -27,7 +27,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
 
-from stalkview.format import count_cells, duration_cells
+from stalkview.format import count_cells, duration_cells, printable
 from stalkview.model import is_poison, job_type, preview, safe_line, shorten
 
 if TYPE_CHECKING:
@@ -40,6 +40,8 @@ PREVIEW_CACHE_SIZE = 20_000
 # render time, so resizing the pane never invalidates them.
 PREVIEW_WIDTH = 300
 TYPE_WIDTH = 16
+TUBE_WIDTH = 16
+"""At most this many cells of a tube name in the ``tube`` column (longer names end in …)."""
 _NAMESPACE_SEPARATORS = ("\\", "::")
 
 
@@ -57,7 +59,7 @@ def type_label(kind: str) -> str:
     return shorten(kind, TYPE_WIDTH)
 
 
-MIN_BODY_WIDTH = 16
+MIN_BODY_WIDTH = 28
 WANTED_INTERVAL = 0.1
 NEARBY = 2000
 GUTTER = 3  # mark, poison marker, space
@@ -72,6 +74,14 @@ class _Column:
     # Columns with a higher rank are dropped first when the pane is narrow; 0 never.
     drop: int = 0
 
+
+#: (key, label) of every column but the body, in display order.
+ALL_COLUMNS = (
+    ("id", "id"), ("tube", "tube"), ("state", "state"), ("pri", "pri"), ("age", "age"),
+    ("delay", "delay"), ("ttr", "ttr"), ("time_left", "left"), ("reserves", "resv"),
+    ("timeouts", "tout"), ("releases", "rels"), ("buries", "bury"), ("kicks", "kick"),
+    ("type", "type"),
+)  # fmt: skip
 
 _STATE_CLASSES = {
     "ready": "joblist--ready",
@@ -167,6 +177,18 @@ class JobList(ScrollView, can_focus=True):
         def control(self) -> JobList:
             return self.job_list
 
+    class ColumnsChanged(Message):
+        """The width now shows other columns; ``hidden`` are the labels left out."""
+
+        def __init__(self, job_list: JobList, hidden: tuple[str, ...]) -> None:
+            super().__init__()
+            self.job_list = job_list
+            self.hidden = hidden
+
+        @property
+        def control(self) -> JobList:
+            return self.job_list
+
     class BodiesWanted(Message):
         """Visible rows lack a body preview: the app should fetch these bodies and
         hand them to ``set_bodies``."""
@@ -204,8 +226,13 @@ class JobList(ScrollView, can_focus=True):
         self._poison: LRUCache[tuple[int, int, int, int, int, int], bool] = LRUCache(4096)
         self._id_width = 2
         self._pri_width = 3
-        self._layout_key: tuple[int, int, int] = (-1, -1, -1)
+        self._tube_width = 4
+        #: A ``tube`` column, for a list across tubes (the CLI's ``jobs`` has one too).
+        self._show_tube = False
+        self._layout_key: tuple[int, int, int, int, bool] = (-1, -1, -1, -1, False)
         self._columns: list[_Column] = []
+        #: The labels of the columns the width leaves out.
+        self.hidden_columns: tuple[str, ...] = ()
         self._body_width = 0
         self._wanted_pending = False
         self._wanted_last = 0.0
@@ -254,6 +281,13 @@ class JobList(ScrollView, can_focus=True):
         self._scroll_cursor_into_view()
         self.refresh()
         self._note_cursor()
+
+    def show_tube_column(self, show: bool) -> None:
+        """Show the ``tube`` column (the list spans several tubes) or not."""
+        if show != self._show_tube:
+            self._show_tube = show
+            self._line_cache.clear()
+            self.refresh()
 
     def set_bodies(self, bodies: Mapping[int, bytes | None]) -> None:
         """Cache previews and job types of these jobs (``None``: the job is gone)."""
@@ -387,6 +421,10 @@ class JobList(ScrollView, can_focus=True):
         top = self.scroll_offset.y
         return range(top, min(len(self._jobs), top + self._body_height))
 
+    def visible_ids(self) -> tuple[int, ...]:
+        """Ids of the rows on screen now."""
+        return tuple(job.id for job in self._visible_jobs())
+
     def _visible_jobs(self) -> Iterable[JobInfo]:
         jobs = self._jobs
         return (jobs[i] for i in self._visible_range())
@@ -444,28 +482,44 @@ class JobList(ScrollView, can_focus=True):
             return
         id_width = max(self._id_width, *(len(str(jobs[i].id)) for i in rows))
         pri_width = max(self._pri_width, *(len(str(jobs[i].pri)) for i in rows))
-        if (id_width, pri_width) != (self._id_width, self._pri_width):
-            self._id_width, self._pri_width = id_width, pri_width
+        tube_width = self._tube_width
+        if self._show_tube:
+            widest = max(cell_len(printable(jobs[i].tube)) for i in rows)
+            tube_width = max(tube_width, min(widest, TUBE_WIDTH))
+        if (id_width, pri_width, tube_width) != (
+            self._id_width,
+            self._pri_width,
+            self._tube_width,
+        ):
+            self._id_width, self._pri_width, self._tube_width = id_width, pri_width, tube_width
             self._line_cache.clear()
 
     def _layout(self, width: int) -> list[_Column]:
-        key = (width, self._id_width, self._pri_width)
+        key = (width, self._id_width, self._pri_width, self._tube_width, self._show_tube)
         if key == self._layout_key:
             return self._columns
+        # Rank: who goes first when the pane is narrow (highest first; 0 never). The
+        # body preview and the job type say what a job is: the numbers go before them.
         columns = [
             _Column("id", "id", self._id_width),
+            *(
+                # Across tubes the tube says most after the state: it goes last.
+                [_Column("tube", "tube", self._tube_width, right=False, drop=1)]
+                if self._show_tube
+                else []
+            ),
             _Column("state", "state", 8, right=False),
-            _Column("pri", "pri", self._pri_width, drop=4),
-            _Column("age", "age", 5, drop=3),
-            _Column("delay", "delay", 5, drop=9),
-            _Column("ttr", "ttr", 5, drop=10),
-            _Column("time_left", "left", 5, drop=2),
-            _Column("reserves", "resv", 4, drop=6),
-            _Column("timeouts", "tout", 4, drop=5),
-            _Column("releases", "rels", 4, drop=8),
-            _Column("buries", "bury", 4, drop=7),
-            _Column("kicks", "kick", 4, drop=11),
-            _Column("type", "type", TYPE_WIDTH, right=False, drop=1),
+            _Column("pri", "pri", self._pri_width, drop=6),
+            _Column("age", "age", 5, drop=4),
+            _Column("delay", "delay", 5, drop=11),
+            _Column("ttr", "ttr", 5, drop=12),
+            _Column("time_left", "left", 5, drop=5),
+            _Column("reserves", "resv", 4, drop=7),
+            _Column("timeouts", "tout", 4, drop=8),
+            _Column("releases", "rels", 4, drop=10),
+            _Column("buries", "bury", 4, drop=9),
+            _Column("kicks", "kick", 4, drop=13),
+            _Column("type", "type", TYPE_WIDTH, right=False, drop=2),
         ]
 
         def fixed(cols: list[_Column]) -> int:
@@ -479,6 +533,13 @@ class JobList(ScrollView, can_focus=True):
         self._columns = columns
         self._body_width = max(0, width - fixed(columns))
         self._layout_key = key
+        kept = {c.key for c in columns}
+        hidden = tuple(
+            label for k, label in ALL_COLUMNS if k not in kept and (k != "tube" or self._show_tube)
+        )
+        if hidden != self.hidden_columns:
+            self.hidden_columns = hidden
+            self.post_message(self.ColumnsChanged(self, hidden))
         return columns
 
     def _style(self, name: str) -> Style:
@@ -601,6 +662,8 @@ class JobList(ScrollView, can_focus=True):
     ) -> tuple[str, Style | None]:
         if key == "id":
             return str(job.id), self._style("joblist--poison") if poison else None
+        if key == "tube":
+            return printable(job.tube), None
         if key == "state":
             cls = _STATE_CLASSES.get(job.state)
             return job.state, self._style(cls) if cls else None
