@@ -192,6 +192,8 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.current_job_id: int | None = None
         self.current_job: JobInfo | None = None
         self.hints: list[Hint] = []
+        #: When the last body search finished, and how many bodies it read.
+        self._bodies_read: tuple[str, int] | None = None
         self.log_report: LogReport | None = None
         #: The runaway-binlog hints of the last inventory pass (model/logsize.py).
         self.log_hints: list[Hint] = []
@@ -585,9 +587,22 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     @on(Input.Submitted, "#tube-filter")
     def _tube_filter_submitted(self, event: Input.Submitted) -> None:
+        table = self.query_one(TubesTable)
         if not event.value:
             event.input.add_class("hidden")
-        self.query_one(TubesTable).focus()
+        else:
+            # Enter picks the match (the exact name, else the first row shown): its jobs show.
+            match = self._tube_match(event.value)
+            if match is not None:
+                table.select_tube(match)
+        table.focus()
+
+    def _tube_match(self, text: str) -> str | None:
+        table = self.query_one(TubesTable)
+        shown = table.shown_tubes()
+        if text in shown:
+            return text
+        return shown[0] if shown else None
 
     def _apply_tube_filter(self, text: str) -> None:
         table = self.query_one(TubesTable)
@@ -640,10 +655,27 @@ class MainScreen(ActionsMixin, Screen[None]):
         title.append(f" · {self.state_filter or 'all states'} · {len(jobs):,}")
         if self.job_query is not None and not self.job_query.is_empty:
             title.append(f" · search: {self.job_query}", style="italic")
+            self._count_matches(len(jobs))
         hidden = job_list.hidden_columns
         if hidden:
             title.append(f"  hidden: {' '.join(hidden)} (enter)", style="dim")
         self._set_title("#jobs-pane", title)
+
+    def _count_matches(self, shown: int) -> None:
+        """The search status says how many jobs the list shows, whatever changed since."""
+        query = self.job_query
+        if query is None or self.query_one("#job-query", Input).has_focus:
+            return  # while a new search is typed, the status is its help or its error
+        if not (query.needs_body or query.needs_type):
+            self._query_status(Text(f"{shown:,} jobs match", style="green"))
+        elif self._bodies_read is not None:
+            at, checked = self._bodies_read
+            self._query_status(
+                Text(
+                    f"{shown:,} jobs match (of {checked:,} bodies read at {at}; enter re-runs)",
+                    style="green",
+                )
+            )
 
     def _set_title(self, selector: str, title: Text) -> None:
         # A border title change repaints the pane: only when the text differs.
@@ -798,6 +830,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.query_text = text
         self.job_query = None if query.is_empty else query
         self.body_matches = None
+        self._bodies_read = None
         if self.job_query is not None and (query.needs_body or query.needs_type):
             candidates = [
                 job for job in self.selected_jobs_unsearched() if query.matches_stats(job)
@@ -808,9 +841,6 @@ class MainScreen(ActionsMixin, Screen[None]):
         elif self.job_query is None:
             self._query_status(None)
         self.show_jobs()
-        if self.job_query is not None and not (query.needs_body or query.needs_type):
-            count = len(self.query_one(JobList).jobs)
-            self._query_status(Text(f"{count:,} jobs match", style="green"))
         self.query_one(JobList).focus()
         return True
 
@@ -827,14 +857,8 @@ class MainScreen(ActionsMixin, Screen[None]):
         if text != self.query_text:
             return
         self.body_matches = ids
+        self._bodies_read = (time.strftime("%H:%M:%S"), checked)
         self.show_jobs()
-        self._query_status(
-            Text(
-                f"{len(ids):,} of {checked:,} jobs match (bodies as of "
-                f"{time.strftime('%H:%M:%S')}; enter re-runs)",
-                style="green",
-            )
-        )
 
     def _query_status(self, text: Text | None) -> None:
         status = self.query_one("#query-status", Static)
