@@ -298,7 +298,14 @@ def test_draining_words(draining: str, hinted: bool) -> None:
 
 
 def described(hints: list[Hint]) -> list[tuple[str, str, str | None, str, int | None]]:
+    """(level, headline, state, kind, job); every hint also names its tube and says its short."""
+    for h in hints:
+        assert h.short == h.headline, h
+        assert h.tube == (None if h.kind in SERVER_KINDS else "emails"), h
     return [(h.level, h.headline, h.state, h.kind, h.job) for h in hints]
+
+
+SERVER_KINDS = ("draining", "no-workers", "timeouts")
 
 
 @pytest.mark.parametrize(
@@ -361,10 +368,24 @@ def test_not_draining_at_its_threshold(idle: float | None, hinted: bool) -> None
     if not hinted:
         assert hints == []
         return
-    (hint,) = hints
-    assert hint.level == "warning" and hint.kind == "not-draining" and hint.state == "ready"
-    assert hint.headline == "not draining"
-    assert hint.text.startswith("not draining: 4 ready jobs, 2 watching, no reserve or delete for ")
+    assert described(hints) == [("warning", "not draining", "ready", "not-draining", None)]
+    assert hints[0].text.startswith("not draining: 4 ready jobs, 2 watching, no reserve or delete")
+    if idle == 30.0:
+        assert hints[0].text.endswith(" for 30s")
+
+
+@pytest.mark.parametrize(
+    ("pause", "left", "kinds"),
+    [
+        (60, 0, ["not-draining"]),  # a pause that is over does not excuse an idle tube
+        (0, 5, ["not-draining"]),  # nor does a time left without a pause
+        (60, 1, ["paused"]),
+        (1, 1, ["paused"]),
+    ],
+)
+def test_only_a_running_pause_excuses_not_draining(pause: int, left: int, kinds: list[str]) -> None:
+    stats_ = tube(current_jobs_ready=4, current_watching=2, pause=pause, pause_time_left=left)
+    assert [h.kind for h in tube_hints_of(stats_, TubeRates(idle_for=60.0))] == kinds
 
 
 def test_not_draining_needs_watchers_ready_jobs_and_no_pause() -> None:
@@ -383,15 +404,19 @@ def test_not_draining_needs_watchers_ready_jobs_and_no_pause() -> None:
 
 
 def test_server_hint_headlines_states_and_kinds() -> None:
+    (buried,) = server_hints_of(stats(current_jobs_buried=1))
+    assert (buried.tube, buried.short, buried.kind) == (None, "1 buried job", "buried")
     hints = server_hints_of(
         stats(draining="true", current_jobs_ready=2, current_workers=0, current_jobs_buried=1),
         ServerRates(timeouts=1.0, timeouts_long=0.1),
     )
-    assert described(hints) == [
+    assert described(hints[:2]) == [
         ("error", "draining", None, "draining", None),
         ("warning", "no workers", "ready", "no-workers", None),
-        ("warning", "1 buried job", "buried", "buried", None),
-        ("warning", "TTR timeout spike", None, "timeouts", None),
+    ]
+    assert [(h.short, h.state, h.kind) for h in hints[2:]] == [
+        ("1 buried job", "buried", "buried"),
+        ("TTR timeout spike", None, "timeouts"),
     ]
     (steady,) = server_hints_of(stats(), ServerRates(timeouts=0.5, timeouts_long=0.5))
     assert described([steady]) == [("info", "TTR timeouts: 0.5/s", None, "timeouts", None)]
