@@ -155,12 +155,12 @@ def _binlog_arg(pid: str, proc: Path) -> str | None:
 
 
 def _readable(directory: str) -> bool:
+    # A server that just started may listen before it creates binlog.1.
     try:
         names = [n for n in os.listdir(directory) if n.startswith("binlog.")]
-        if not names:
-            return False
-        with open(os.path.join(directory, names[0]), "rb") as f:
-            f.read(4)
+        if names:
+            with open(os.path.join(directory, names[0]), "rb") as f:
+                f.read(4)
     except OSError:
         return False
     return True

@@ -210,6 +210,8 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.snapshot: Snapshot | None = None
         self.refreshed: ServerRefreshed | None = None
         self.inventory: Inventory | None = None
+        #: When the jobs list may next be redrawn while the first scan streams jobs in.
+        self._next_stream = 0.0
         #: The server the results shown are about (the fleet app switches servers).
         self.generation = 0
 
@@ -254,6 +256,7 @@ class MainScreen(ActionsMixin, Screen[None]):
                 yield Input(placeholder=QUERY_HELP, id="job-query", classes="hidden")
                 yield Static("", id="query-status", classes="hidden")
                 yield ProgressBar(id="scan-progress", show_eta=False)
+                yield Static("", id="scan-status", classes="hidden")
                 yield JobList(id="jobs", empty_message="Scanning jobs…")
             with ContentSwitcher(initial="detail", id="side"):
                 yield JobDetail(id="detail")
@@ -640,6 +643,8 @@ class MainScreen(ActionsMixin, Screen[None]):
             title.append(" · ")
         title.append("all tubes" if self.tube is None else self.tube, style="bold")
         title.append(f" · {self.state_filter or 'all states'} · {len(jobs):,}")
+        if inventory is None or not inventory.scanned:
+            title.append(" · scanning…", style="italic")
         if self.job_query is not None and not self.job_query.is_empty:
             title.append(f" · search: {self.job_query}", style="italic")
             self._count_matches(len(jobs))
@@ -672,12 +677,27 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     @on(InventoryProgress)
     def _inventory_progress(self, message: InventoryProgress) -> None:
+        """The first scan's progress: how many found, how fast, how long at most, and
+        which announced jobs are still missing (the two largest groups)."""
         progress = message.progress
+        self.inventory = message.inventory
         bar = self.query_one("#scan-progress", ProgressBar)
         bar.update(total=max(progress.expected, progress.found, 1), progress=progress.found)
-        self._set_title(
-            "#jobs-pane", Text(f"Jobs · scanning… {progress.found:,} of ~{progress.expected:,}")
-        )
+        status = self.query_one("#scan-status", Static)
+        lines = [f"scanning: {progress.summary()}"]
+        lines += [str(m) for m in progress.missing[:2]]
+        if len(progress.missing) > 2:
+            lines[-1] += f" (and {len(progress.missing) - 2} more tube/state groups)"
+        # Tube names come from the server: shown as plain text, never as markup.
+        status.update(Text("\n".join(lines), style="dim"))
+        status.remove_class("hidden")
+        # Jobs appear as the scan finds them, the heads first. Redrawing the list costs
+        # more as it grows: at most a tenth of the UI's time goes to it.
+        now = time.monotonic()
+        if now >= self._next_stream and progress.found:
+            started = time.perf_counter()
+            self.show_jobs()
+            self._next_stream = now + max(0.25, 10 * (time.perf_counter() - started))
 
     @on(InventoryUpdated)
     def _inventory_updated(self, message: InventoryUpdated) -> None:
@@ -687,6 +707,7 @@ class MainScreen(ActionsMixin, Screen[None]):
             self.show_jobs()
         if message.first:
             self.query_one("#scan-progress", ProgressBar).add_class("hidden")
+            self.query_one("#scan-status", Static).add_class("hidden")
         job_id = self.detail_job_id()
         if job_id is not None:
             self.sv.refresh_job(job_id)
@@ -758,6 +779,12 @@ class MainScreen(ActionsMixin, Screen[None]):
         if detail.job is None:
             return Text("Job")
         return self._job_title(detail.job.id, " · gone" if detail.gone else "")
+
+    def shown_job_ids(self) -> tuple[int, ...]:
+        """Ids of the job rows on screen now (and the one in the detail pane)."""
+        ids = self.query_one(JobList).visible_ids()
+        shown = self.detail_job_id()
+        return ids if shown is None else (*ids, shown)
 
     def detail_job_id(self) -> int | None:
         """The job the detail pane shows, while it is still there to follow."""
@@ -1055,6 +1082,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         job_list = self.query_one(JobList)
         job_list.clear_marks()
         self.query_one("#scan-progress", ProgressBar).remove_class("hidden")
+        self.query_one("#scan-status", Static).update("")
         detail = self.query_one(JobDetail)
         detail.show_message(f"Jobs of {fleet_app.server_label}: pick one in the jobs pane")
         self.query_one("#side").border_title = Text("Job")
