@@ -194,6 +194,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.hints: list[Hint] = []
         #: When the last body search finished, and how many bodies it read.
         self._bodies_read: tuple[str, int] | None = None
+        self._subtitle = ""
         self.log_report: LogReport | None = None
         #: The runaway-binlog hints of the last inventory pass (model/logsize.py).
         self.log_hints: list[Hint] = []
@@ -464,6 +465,14 @@ class MainScreen(ActionsMixin, Screen[None]):
         if self.tube is not None:
             infos += [h for h in self.hints_by_tube.get(None, []) if h.level == "info"]
         self.query_one(ProblemList).show_problems(self.problems, ages, infos)
+        count = len(self.problems)
+        subtitle = ""
+        if count:
+            noun = "problem" if count == 1 else "problems"
+            subtitle = f"{count:,} {noun} · tab to the list, enter shows the jobs"
+        if self._subtitle != subtitle:
+            self._subtitle = subtitle
+            self.query_one("#tubes-pane").border_subtitle = subtitle
 
     def _title_tubes(self, count: int) -> None:
         self._tube_count = count
