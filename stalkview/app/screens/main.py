@@ -59,6 +59,7 @@ from stalkview.model import (
 )
 from stalkview.model.logsize import LogReport, log_hints
 from stalkview.model.problems import (
+    STORM_MIN_JOBS,
     ProblemBook,
     held_hints,
     poison_hints,
@@ -422,7 +423,12 @@ class MainScreen(ActionsMixin, Screen[None]):
         if inventory is not None and inventory.scanned:
             now = time.monotonic()
             jobs = held_hints(inventory.select(None, "reserved"), snapshot.tubes, now)
-            jobs += storm_hints(inventory.select(None, "delayed"), now, rates.rates)
+            stormy = {
+                name: inventory.select(name, "delayed")
+                for name, stats in snapshot.tubes.items()
+                if int(stats.get("current-jobs-delayed", 0) or 0) >= STORM_MIN_JOBS
+            }
+            jobs += storm_hints(stormy, now, rates.rates)
             rose = inventory.timeouts_rose
             known = inventory.jobs
             jobs += poison_hints((known[i] for i in rose if i in known), rose, now)
