@@ -39,6 +39,10 @@ class CliError(Exception):
     """A problem to report in one line, with exit status 1."""
 
 
+class UsageError(CliError):
+    """A command line that cannot work as given: one line, exit status 2."""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
@@ -97,6 +101,23 @@ ADDRESS_HELP = (
 def _address(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("address", metavar="ADDRESS", help=ADDRESS_HELP)
     _config_option(parser)
+
+
+def _address_or_log(parser: argparse.ArgumentParser, live: str) -> None:
+    """ADDRESS, optional when ``--binlog DIR`` names a log to read instead."""
+    parser.add_argument(
+        "address",
+        metavar="ADDRESS",
+        nargs="?",
+        help=ADDRESS_HELP + " (leave out with --binlog: read the log alone)",
+    )
+    _config_option(parser)
+    parser.add_argument(
+        "--binlog",
+        metavar="DIR",
+        help=f"beanstalkd's -b directory; with ADDRESS {live}, without it the jobs "
+        "a restart would bring back are read from the log alone (a stopped or crashed server)",
+    )
 
 
 def _addresses(parser: argparse.ArgumentParser) -> None:
@@ -170,9 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "jobs",
         "list every job, in the order the server will hand them out",
-        f"{PROG} jobs localhost:11300 --tube emails --state buried --json --bodies",
+        f"{PROG} jobs localhost:11300 --tube emails --state buried --json --bodies\n"
+        f"  {PROG} jobs --binlog /var/lib/beanstalkd      (a stopped server: its log alone)",
     )
-    _address(p)
+    _address_or_log(p, "the inventory starts from the log's job ids (no id scan)")
     p.add_argument("--tube", help="only jobs in this tube")
     p.add_argument("--state", choices=STATES, help="only jobs in this state")
     p.add_argument("--bodies", action="store_true", help="include bodies (a preview in tables)")
@@ -182,17 +204,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="print JSON Lines: stats-job fields under the server's names (+ body)",
     )
 
-    p = add("peek", "print one job's stats and body", f"{PROG} peek localhost:11300 42")
-    _address(p)
+    p = add(
+        "peek",
+        "print one job's stats and body",
+        f"{PROG} peek localhost:11300 42\n  {PROG} peek --binlog /var/lib/beanstalkd 42",
+    )
+    _address_or_log(p, "the server answers (the log is not needed for one job)")
     p.add_argument("id", metavar="ID", type=_job_id, help="the job id")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = add(
         "export",
         "write jobs with their fields and bodies as JSON Lines",
-        f"{PROG} export localhost --tube emails --state buried -o buried.jsonl",
+        f"{PROG} export localhost --tube emails --state buried -o buried.jsonl\n"
+        f"  {PROG} export --binlog /var/lib/beanstalkd -o jobs.jsonl   (then: import NEWADDR)",
     )
-    _address(p)
+    _address_or_log(p, "the inventory starts from the log's job ids (no id scan)")
     p.add_argument("--tube", help="only jobs in this tube")
     p.add_argument("--state", choices=STATES, help="only jobs in this state")
     p.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
@@ -549,9 +576,32 @@ def _job_row(job: JobInfo, now: float) -> list[object]:
     ]
 
 
-async def cmd_jobs(args: argparse.Namespace) -> int:
-    import time
+def _read_log(directory: str) -> Any:
+    """The binlog in ``directory``, read (problems on stderr), or a one-line CliError."""
+    from stalkview.binlog import BinlogError
+    from stalkview.recovery import read_log
 
+    try:
+        log = read_log(directory)
+    except BinlogError as exc:
+        raise CliError(str(exc)) from None
+    for problem in log.problems:
+        sys.stderr.write(f"{PROG}: warning: {problem}; the server would stop reading there too\n")
+    return log
+
+
+def _need_address_or_log(args: argparse.Namespace) -> None:
+    if args.address is None and not args.binlog:
+        raise UsageError(
+            f"'{args.command}' needs a server ADDRESS, or --binlog DIR to read a stopped "
+            "server's log"
+        )
+
+
+async def cmd_jobs(args: argparse.Namespace) -> int:
+    _need_address_or_log(args)
+    if args.address is None:
+        return _jobs_from_log(args)
     client = await _connect(_address_of(args))
     progress = _Progress(sys.stderr)
     try:
@@ -567,6 +617,32 @@ async def cmd_jobs(args: argparse.Namespace) -> int:
             bodies = await inventory.peek_bodies([j.id for j in jobs], limit=limit)
     finally:
         await client.close()
+    _print_jobs(args, jobs, bodies)
+    return 0
+
+
+def _jobs_from_log(args: argparse.Namespace) -> int:
+    from stalkview.recovery import describe, log_jobs
+
+    log = _read_log(args.binlog)
+    jobs = log_jobs(log, args.tube, args.state)
+    bodies: dict[int, bytes] = {}
+    if args.bodies:
+        limit = None if args.json else PREVIEW * 4
+        by_id = {j.id: log.jobs[j.id] for j in jobs}
+        bodies = {
+            job.id: body if limit is None else body[:limit]
+            for job, body in log.bodies(list(by_id.values()))
+        }
+    if not args.json:
+        sys.stderr.write(f"from the log {describe(log)} (not a live server)\n")
+    _print_jobs(args, jobs, bodies)
+    return 0
+
+
+def _print_jobs(args: argparse.Namespace, jobs: list[JobInfo], bodies: dict[int, bytes]) -> None:
+    import time
+
     if args.json:
         out = []
         for job in jobs:
@@ -578,7 +654,7 @@ async def cmd_jobs(args: argparse.Namespace) -> int:
                 obj.update(_body_fields(body))
             out.append(_json_line(obj))
         _print_lines(out)
-        return 0
+        return
     now = time.monotonic()
     headers = list(JOB_COLUMNS) + (["body"] if args.bodies else [])
     rows = []
@@ -592,10 +668,24 @@ async def cmd_jobs(args: argparse.Namespace) -> int:
     _print_lines(fmt.table(headers, rows, align=align))
     scope = " ".join(x for x in (args.tube and f"tube {args.tube}", args.state) if x)
     sys.stderr.write(f"{fmt.count(len(jobs))} jobs{' (' + scope + ')' if scope else ''}\n")
-    return 0
+
+
+def _peek_log(args: argparse.Namespace) -> tuple[dict[str, Any], bytes]:
+    log = _read_log(args.binlog)
+    job = log.jobs.get(args.id)
+    if job is None:
+        raise CliError(
+            f"job {args.id} is not in the log {args.binlog}: it was deleted, or put while "
+            "the server ran without -b"
+        )
+    return job.to_stats(), log.body(job)
 
 
 async def cmd_peek(args: argparse.Namespace) -> int:
+    _need_address_or_log(args)
+    if args.address is None:
+        stats, body = _peek_log(args)
+        return _print_peek(args, stats, body)
     client = await _connect(_address_of(args))
     try:
         stats, job = await client.run_many([commands.stats_job(args.id), commands.peek(args.id)])
@@ -608,7 +698,10 @@ async def cmd_peek(args: argparse.Namespace) -> int:
             )
         if isinstance(reply, Error):
             raise reply
-    body: bytes = job.body
+    return _print_peek(args, stats, job.body)
+
+
+def _print_peek(args: argparse.Namespace, stats: dict[str, Any], body: bytes) -> int:
     if args.json:
         print(_json_line({**stats, **_body_fields(body)}))
         return 0
@@ -750,6 +843,9 @@ class _CountProgress:
 async def cmd_export(args: argparse.Namespace) -> int:
     from stalkview.transfer import export_jobs
 
+    _need_address_or_log(args)
+    if args.address is None:
+        return _export_log(args)
     target = _one_target(args, args.address)
     progress = _CountProgress(sys.stderr, "exported")
     client = await _connect(target.address)
@@ -782,6 +878,35 @@ async def cmd_export(args: argparse.Namespace) -> int:
         await client.close()
     where = "" if args.output in (None, "-") else f" to {args.output}"
     sys.stderr.write(f"exported {_n_jobs(count)} from {target.label}{where}\n")
+    return 0
+
+
+def _export_log(args: argparse.Namespace) -> int:
+    from stalkview.recovery import describe, export_log
+
+    log = _read_log(args.binlog)
+    progress = _CountProgress(sys.stderr, "exported")
+    try:
+        if args.output in (None, "-"):
+            count = export_log(
+                log, sys.stdout, tube=args.tube, state=args.state, on_progress=progress
+            )
+        else:
+            try:
+                stream = open(args.output, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+            except OSError as exc:
+                raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+            with stream:
+                count = export_log(
+                    log, stream, tube=args.tube, state=args.state, on_progress=progress
+                )
+    finally:
+        progress.clear()
+    where = "" if args.output in (None, "-") else f" to {args.output}"
+    sys.stderr.write(
+        f"exported {_n_jobs(count)} from the log {describe(log)}{where}; "
+        "reserved jobs as ready, delayed ones with the delay left now\n"
+    )
     return 0
 
 
@@ -908,6 +1033,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code if isinstance(code, int) else (0 if code is None else 2)
     except KeyboardInterrupt:
         return 130
+    except UsageError as exc:
+        _fail(str(exc))
+        return 2
     except (CliError, AddressError, Error) as exc:
         _fail(str(exc))
         return 1

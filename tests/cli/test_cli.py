@@ -205,7 +205,7 @@ def test_address_goes_to_the_app_and_subcommand_names_are_not_addresses(
         ("demo", True, 3.0),
     ]
     assert main(["export"]) == 2
-    assert "required: ADDRESS" in capsys.readouterr().err
+    assert "needs a server ADDRESS, or --binlog DIR" in capsys.readouterr().err
 
     assert main(["host:99999"]) == 1  # a bad address never reaches the app
     assert len(calls) == 4
