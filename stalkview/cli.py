@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import base64
 import json
+import shutil
 import sys
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import IO, Any, NoReturn
@@ -32,7 +33,7 @@ from stalkview.inventory import STATES, Inventory, JobInfo, ScanProgress
 PROG = "stalkview"
 PREVIEW = 60
 #: Options of the app command line that take a value (skipped when looking for the address).
-_VALUE_OPTIONS = ("--interval", "--config")
+_VALUE_OPTIONS = ("--interval", "--config", "--scan-budget")
 
 
 class CliError(Exception):
@@ -60,6 +61,32 @@ def _positive(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 seconds")
     return value
+
+
+def _budget(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number: give a percentage of one server CPU, e.g. 25"
+        ) from None
+    if not 0 < value <= 100:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is out of range: give a percentage of one server CPU, more than 0 "
+            "and at most 100 (100 is full speed)"
+        )
+    return value
+
+
+def _scan_budget_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scan-budget",
+        type=_budget,
+        default=None,
+        metavar="PCT",
+        help="most of one server CPU the job scan may take, in percent, measured from the "
+        "server's own rusage (default: the config's scan_budget, else 25; 100: full speed)",
+    )
 
 
 def _job_id(text: str) -> int:
@@ -90,6 +117,7 @@ def _app_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--read-only", action="store_true", help="disable every action that changes the server"
     )
+    _scan_budget_option(parser)
 
 
 ADDRESS_HELP = (
@@ -201,8 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--json",
         action="store_true",
-        help="print JSON Lines: stats-job fields under the server's names (+ body)",
+        help="print JSON Lines as the jobs are found (the heads of each tube and state "
+        "first, then newest first): stats-job fields under the server's names (+ body)",
     )
+    _scan_budget_option(p)
 
     p = add(
         "peek",
@@ -223,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tube", help="only jobs in this tube")
     p.add_argument("--state", choices=STATES, help="only jobs in this state")
     p.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    _scan_budget_option(p)
 
     p = add(
         "import",
@@ -367,11 +398,12 @@ class _Progress:
     def __call__(self, p: ScanProgress) -> None:
         if not self.enabled:
             return
-        bar = fmt.progress_bar(p.found, p.expected)
-        self.stream.write(
-            f"\r{bar}  {fmt.count(p.found)} of {fmt.count(p.expected)} jobs, "
-            f"{fmt.count(p.scanned)} ids scanned\x1b[K"
-        )
+        bar = fmt.progress_bar(p.found, p.expected, width=20)
+        line = f"{bar}  {p.summary()}"
+        if p.missing:
+            line += f" · {p.missing[0]}"
+        width = shutil.get_terminal_size((120, 24)).columns - 1
+        self.stream.write(f"\r{line[:width]}\x1b[K")
         self.stream.flush()
         self.drawn = True
 
@@ -389,6 +421,12 @@ def _config(args: argparse.Namespace) -> Config:
         return load_config(getattr(args, "config", None))
     except ConfigError as exc:
         raise CliError(str(exc)) from None
+
+
+def _scan_budget(args: argparse.Namespace) -> float:
+    """--scan-budget, else the config's scan_budget (25 without one)."""
+    given: float | None = getattr(args, "scan_budget", None)
+    return given if given is not None else _config(args).scan_budget
 
 
 def _targets(args: argparse.Namespace, words: Sequence[str]) -> list[Target]:
@@ -605,7 +643,13 @@ async def cmd_jobs(args: argparse.Namespace) -> int:
     client = await _connect(_address_of(args))
     progress = _Progress(sys.stderr)
     try:
-        inventory = Inventory(client)
+        inventory = Inventory(client, budget=_scan_budget(args))
+        if args.json:
+            try:
+                await _stream_jobs(inventory, args, progress)
+            finally:
+                progress.clear()
+            return 0
         try:
             await inventory.scan(progress)
         finally:
@@ -613,8 +657,7 @@ async def cmd_jobs(args: argparse.Namespace) -> int:
         jobs = inventory.select(args.tube, args.state)
         bodies: dict[int, bytes] = {}
         if args.bodies and jobs:
-            limit = None if args.json else PREVIEW * 4
-            bodies = await inventory.peek_bodies([j.id for j in jobs], limit=limit)
+            bodies = await inventory.peek_bodies([j.id for j in jobs], limit=PREVIEW * 4)
     finally:
         await client.close()
     _print_jobs(args, jobs, bodies)
@@ -679,6 +722,46 @@ def _peek_log(args: argparse.Namespace) -> tuple[dict[str, Any], bytes]:
             "the server ran without -b"
         )
     return job.to_stats(), log.body(job)
+
+
+async def _stream_jobs(inventory: Inventory, args: argparse.Namespace, progress: _Progress) -> None:
+    """Print each job as JSON as soon as the scan finds it (bodies read per batch):
+    the heads of each tube and state first, then newest first. A job is printed
+    once, as it was when found; one deleted before its body was read is left out."""
+    found: asyncio.Queue[list[JobInfo] | None] = asyncio.Queue()
+
+    def on_jobs(jobs: list[JobInfo]) -> None:
+        wanted = [
+            j
+            for j in jobs
+            if (args.tube is None or j.tube == args.tube)
+            and (args.state is None or j.state == args.state)
+        ]
+        if wanted:
+            found.put_nowait(wanted)
+
+    scan = asyncio.ensure_future(inventory.scan(progress, on_jobs))
+    scan.add_done_callback(lambda _task: found.put_nowait(None))
+    try:
+        while (batch := await found.get()) is not None:
+            bodies: dict[int, bytes] = {}
+            if args.bodies:
+                bodies = await inventory.peek_bodies([j.id for j in batch])
+            lines = []
+            for job in batch:
+                obj = job.to_stats()
+                if args.bodies:
+                    body = bodies.get(job.id)
+                    if body is None:
+                        continue  # deleted since it was found
+                    obj.update(_body_fields(body))
+                lines.append(_json_line(obj))
+            progress.clear()
+            _print_lines(lines)
+            sys.stdout.flush()
+        await scan
+    finally:
+        scan.cancel()
 
 
 async def cmd_peek(args: argparse.Namespace) -> int:
@@ -858,6 +941,7 @@ async def cmd_export(args: argparse.Namespace) -> int:
                 out=sys.stdout,
                 server_label=target.label,
                 on_progress=progress,
+                scan_budget=_scan_budget(args),
             )
         else:
             try:
@@ -872,6 +956,7 @@ async def cmd_export(args: argparse.Namespace) -> int:
                     out=stream,
                     server_label=target.label,
                     on_progress=progress,
+                    scan_budget=_scan_budget(args),
                 )
     finally:
         progress.clear()
@@ -971,13 +1056,22 @@ def open_app(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise CliError(str(exc)) from None
     interval = args.interval if args.interval is not None else config.interval
+    budget = args.scan_budget if args.scan_budget is not None else config.scan_budget
     if len(targets) > 1:
-        return int(run_fleet_app(targets, interval=interval, read_only=args.read_only))
+        return int(
+            run_fleet_app(targets, interval=interval, read_only=args.read_only, scan_budget=budget)
+        )
     first = targets[0]
     read_only = args.read_only or first.read_only
-    if first.name is not None:
-        return int(run_app(first.address, interval=interval, read_only=read_only, title=first.name))
-    return int(run_app(first.address, interval=interval, read_only=read_only))
+    return int(
+        run_app(
+            first.address,
+            interval=interval,
+            read_only=read_only,
+            title=first.name,
+            scan_budget=budget,
+        )
+    )
 
 
 def open_demo(interval: float | None, read_only: bool) -> int:

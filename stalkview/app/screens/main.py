@@ -78,8 +78,8 @@ FLOW_LABELS = ("reserves", "releases", "timeouts", "buries", "kicks")
 """Rates a tube's diagram estimates from its jobs' counters (stats-tube has none of them)."""
 QUERY_HELP = 'e.g. state=buried reserves>=3 age>1h body~"user_id": 42   (enter: run, esc: clear)'
 
-PANES = ("tubes-pane", "jobs-pane", "side")
-NARROW = 100
+PANES = ("servers-pane", "tubes-pane", "jobs-pane", "side")
+NARROW = 110
 """Below this many columns the job detail opens over the jobs list (enter) instead of
 beside it: at 80 columns a side pane would leave the body preview a dozen cells."""
 TALL = 40
@@ -88,6 +88,7 @@ included) and up to 5 problems. A shorter screen gives the pane about a third of
 lines, so the jobs pane keeps at least 8 rows at 24 lines."""
 TUBES_MAX_ROWS = 12
 PROBLEMS_MAX_ROWS = 5
+SERVERS_MAX_ROWS = 9
 
 
 def tubes_pane_heights(screen_height: int) -> tuple[int, int]:
@@ -212,6 +213,8 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.snapshot: Snapshot | None = None
         self.refreshed: ServerRefreshed | None = None
         self.inventory: Inventory | None = None
+        #: When the jobs list may next be redrawn while the first scan streams jobs in.
+        self._next_stream = 0.0
         #: The server the results shown are about (the fleet app switches servers).
         self.generation = 0
 
@@ -256,6 +259,7 @@ class MainScreen(ActionsMixin, Screen[None]):
                 yield Input(placeholder=QUERY_HELP, id="job-query", classes="hidden")
                 yield Static("", id="query-status", classes="hidden")
                 yield ProgressBar(id="scan-progress", show_eta=False)
+                yield Static("", id="scan-status", classes="hidden")
                 yield JobList(id="jobs", empty_message="Scanning jobs…")
             with ContentSwitcher(initial="detail", id="side"):
                 yield JobDetail(id="detail")
@@ -284,7 +288,14 @@ class MainScreen(ActionsMixin, Screen[None]):
         """Cap the tubes pane so the jobs pane keeps its rows (not while zoomed)."""
         table = self.query_one(TubesTable)
         zoomed = self.maximized is not None
-        heights = None if zoomed else tubes_pane_heights(self.size.height)
+        height = self.size.height
+        servers = self.query("#servers")
+        if servers:
+            # Several servers: their table scrolls too, so the jobs keep some room.
+            lines = SERVERS_MAX_ROWS if height >= TALL else max(4, height // 6)
+            servers.first().styles.max_height = None if zoomed else lines
+            height -= lines + 2
+        heights = None if zoomed else tubes_pane_heights(height)
         if self._tubes_heights == heights:
             return
         self._tubes_heights = heights
@@ -317,6 +328,10 @@ class MainScreen(ActionsMixin, Screen[None]):
         self._show_tube_detail()
 
     def _focused_pane_id(self) -> str:
+        servers = self.query("#servers-pane")
+        focused = self.focused
+        if servers and focused is not None and servers.first() in focused.ancestors_with_self:
+            return "servers-pane"
         pane = self._focused_pane()
         return "side" if pane == "side" else f"{pane}-pane"
 
@@ -344,6 +359,24 @@ class MainScreen(ActionsMixin, Screen[None]):
         detail.set_class(not shown, "hidden")
         if shown:
             detail.update(self.query_one(TubesTable).describe_row())
+
+    def layout_note(self) -> Text | None:
+        """For the help screen: the columns this terminal's width leaves out."""
+        tubes = self.query_one(TubesTable).hidden_columns
+        jobs = self.query_one(JobList).hidden_columns
+        if not tubes and not jobs:
+            return None
+        width, height = self.size
+        note = Text(f"At {width}x{height} some columns are hidden (a wider terminal shows them):")
+        if tubes:
+            note.append("\n  tubes: ", style="bold")
+            note.append(" ".join(tubes))
+            note.append(" (z zooms the pane: every column of the selected tube)", style="dim")
+        if jobs:
+            note.append("\n  jobs: ", style="bold")
+            note.append(" ".join(jobs))
+            note.append(" (enter: the job's detail has every field)", style="dim")
+        return note
 
     @on(JobList.ColumnsChanged)
     def _job_columns_changed(self, event: JobList.ColumnsChanged) -> None:
@@ -655,6 +688,8 @@ class MainScreen(ActionsMixin, Screen[None]):
             title.append(" · ")
         title.append("all tubes" if self.tube is None else self.tube, style="bold")
         title.append(f" · {self.state_filter or 'all states'} · {len(jobs):,}")
+        if inventory is None or not inventory.scanned:
+            title.append(" · scanning…", style="italic")
         if self.job_query is not None and not self.job_query.is_empty:
             title.append(f" · search: {self.job_query}", style="italic")
             self._count_matches(len(jobs))
@@ -687,12 +722,27 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     @on(InventoryProgress)
     def _inventory_progress(self, message: InventoryProgress) -> None:
+        """The first scan's progress: how many found, how fast, how long at most, and
+        which announced jobs are still missing (the two largest groups)."""
         progress = message.progress
+        self.inventory = message.inventory
         bar = self.query_one("#scan-progress", ProgressBar)
         bar.update(total=max(progress.expected, progress.found, 1), progress=progress.found)
-        self._set_title(
-            "#jobs-pane", Text(f"Jobs · scanning… {progress.found:,} of ~{progress.expected:,}")
-        )
+        status = self.query_one("#scan-status", Static)
+        lines = [f"scanning: {progress.summary()}"]
+        lines += [str(m) for m in progress.missing[:2]]
+        if len(progress.missing) > 2:
+            lines[-1] += f" (and {len(progress.missing) - 2} more tube/state groups)"
+        # Tube names come from the server: shown as plain text, never as markup.
+        status.update(Text("\n".join(lines), style="dim"))
+        status.remove_class("hidden")
+        # Jobs appear as the scan finds them, the heads first. Redrawing the list costs
+        # more as it grows: at most a tenth of the UI's time goes to it.
+        now = time.monotonic()
+        if now >= self._next_stream and progress.found:
+            started = time.perf_counter()
+            self.show_jobs()
+            self._next_stream = now + max(0.25, 10 * (time.perf_counter() - started))
 
     @on(InventoryUpdated)
     def _inventory_updated(self, message: InventoryUpdated) -> None:
@@ -702,6 +752,7 @@ class MainScreen(ActionsMixin, Screen[None]):
             self.show_jobs()
         if message.first:
             self.query_one("#scan-progress", ProgressBar).add_class("hidden")
+            self.query_one("#scan-status", Static).add_class("hidden")
         job_id = self.detail_job_id()
         if job_id is not None:
             self.sv.refresh_job(job_id)
@@ -773,6 +824,12 @@ class MainScreen(ActionsMixin, Screen[None]):
         if detail.job is None:
             return Text("Job")
         return self._job_title(detail.job.id, " · gone" if detail.gone else "")
+
+    def shown_job_ids(self) -> tuple[int, ...]:
+        """Ids of the job rows on screen now (and the one in the detail pane)."""
+        ids = self.query_one(JobList).visible_ids()
+        shown = self.detail_job_id()
+        return ids if shown is None else (*ids, shown)
 
     def detail_job_id(self) -> int | None:
         """The job the detail pane shows, while it is still there to follow."""
@@ -1070,6 +1127,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         job_list = self.query_one(JobList)
         job_list.clear_marks()
         self.query_one("#scan-progress", ProgressBar).remove_class("hidden")
+        self.query_one("#scan-status", Static).update("")
         detail = self.query_one(JobDetail)
         detail.show_message(f"Jobs of {fleet_app.server_label}: pick one in the jobs pane")
         self.query_one("#side").border_title = Text("Job")
