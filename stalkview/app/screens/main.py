@@ -152,7 +152,7 @@ class MainScreen(ActionsMixin, Screen[None]):
             "Binlog jobs",
             show=False,
             id="binlog-jobs",
-            tooltip="List the jobs that keep the oldest binlog file (deleting them frees it)",
+            tooltip="The binlog: its size, what writes it, the jobs that keep its oldest file",
         ),
         Binding(
             "l",
@@ -480,10 +480,23 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.log_hints = log_hints(report)
 
     def action_binlog_jobs(self) -> None:
-        """All tubes, every state, searched for ``file=N``: the jobs keeping the oldest file."""
+        """The binlog report; from it, ``enter`` lists the jobs keeping the oldest file."""
         report = self.log_report
         if report is None:
             self.notify("This server keeps no binlog (beanstalkd runs without -b)", title="Binlog")
+            return
+        from stalkview.app.screens.binlog import BinlogScreen
+
+        def chosen(list_jobs: bool | None) -> None:
+            if list_jobs:
+                self.list_binlog_jobs()
+
+        self.app.push_screen(BinlogScreen(report, self.sv.server_label), chosen)
+
+    def list_binlog_jobs(self) -> None:
+        """All tubes, every state, searched for ``file=N``: the jobs keeping the oldest file."""
+        report = self.log_report
+        if report is None:
             return
         if not report.pinners_known:
             self.notify("The job scan has not finished yet: try again in a moment", title="Binlog")
