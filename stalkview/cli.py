@@ -272,16 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"{PROG} binlog localhost:11300 --window 5\n  {PROG} binlog prod --json\n"
         f"  {PROG} binlog --binlog /var/lib/beanstalkd      (a stopped server: the files alone)",
     )
-    p.add_argument(
-        "address", metavar="ADDRESS", nargs="?", help=ADDRESS_HELP + " (leave out with --binlog)"
-    )
-    _config_option(p)
-    p.add_argument(
-        "--binlog",
-        metavar="DIR",
-        help="the server's -b directory: real sizes and what each file holds; "
-        "without ADDRESS, a report from the files alone",
-    )
+    _address_or_log(p, "the sizes are the files' own and a table says what each file holds")
     p.add_argument(
         "--window",
         type=_positive,
@@ -821,9 +812,7 @@ async def cmd_binlog(args: argparse.Namespace) -> int:
     from stalkview.logprobe import LogDir, sample
     from stalkview.model.logsize import HELP, report_lines
 
-    if args.address is None and args.binlog is None:
-        _fail("binlog: give a server ADDRESS, or --binlog DIR to read a stopped server's log")
-        return 2
+    _need_address_or_log(args)
     try:
         log_dir = None if args.binlog is None else LogDir(args.binlog)
         if args.address is None:
