@@ -69,6 +69,8 @@ class StalkviewApp(App[int]):
     CSS_PATH = Path(__file__).with_name("stalkview.tcss")
     TITLE = "stalkview"
     COMMANDS: ClassVar[set[Any]] = {*App.COMMANDS, StalkviewCommands}
+    # Dialogs compact themselves below 32 lines (stalkview.tcss); MainScreen has its own.
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]  # noqa: RUF012 (Textual's type)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="quit"),
         Binding("question_mark", "help", "Help", id="help"),

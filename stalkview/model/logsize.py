@@ -322,11 +322,16 @@ def log_hints(report: LogReport | None) -> list[Hint]:
         short = f"binlog kept by job {first.id}"
         hints.append(Hint("warning", None, pinning, short, first.id, first.state, "binlog-pinned"))
     writer = _churner(report)
-    churn = churn_text(report)
-    if writer is not None and churn:
+    if writer is not None:
+        # The hint is the tube's: lists show "retry: writes ...".
         job = writer.jobs[0][0] if writer.jobs else None
-        short = f"binlog: {per_second(writer.records)} records/s"
-        hints.append(Hint("warning", writer.tube, churn, short, job, None, "binlog-churn"))
+        text = (
+            f"writes {per_second(writer.records)} binlog records/s: "
+            "jobs released with a delay (#622)"
+        )
+        hints.append(
+            Hint("warning", writer.tube, text, "binlog churn (#622)", job, None, "binlog-churn")
+        )
     if not hints:
         hints.append(Hint("warning", None, known_text(report), "binlog runs away", kind="binlog"))
     return hints
@@ -340,6 +345,7 @@ class _Sample:
     puts: int
     bytes: int
     live: int | None
+    written_bytes: int | None = None
 
 
 @dataclass
@@ -445,6 +451,7 @@ class LogWatch:
         live_bytes: int | None = None,
         live_exact: bool = True,
         disk_bytes: int | None = None,
+        written_bytes: int | None = None,
     ) -> LogReport | None:
         """Take in one refresh and return the report (None when the server keeps no binlog).
 
@@ -453,7 +460,9 @@ class LogWatch:
         :meth:`note_jobs`); ``jobs`` the live
         jobs known (the inventory), ``jobs_complete`` True when they are all of them (a
         finished scan), so the holders of the oldest file can be named. ``disk_bytes`` is
-        the directory's real size when it can be read.
+        the directory's real size when it can be read, ``written_bytes`` a running total of
+        the bytes appended to its files (they are preallocated, so their size does not
+        grow byte by byte): the exact bytes/s.
         """
         if not enabled(stats):
             self.clear()
@@ -477,6 +486,7 @@ class LogWatch:
             live_bytes=live_bytes,
             live_exact=live_exact,
             disk_bytes=disk_bytes,
+            written_bytes=written_bytes,
         )
 
     def _report(
@@ -490,6 +500,7 @@ class LogWatch:
         live_bytes: int | None,
         live_exact: bool,
         disk_bytes: int | None,
+        written_bytes: int | None,
     ) -> LogReport:
         oldest = _int(stats, "binlog-oldest-index")
         current = _int(stats, "binlog-current-index")
@@ -498,7 +509,9 @@ class LogWatch:
         migrated = _int(stats, "binlog-records-migrated")
         exact = disk_bytes is not None
         size = disk_bytes if disk_bytes is not None else max(0, current - oldest + 1) * max_size
-        sample = _Sample(now, written, migrated, _int(stats, "cmd-put"), size, live_bytes)
+        sample = _Sample(
+            now, written, migrated, _int(stats, "cmd-put"), size, live_bytes, written_bytes
+        )
         if self.samples and (written < self.samples[-1].written):
             self.samples.clear()  # a restart: the counters began again
         self.samples.append(sample)
@@ -507,7 +520,7 @@ class LogWatch:
         pinners, count, live, names = self._pinners(jobs, oldest, touched)
         # A full record: int namelen, the name, the Jobrec, the body (with its CRLF).
         full = FULL_RECORD + (names + (live_bytes or 0)) / max(live, 1)
-        rps, mps, bps, window = self._rates(sample, exact, full)
+        rps, mps, bps, window = self._rates(sample, full)
         return LogReport(
             oldest=oldest,
             current=current,
@@ -523,7 +536,7 @@ class LogWatch:
             migrated_per_s=mps,
             bytes_per_s=bps,
             window=window,
-            bytes_rate_exact=exact,
+            bytes_rate_exact=written_bytes is not None,
             pinners=pinners,
             pinner_count=count,
             pinners_known=jobs_complete,
@@ -532,7 +545,7 @@ class LogWatch:
         )
 
     def _rates(
-        self, last: _Sample, exact: bool, full: float
+        self, last: _Sample, full: float
     ) -> tuple[float | None, float | None, float | None, float]:
         """Records, migrated records and bytes per second over the rate window.
 
@@ -552,8 +565,8 @@ class LogWatch:
             return None, None, None, 0.0
         records = (last.written - first.written) / dt
         migrated = (last.migrated - first.migrated) / dt
-        if exact:
-            written_bytes = max(0, last.bytes - first.bytes) / dt
+        if last.written_bytes is not None and first.written_bytes is not None:
+            written_bytes = max(0, last.written_bytes - first.written_bytes) / dt
         else:
             fulls = max(0, last.puts - first.puts) + max(0, last.migrated - first.migrated)
             shorts = max(0, last.written - first.written - fulls)
@@ -654,10 +667,12 @@ def report_lines(report: LogReport) -> list[str]:
     if report.bytes_per_s is not None:
         how = "" if report.bytes_rate_exact else " (estimated from the record counts)"
         lines.append(f"bytes/s     {fmt.size(int(report.bytes_per_s))}/s{how}")
-    lines.append(
-        "status      "
-        + ("RUNAWAY: " + "; ".join(h.text for h in log_hints(report)) if report.runaway else "ok")
-    )
+    status = "ok"
+    if report.runaway:
+        status = "RUNAWAY: " + "; ".join(
+            f"{h.tube} {h.text}" if h.tube is not None else h.text for h in log_hints(report)
+        )
+    lines.append(f"status      {status}")
     lines.append("")
     if not report.pinners_known:
         lines.append(f"jobs in binlog.{report.oldest}: unknown (the job scan did not finish)")
@@ -772,7 +787,7 @@ def file_facts(
     out: list[FileFacts] = []
     written = [seq for seq, f in files.items() if f.put_records or f.state_records]
     current = max(written, default=0)
-    first_held: int | None = None
+    last_held: int | None = None
     for seq in sorted(files):
         f = files[seq]
         holders = [jobs[i] for i in f.holds if i in jobs and jobs[i].file == seq]
@@ -794,14 +809,13 @@ def file_facts(
                 f"whose full record is here, oldest job {first.id} in {first.tube}, "
                 f"{first.state} {fmt.duration_words(first.age)}"
             )
-            if first_held is None:
-                first_held = seq
+            last_held = seq
         elif seq == current:
             why = "the file the server writes to now"
         elif seq > current:
             why = "made ready for the next records (preallocated, nothing written yet)"
-        elif first_held is not None:
-            why = f"no live job needs it; files go oldest first, after binlog.{first_held}"
+        elif last_held is not None:
+            why = f"no live job needs it; it goes after binlog.{last_held} (oldest first)"
         else:
             why = "no live job needs it: the server deletes it"
         out.append(
@@ -817,6 +831,24 @@ def file_facts(
                 why,
             )
         )
+    return out
+
+
+def _runs(facts: Sequence[FileFacts]) -> list[tuple[str, list[FileFacts]]]:
+    """Files in rows: consecutive files no job holds, kept for the same reason, in one."""
+    runs: list[list[FileFacts]] = []
+    for f in facts:
+        last = runs[-1][-1] if runs else None
+        if last is not None and not f.holders and not last.holders and f.why == last.why:
+            runs[-1].append(f)
+        else:
+            runs.append([f])
+    out = []
+    for run in runs:
+        name = f"binlog.{run[0].seq}"
+        if len(run) > 1:
+            name += f"..{run[-1].seq} ({len(run):,} files)"
+        out.append((name, run))
     return out
 
 
@@ -842,14 +874,14 @@ def files_lines(facts: Sequence[FileFacts], jobs: int, live_bytes: int) -> list[
     lines.append("")
     rows = [
         [
-            f"binlog.{f.seq}",
-            fmt.size(f.size),
-            f"{f.put_records:,}",
-            f"{f.state_records:,}",
-            f"{f.holders:,}",
-            fmt.printable(f.why),
+            name,
+            fmt.size(sum(f.size for f in run)),
+            f"{sum(f.put_records for f in run):,}",
+            f"{sum(f.state_records for f in run):,}",
+            f"{sum(f.holders for f in run):,}",
+            fmt.printable(run[0].why),
         ]
-        for f in facts
+        for name, run in _runs(facts)
     ]
     headers = ["file", "size", "full", "updates", "live jobs", "why it stays"]
     lines += fmt.table(headers, rows, align="<>>>><")

@@ -46,7 +46,9 @@ async def test_pinning_and_churn_named_then_delete_frees_the_file(logged: Beanst
                 # Writers need two inventory passes (counters before and after).
                 await wait_for(
                     pilot,
-                    lambda: "retry writes" in hints_text(app) and "kept by job" in hints_text(app),
+                    lambda: (
+                        "binlog records/s" in hints_text(app) and "kept by job" in hints_text(app)
+                    ),
                     20,
                 )
                 line = binlog_line(app)
@@ -57,7 +59,7 @@ async def test_pinning_and_churn_named_then_delete_frees_the_file(logged: Beanst
                 assert f"binlog.1 (of {app.main.log_report.files:,} files)" in text  # type: ignore[union-attr]
                 assert f"kept by job {job} in emails, buried" in text
                 assert "released with a delay (#622)" in text
-                assert "retry: retry writes" in text  # the churn problem is the tube's
+                assert "retry: writes" in text  # the churn problem is the tube's
 
                 # enter on the pinning problem opens the job it names.
                 problem_list = app.main.query_one(ProblemList)

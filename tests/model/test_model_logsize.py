@@ -8,6 +8,7 @@ from typing import Any
 from stalkview.model.logsize import (
     GROWTH_SECONDS,
     LogWatch,
+    churn_text,
     file_facts,
     files_lines,
     glance,
@@ -115,7 +116,8 @@ def test_release_churn_names_the_tube() -> None:
     assert writer.delayed_releases == 100.0  # 10 jobs x 20 releases / 2 s
     assert writer.jobs[0] == (1, 10.0)
     [hint] = log_hints(report)
-    assert hint.text == "retry writes 100 records/s: jobs released with a delay (#622)"
+    assert hint.text == "writes 100 binlog records/s: jobs released with a delay (#622)"
+    assert churn_text(report) == "retry writes 100 records/s: jobs released with a delay (#622)"
     assert (hint.tube, hint.job, hint.kind) == ("retry", 1, "binlog-churn")
     assert any("retry" in line for line in report_lines(report))
 
@@ -204,7 +206,7 @@ def test_file_facts_say_who_keeps_each_file_and_why() -> None:
         facts[0].why
         == "kept by 1 live job whose full record is here, oldest job 1 in emails, buried 1m 40s"
     )
-    assert facts[1].why == "no live job needs it; files go oldest first, after binlog.1"
+    assert facts[1].why == "no live job needs it; it goes after binlog.1 (oldest first)"
     assert (
         facts[2].why.startswith("kept by 2 live jobs")
         and "oldest job 7 in retry, delayed 50s" in facts[2].why
@@ -215,6 +217,22 @@ def test_file_facts_say_who_keeps_each_file_and_why() -> None:
     lines = files_lines(facts, jobs=3, live_bytes=45)
     assert lines[0] == "span        binlog.1 .. binlog.5 (5 files)"
     assert any(line.startswith("binlog.2 ") and "after binlog.1" in line for line in lines)
+
+
+def test_file_rows_gather_the_files_nobody_holds() -> None:
+    jobs = {1: FakeLogJob(1, "emails", 5, 1, 0, "buried"), 2: FakeLogJob(2, "retry", 5, 2, 0)}
+    files = {
+        1: FakeFile(1, end=100, put_records=1, holds={1}),
+        2: FakeFile(2, end=100, put_records=1, holds={2}),
+    }
+    files |= {n: FakeFile(n, end=60000, state_records=700) for n in range(3, 103)}
+    files[103] = FakeFile(103, end=100, state_records=1)
+    facts = file_facts(files, jobs, now_ns=0)
+    assert facts[2].why == "no live job needs it; it goes after binlog.2 (oldest first)"
+    lines = files_lines(facts, jobs=2, live_bytes=10)
+    [row] = [line for line in lines if line.startswith("binlog.3..")]
+    assert row.startswith("binlog.3..102 (100 files)") and "70,000" in row and "6.2 MiB" in row
+    assert sum(1 for line in lines if line.startswith("binlog.")) == 4
     assert "jobs in binlog.1 (1), oldest first:" in lines
 
 

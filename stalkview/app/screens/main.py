@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -76,12 +76,48 @@ FLOW_LABELS = ("reserves", "releases", "timeouts", "buries", "kicks")
 """Rates a tube's diagram estimates from its jobs' counters (stats-tube has none of them)."""
 QUERY_HELP = 'e.g. state=buried reserves>=3 age>1h body~"user_id": 42   (enter: run, esc: clear)'
 
+PANES = ("tubes-pane", "jobs-pane", "side")
+NARROW = 100
+"""Below this many columns the job detail opens over the jobs list (enter) instead of
+beside it: at 80 columns a side pane would leave the body preview a dozen cells."""
+TALL = 40
+"""From this many lines the tubes pane has its full height: 12 table lines (header
+included) and up to 5 problems. A shorter screen gives the pane about a third of its
+lines, so the jobs pane keeps at least 8 rows at 24 lines."""
+TUBES_MAX_ROWS = 12
+PROBLEMS_MAX_ROWS = 5
+
+
+def tubes_pane_heights(screen_height: int) -> tuple[int, int]:
+    """The most lines the tubes table (header included) and the problems summary get."""
+    if screen_height >= TALL:
+        return TUBES_MAX_ROWS, PROBLEMS_MAX_ROWS
+    inner = screen_height // 3 - 1  # a third of the screen, less the pane's border
+    problems = max(1, min(PROBLEMS_MAX_ROWS, inner // 3))
+    return max(3, min(TUBES_MAX_ROWS, inner - problems)), problems
+
 
 class MainScreen(ActionsMixin, Screen[None]):
     """Everything on one screen; tab / shift+tab move between the panes."""
 
     # Focus the tubes table straight away: a second focus change would rebuild the footer.
     AUTO_FOCUS = "#tubes"
+    # Classes for the stylesheet: "-narrow" opens the detail over the jobs list; the
+    # server bar drops its sparklines ("-medium"), then its totals ("-short"), then its
+    # rates ("-tiny") as the terminal gets shorter.
+    # (Textual types these "ClassVar[...] | None", so a ClassVar annotation here fails mypy.)
+    HORIZONTAL_BREAKPOINTS = [  # noqa: RUF012
+        (0, "-narrow"),
+        (NARROW, "-wide"),
+    ]
+    # esc backs out of an input first (action_back), then restores a zoomed pane.
+    ESCAPE_TO_MINIMIZE: ClassVar[bool | None] = False
+    VERTICAL_BREAKPOINTS = [  # noqa: RUF012
+        (0, "-tiny"),
+        (20, "-short"),
+        (32, "-medium"),
+        (40, "-tall"),
+    ]
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
@@ -98,6 +134,13 @@ class MainScreen(ActionsMixin, Screen[None]):
             show=False,  # "/" searches in the jobs pane; the footer has no room for both
             id="search",
             tooltip="Search jobs: stats conditions and body text or regex",
+        ),
+        Binding(
+            "z",
+            "zoom",
+            "Zoom",
+            id="zoom",
+            tooltip="Zoom: the focused pane fills the screen; z again restores",
         ),
         Binding("colon", "jump", "Jump", id="jump", tooltip="Jump to a job by id"),
         Binding(
@@ -157,6 +200,9 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.problems: list[Hint] = []
         self.problem_book = ProblemBook()
         self._titles: dict[str, str] = {}
+        self._tube_count = 0
+        # The tubes table's and the problems' max heights (None: zoomed).
+        self._tubes_heights: tuple[int, int] | None = (-1, -1)
         #: What the app's workers last reported (messages): the screen's own copy.
         self.snapshot: Snapshot | None = None
         self.refreshed: ServerRefreshed | None = None
@@ -186,6 +232,7 @@ class MainScreen(ActionsMixin, Screen[None]):
                 classes="hidden",
             )
             yield TubesTable(id="tubes")
+            yield Static("", id="tube-detail", classes="hidden")
             yield from self.compose_breakdown()
             yield ProblemList(id="hints")
         with Horizontal(id="lower"):
@@ -242,6 +289,86 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.show_scope()
         self._action_state = self.disabled_reasons()  # what the footer was composed with
         self.sv.start_polling()
+
+    # --- fitting the terminal --------------------------------------------------------
+
+    def on_resize(self) -> None:
+        self._fit_heights()
+
+    def _fit_heights(self) -> None:
+        """Cap the tubes pane so the jobs pane keeps its rows (not while zoomed)."""
+        table = self.query_one(TubesTable)
+        zoomed = self.maximized is not None
+        heights = None if zoomed else tubes_pane_heights(self.size.height)
+        if self._tubes_heights == heights:
+            return
+        self._tubes_heights = heights
+        table.styles.max_height = None if heights is None else heights[0]
+        problems = self.query_one(ProblemList)
+        problems.styles.max_height = PROBLEMS_MAX_ROWS if heights is None else heights[1]
+        # The cursor rows stay in view when the table and the list get shorter.
+        table.call_after_refresh(table.move_cursor, row=table.cursor_row, animate=False)
+        if problems.highlighted is not None:
+            problems.call_after_refresh(problems.scroll_to_highlight)
+
+    @property
+    def narrow(self) -> bool:
+        return self.has_class("-narrow")
+
+    @property
+    def zoomed_pane(self) -> str | None:
+        """The id of the pane that fills the screen, or None."""
+        return None if self.maximized is None else self.maximized.id
+
+    def action_zoom(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+        else:
+            pane = self.query_one(f"#{self._focused_pane_id()}")
+            if pane.id == "side":
+                self._open_side()
+            self.maximized = pane
+        self._fit_heights()
+        self._show_tube_detail()
+
+    def _focused_pane_id(self) -> str:
+        pane = self._focused_pane()
+        return "side" if pane == "side" else f"{pane}-pane"
+
+    def _open_side(self, focus: str = "#detail") -> None:
+        """Show the side pane and focus it: beside the jobs (wide) or over them (narrow)."""
+        self.add_class("-side-open")
+        target = self.query_one(focus)
+        # Until the class has taken effect the pane is not displayed and cannot focus.
+        self.call_after_refresh(target.focus)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        in_side = self._focused_pane() == "side"
+        self.set_class(in_side, "-side-open")
+        maximized = self.maximized
+        if maximized is not None and maximized.id in PANES:
+            # Focus moved out of the zoomed pane (a jump, an action): follow it.
+            pane = self.query_one(f"#{self._focused_pane_id()}")
+            if pane is not maximized:
+                self.maximized = pane
+
+    def _show_tube_detail(self) -> None:
+        """The zoomed tubes pane also shows every column of the selected tube."""
+        detail = self.query_one("#tube-detail", Static)
+        shown = self.zoomed_pane == "tubes-pane" and bool(self.query_one(TubesTable).hidden_columns)
+        detail.set_class(not shown, "hidden")
+        if shown:
+            detail.update(self.query_one(TubesTable).describe_row())
+
+    @on(JobList.ColumnsChanged)
+    def _job_columns_changed(self, event: JobList.ColumnsChanged) -> None:
+        if self.inventory is not None and self.inventory.scanned:
+            self.show_jobs()  # (while scanning, the title shows the progress)
+
+    @on(TubesTable.ColumnsChanged)
+    def _columns_changed(self, event: TubesTable.ColumnsChanged) -> None:
+        self._title_tubes(self._tube_count)
+        self._show_tube_detail()
 
     def binding_nodes(self) -> list[DOMNode]:
         """Where the help screen reads bindings from: the app, this screen, each pane."""
@@ -358,6 +485,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.query_one(ProblemList).show_problems(self.problems, ages, infos)
 
     def _title_tubes(self, count: int) -> None:
+        self._tube_count = count
         table = self.query_one(TubesTable)
         title = self.tubes_title(count)
         title.append(
@@ -366,6 +494,10 @@ class MainScreen(ActionsMixin, Screen[None]):
         if table.name_filter:
             title.append("  filter: ", style="dim")
             title.append(table.name_filter, style="bold")
+        hidden = table.hidden_columns
+        if hidden:
+            # Said, not silently dropped: widen the terminal or zoom (z) to see them.
+            title.append(f"  hidden: {' '.join(hidden)} (z)", style="dim")
         self._set_title("#tubes-pane", title)
 
     @on(ServerLost)
@@ -420,6 +552,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         if self.snapshot is not None:
             self._show_problems()
         self.update_lifecycle()
+        self._show_tube_detail()
         self.tube_changed()
 
     @on(ProblemList.ProblemChosen)
@@ -505,6 +638,9 @@ class MainScreen(ActionsMixin, Screen[None]):
         title.append(f" · {self.state_filter or 'all states'} · {len(jobs):,}")
         if self.job_query is not None and not self.job_query.is_empty:
             title.append(f" · search: {self.job_query}", style="italic")
+        hidden = job_list.hidden_columns
+        if hidden:
+            title.append(f"  hidden: {' '.join(hidden)} (enter)", style="dim")
         self._set_title("#jobs-pane", title)
 
     def _set_title(self, selector: str, title: Text) -> None:
@@ -559,7 +695,7 @@ class MainScreen(ActionsMixin, Screen[None]):
     @on(JobList.Selected)
     def _job_selected(self, event: JobList.Selected) -> None:
         self.query_one(ContentSwitcher).current = "detail"
-        self.query_one(JobDetail).focus()
+        self._open_side()
 
     @on(JobLoaded)
     def _job_loaded(self, loaded: JobLoaded) -> None:
@@ -634,7 +770,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.show_jobs()
         self.query_one(JobList).select_job_id(job.id)
         self.query_one(ContentSwitcher).current = "detail"
-        self.query_one(JobDetail).focus()
+        self._open_side()
 
     # --- search -----------------------------------------------------------------------------
 
@@ -755,10 +891,14 @@ class MainScreen(ActionsMixin, Screen[None]):
     def action_toggle_lifecycle(self) -> None:
         switcher = self.query_one(ContentSwitcher)
         showing = switcher.current == "lifecycle-view"
+        in_side = self._focused_pane() == "side"
         switcher.current = "detail" if showing else "lifecycle-view"
         self.query_one("#side").border_title = self._detail_title() if showing else "Lifecycle"
         if not showing:
             self.update_lifecycle()
+        if in_side or self.narrow:
+            # Narrow: no room beside the jobs, so the diagram (or the detail) opens over them.
+            self._open_side("#detail" if showing else "#lifecycle-view")
 
     def action_state(self, state: str | None) -> None:
         self.state_filter = state
@@ -780,8 +920,12 @@ class MainScreen(ActionsMixin, Screen[None]):
             focused.add_class("hidden")
             self.run_query("")
             self._query_status(None)
+        elif self.maximized is not None:
+            self.action_zoom()
         elif self._focused_pane() == "side":
-            self.query_one(JobList).focus()
+            self.remove_class("-side-open")  # narrow: the jobs list shows again
+            job_list = self.query_one(JobList)
+            self.call_after_refresh(job_list.focus)
         elif self._focused_pane() == "jobs":
             self.query_one(TubesTable).focus()
         elif self.query_one(ContentSwitcher).current == "lifecycle-view":
