@@ -52,6 +52,14 @@ SHORT = struct.Struct("<i" + _JOBREC_FIELDS)
 NAMELEN5 = struct.Struct("<Q")
 JOBREC5 = struct.Struct("<QI4xQQi4xQQIIIIIB")
 
+#: Just the fields the first pass needs: namelen; a short record's id and state; a
+#: Jobrec's id, body_size and state.
+_NAMELEN = struct.Struct("<i")
+#: A short record's Jobrec fields, past its namelen.
+_SHORT_REC = struct.Struct("<4x" + _JOBREC_FIELDS)
+_SHORT_HEAD = struct.Struct("<4xQ68xB")
+_FULL_HEAD = struct.Struct("<Q24xi40xB")
+
 assert JOBREC.size == 80 and SHORT.size == 84 and JOBREC5.size == 77
 
 #: MAX_TUBE_NAME_LEN in dat.h, with the terminating NUL: a longer name is corruption.
@@ -62,6 +70,7 @@ _MAX_BODY = 1_073_741_824 + 2
 #: Jobrec.state values (dat.h). 0 (Invalid) in a record means the job was deleted.
 DELETED = 0
 STATE_NAMES = {1: "ready", 2: "reserved", 3: "buried", 4: "delayed"}
+_LAST_STATE = 4
 
 _FILE_RE = re.compile(r"binlog\.(\d+)")
 _FIRST_CHUNK = 64 * 1024
@@ -72,7 +81,9 @@ class BinlogError(Exception):
     """The log cannot be read; the message is one line saying what to do."""
 
 
-@dataclass(slots=True)
+_Rec = tuple[int, int, int, int, int, int, int, int, int, int, int, int, int]
+
+
 class LogJob:
     """A live job as the log last recorded it.
 
@@ -82,26 +93,80 @@ class LogJob:
     newest full record, which is what keeps that file on disk (the server's
     ``stats-job`` reports the same number); ``record_file`` holds its newest record
     of any kind.
+
+    The fields are read from the unpacked record on access: a busy log names many
+    more jobs than survive, and building 13 attributes per job was most of the
+    reading time.
     """
 
-    id: int
-    tube: str
-    pri: int
-    delay_ns: int
-    ttr_ns: int
-    body_size: int
-    created_at_ns: int
-    deadline_at_ns: int
-    reserves: int
-    timeouts: int
-    releases: int
-    buries: int
-    kicks: int
-    #: The state last written: ready, reserved, buried or delayed.
-    logged_state: str
-    file: int
-    body_offset: int
-    record_file: int
+    __slots__ = ("body_offset", "file", "rec", "record_file", "tube")
+
+    def __init__(self, tube: str, rec: _Rec, file: int, body_offset: int) -> None:
+        self.tube = tube
+        #: The Jobrec fields as :data:`JOBREC` unpacks them.
+        self.rec = rec
+        self.file = file
+        self.body_offset = body_offset
+        self.record_file = file
+
+    def __repr__(self) -> str:
+        return (
+            f"LogJob(id={self.id}, tube={self.tube!r}, state={self.logged_state}, "
+            f"pri={self.pri}, file={self.file})"
+        )
+
+    @property
+    def id(self) -> int:
+        return self.rec[0]
+
+    @property
+    def pri(self) -> int:
+        return self.rec[1]
+
+    @property
+    def delay_ns(self) -> int:
+        return self.rec[2]
+
+    @property
+    def ttr_ns(self) -> int:
+        return self.rec[3]
+
+    @property
+    def body_size(self) -> int:
+        return self.rec[4] - 2
+
+    @property
+    def created_at_ns(self) -> int:
+        return self.rec[5]
+
+    @property
+    def deadline_at_ns(self) -> int:
+        return self.rec[6]
+
+    @property
+    def reserves(self) -> int:
+        return self.rec[7]
+
+    @property
+    def timeouts(self) -> int:
+        return self.rec[8]
+
+    @property
+    def releases(self) -> int:
+        return self.rec[9]
+
+    @property
+    def buries(self) -> int:
+        return self.rec[10]
+
+    @property
+    def kicks(self) -> int:
+        return self.rec[11]
+
+    @property
+    def logged_state(self) -> str:
+        """The state last written: ready, reserved, buried or delayed."""
+        return STATE_NAMES[self.rec[12]]
 
     def state_at(self, now_ns: int) -> str:
         """The state the server would give it on restart at ``now_ns``: reserves
@@ -468,132 +533,89 @@ class Binlog:
         """Apply the complete version-7 records at the start of ``data``; return
         how many bytes they take, and whether reading stopped for good (the
         zero-filled rest of the file, or a bad record) rather than at a record
-        cut off by the end of ``data``."""
+        cut off by the end of ``data``.
+
+        Two passes, for speed: the first walks the records reading only id, size
+        and state (most jobs of a busy log are put and deleted within a few
+        records), the second decodes the newest records of the jobs still alive.
+        """
         jobs = self.jobs
-        tubes = self._tubes
-        holds = f.holds
         files = self.files
-        seq = f.seq
-        base = f.end
-        short_unpack = SHORT.unpack_from
-        rec_unpack = JOBREC.unpack_from
+        head = _NAMELEN.unpack_from
+        short_head = _SHORT_HEAD.unpack_from
+        full_head = _FULL_HEAD.unpack_from
         short_size = SHORT.size
         rec_size = JOBREC.size
-        names = STATE_NAMES
+        #: Per job named here: offset of its newest record, and of its newest full one.
+        newest: dict[int, int] = {}
+        full_at: dict[int, int] = {}
         n = len(data)
         pos = 0
         puts = put_bytes = shorts = 0
         stopped = False
         f.problem = None
         while pos + 4 <= n:
-            namelen = data[pos] | data[pos + 1] << 8 | data[pos + 2] << 16 | data[pos + 3] << 24
+            (namelen,) = head(data, pos)
             if namelen == 0:
                 if pos + short_size > n:
                     break
-                r = short_unpack(data, pos)
-                jid = r[1]
+                jid, state = short_head(data, pos)
                 if jid == 0:
                     stopped = True  # the zero-filled rest of the file
                     break
-                state = r[13]
-                job = jobs.get(jid)
-                if job is not None:
-                    if state == DELETED:
-                        files_holder = files.get(job.file)
-                        if files_holder is not None:
-                            files_holder.holds.discard(jid)
-                        del jobs[jid]
+                if state == DELETED:
+                    if newest.pop(jid, None) is not None:
+                        full_at.pop(jid, None)
+                    job = jobs.pop(jid, None)
+                    if job is not None:
+                        holder = files.get(job.file)
+                        if holder is not None:
+                            holder.holds.discard(jid)
                         removed.add(jid)
-                    else:
-                        name = names.get(state)
-                        if name is None:
-                            self._problem(f, base + pos, f"job {jid} has unknown state {state}")
-                            stopped = True
-                            break
-                        job.pri = r[2]
-                        job.delay_ns = r[3]
-                        job.ttr_ns = r[4]
-                        job.created_at_ns = r[6]
-                        job.deadline_at_ns = r[7]
-                        job.reserves, job.timeouts, job.releases, job.buries, job.kicks = r[8:13]
-                        job.logged_state = name
-                        job.record_file = seq
-                        changed.add(jid)
+                elif state > _LAST_STATE:
+                    self._problem(f, f.end + pos, f"job {jid} has unknown state {state}")
+                    stopped = True
+                    break
+                elif jid in newest or jid in jobs:
+                    newest[jid] = pos
                 # else: its full record was in a file compacted away; the server
-                # ignores it too (the job was deleted or moved).
+                # ignores such a record too (the job was deleted or moved).
                 pos += short_size
                 shorts += 1
                 continue
             if namelen < 0 or namelen > _MAX_NAMELEN:
-                # Little-endian int read by hand: a negative namelen shows as huge.
-                self._problem(f, base + pos, f"tube name length {namelen} is impossible")
+                self._problem(f, f.end + pos, f"tube name length {namelen} is impossible")
                 stopped = True
                 break
             at = pos + 4 + namelen
             if at + rec_size > n:
                 break
-            r = rec_unpack(data, at)
-            jid = r[0]
+            jid, size, state = full_head(data, at)
             if jid == 0:
                 stopped = True
                 break
-            state = r[12]
-            size = r[4]
-            body_at = at + rec_size
-            end = body_at + size
             if size < 2 or size > _MAX_BODY:
-                self._problem(f, base + pos, f"job {jid} has impossible body size {size}")
+                self._problem(f, f.end + pos, f"job {jid} has impossible body size {size}")
                 stopped = True
                 break
+            if state > _LAST_STATE:
+                self._problem(f, f.end + pos, f"job {jid} has unknown state {state}")
+                stopped = True
+                break
+            end = at + rec_size + size
             if end > n:
                 break
-            raw = data[pos + 4 : at]
-            tube = tubes.get(raw)
-            if tube is None:
-                tube = tubes[raw] = raw.decode("utf-8", "replace")
-            job = jobs.get(jid)
             if state == DELETED:
+                if newest.pop(jid, None) is not None:
+                    full_at.pop(jid, None)
+                job = jobs.pop(jid, None)
                 if job is not None:
                     holder = files.get(job.file)
                     if holder is not None:
                         holder.holds.discard(jid)
-                    del jobs[jid]
                     removed.add(jid)
             else:
-                name = names.get(state)
-                if name is None:
-                    self._problem(f, base + pos, f"job {jid} has unknown state {state}")
-                    stopped = True
-                    break
-                if job is None:
-                    jobs[jid] = LogJob(
-                        jid, tube, r[1], r[2], r[3], size - 2, r[5], r[6],
-                        r[7], r[8], r[9], r[10], r[11], name, seq, base + body_at, seq,
-                    )  # fmt: skip
-                    added.add(jid)
-                else:
-                    # A migrated copy (compaction) or a second put record: the
-                    # body moves here, the fields are the newest.
-                    if job.body_size != size - 2:
-                        self._problem(
-                            f,
-                            base + pos,
-                            f"job {jid} changed size ({job.body_size + 2} -> {size})",
-                        )
-                        stopped = True
-                        break
-                    holder = files.get(job.file)
-                    if holder is not None:
-                        holder.holds.discard(jid)
-                    job.tube = tube
-                    job.pri, job.delay_ns, job.ttr_ns = r[1], r[2], r[3]
-                    job.created_at_ns, job.deadline_at_ns = r[5], r[6]
-                    job.reserves, job.timeouts, job.releases, job.buries, job.kicks = r[7:12]
-                    job.logged_state = name
-                    job.file = job.record_file = seq
-                    job.body_offset = base + body_at
-                    changed.add(jid)
-                holds.add(jid)
+                newest[jid] = full_at[jid] = pos
             puts += 1
             put_bytes += end - pos
             pos = end
@@ -601,7 +623,67 @@ class Binlog:
         f.put_bytes += put_bytes
         f.state_records += shorts
         f.state_bytes += shorts * short_size
+        self._apply_newest(f, data, newest, full_at, added, changed)
         return pos, stopped
+
+    def _apply_newest(
+        self,
+        f: LogFile,
+        data: bytes,
+        newest: dict[int, int],
+        full_at: dict[int, int],
+        added: set[int],
+        changed: set[int],
+    ) -> None:
+        """The second pass of :meth:`_parse`: decode the records that are now each
+        live job's newest (a full record replaces every field, as the server's
+        ``j->r = jr`` does; a short record after it replaces all but tube and body)."""
+        jobs = self.jobs
+        files = self.files
+        tubes = self._tubes
+        rec_unpack = JOBREC.unpack_from
+        short_unpack = _SHORT_REC.unpack_from
+        rec_size = JOBREC.size
+        seq = f.seq
+        base = f.end
+        for jid, last in newest.items():
+            job = jobs.get(jid)
+            at_full = full_at.get(jid)
+            if at_full is not None:
+                (namelen,) = _NAMELEN.unpack_from(data, at_full)
+                at = at_full + 4 + namelen
+                raw = data[at_full + 4 : at]
+                tube = tubes.get(raw)
+                if tube is None:
+                    tube = tubes[raw] = raw.decode("utf-8", "replace")
+                r = rec_unpack(data, at)
+                if job is None:
+                    jobs[jid] = job = LogJob(tube, r, seq, base + at + rec_size)
+                    added.add(jid)
+                elif job.rec[4] != r[4]:
+                    self._problem(
+                        f, base + at_full, f"job {jid} changed size ({job.rec[4]} -> {r[4]})"
+                    )
+                    continue
+                else:
+                    # A copy written by compaction: the body moves here.
+                    holder = files.get(job.file)
+                    if holder is not None:
+                        holder.holds.discard(jid)
+                    job.tube = tube
+                    job.rec = r
+                    job.file = job.record_file = seq
+                    job.body_offset = base + at + rec_size
+                    changed.add(jid)
+                f.holds.add(jid)
+                if last == at_full:
+                    continue
+            elif job is None:
+                continue
+            else:
+                changed.add(jid)
+            job.rec = short_unpack(data, last)
+            job.record_file = seq
 
     def _parse5(
         self,
@@ -611,7 +693,8 @@ class Binlog:
         changed: set[int],
         removed: set[int],
     ) -> tuple[int, bool]:
-        """Version 5 (``size_t namelen``, microsecond times): rare, so kept simple."""
+        """Version 5 (``size_t namelen``, microsecond times): rare, so one simple pass
+        that turns each record into version 7's fields."""
         n = len(data)
         pos = 0
         base = f.end
@@ -626,23 +709,27 @@ class Binlog:
             at = pos + NAMELEN5.size + namelen
             if at + JOBREC5.size > n:
                 break
-            r = JOBREC5.unpack_from(data, at)
-            jid, size, state = r[0], r[4], r[12]
+            v5 = JOBREC5.unpack_from(data, at)
+            jid, size, state = v5[0], v5[4], v5[12]
             if jid == 0:
                 stopped = True
                 break
-            end = at + JOBREC5.size + (size if namelen else 0)
             if namelen and (size < 2 or size > _MAX_BODY):
                 self._problem(f, base + pos, f"job {jid} has impossible body size {size}")
                 stopped = True
                 break
-            if end > n:
-                break
-            job = self.jobs.get(jid)
-            if state != DELETED and state not in STATE_NAMES:
+            if state > _LAST_STATE:
                 self._problem(f, base + pos, f"job {jid} has unknown state {state}")
                 stopped = True
                 break
+            end = at + JOBREC5.size + (size if namelen else 0)
+            if end > n:
+                break
+            rec: _Rec = (
+                jid, v5[1], v5[2] * 1000, v5[3] * 1000, size, v5[5] * 1000, v5[6] * 1000,
+                v5[7], v5[8], v5[9], v5[10], v5[11], state,
+            )  # fmt: skip
+            job = self.jobs.get(jid)
             if state == DELETED:
                 if job is not None:
                     holder = self.files.get(job.file)
@@ -650,32 +737,24 @@ class Binlog:
                         holder.holds.discard(jid)
                     del self.jobs[jid]
                     removed.add(jid)
-            elif job is not None or namelen:
-                pri, delay, ttr = r[1], r[2] * 1000, r[3] * 1000
-                created, deadline = r[5] * 1000, r[6] * 1000
+            elif namelen:
                 if job is None:
                     tube = data[pos + NAMELEN5.size : at].decode("utf-8", "replace")
-                    job = self.jobs[jid] = LogJob(
-                        jid, tube, pri, delay, ttr, size - 2, created, deadline,
-                        r[7], r[8], r[9], r[10], r[11], STATE_NAMES[state], f.seq,
-                        base + at + JOBREC5.size, f.seq,
-                    )  # fmt: skip
+                    self.jobs[jid] = LogJob(tube, rec, f.seq, base + at + JOBREC5.size)
                     added.add(jid)
                 else:
-                    job.pri, job.delay_ns, job.ttr_ns = pri, delay, ttr
-                    job.created_at_ns, job.deadline_at_ns = created, deadline
-                    job.reserves, job.timeouts, job.releases, job.buries, job.kicks = r[7:12]
-                    job.logged_state = STATE_NAMES[state]
-                    job.record_file = f.seq
-                    if namelen:
-                        holder = self.files.get(job.file)
-                        if holder is not None:
-                            holder.holds.discard(jid)
-                        job.file = f.seq
-                        job.body_offset = base + at + JOBREC5.size
+                    holder = self.files.get(job.file)
+                    if holder is not None:
+                        holder.holds.discard(jid)
+                    job.rec = rec
+                    job.file = job.record_file = f.seq
+                    job.body_offset = base + at + JOBREC5.size
                     changed.add(jid)
-                if namelen:
-                    f.holds.add(jid)
+                f.holds.add(jid)
+            elif job is not None:
+                job.rec = (*rec[:4], job.rec[4], *rec[5:])  # type: ignore[assignment]
+                job.record_file = f.seq
+                changed.add(jid)
             if namelen:
                 f.put_records += 1
                 f.put_bytes += end - pos

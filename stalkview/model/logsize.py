@@ -33,6 +33,9 @@ from stalkview.model.rates import format_rate
 SHORT_RECORD = 4 + 80
 #: A full record without its tube name and body.
 FULL_RECORD = 4 + 80
+#: beanstalkd compacts (copies the oldest file's jobs forward) only while the log is at
+#: least this many times the bytes it counts as alive.
+COMPACTION_RATIO = 3
 #: The log runs away at this many files and this many times the live data...
 RUNAWAY_FILES = 10
 RUNAWAY_FACTOR = 10.0
@@ -142,6 +145,9 @@ class LogReport:
     migrated: int
     live_exact: bool = True
     """False when ``live_bytes`` is extrapolated from a sample of the bodies."""
+    live_record_bytes: int | None = None
+    """What the live jobs' own records take in the log: bodies, names and record headers
+    (the least the log can be; the amplification is against this)."""
     records_per_s: float | None = None
     migrated_per_s: float | None = None
     bytes_per_s: float | None = None
@@ -164,9 +170,14 @@ class LogReport:
 
     @property
     def amplification(self) -> float | None:
-        if not self.live_bytes:
+        """The log's size over the live jobs' records (bodies when only those are known).
+
+        Against the records, not the bodies alone: a million 10-byte jobs need ~100 bytes
+        each in any log, and that is not a log running away."""
+        live = self.live_record_bytes or self.live_bytes
+        if not live:
             return None
-        return self.bytes / self.live_bytes
+        return self.bytes / live
 
     @property
     def too_big(self) -> bool:
@@ -195,6 +206,7 @@ class LogReport:
             "bytes_exact": self.bytes_exact,
             "live_bytes": self.live_bytes,
             "live_bytes_exact": self.live_exact,
+            "live_record_bytes": self.live_record_bytes,
             "live_jobs": self.live_jobs,
             "amplification": None if amp is None else round(amp, 2),
             "records_written": self.written,
@@ -231,11 +243,11 @@ def glance(report: LogReport) -> str:
         size = f"{report.files:,} x {fmt.size(report.max_size)} = {fmt.size(report.bytes)}"
     parts = [f"files {report.oldest}..{report.current} ({size})"]
     if report.live_bytes is not None:
-        live = f"live {'' if report.live_exact else '~'}{fmt.size(report.live_bytes)}"
+        approx = "" if report.live_exact else "~"
+        parts.append(f"live {report.live_jobs:,} jobs, {approx}{fmt.size(report.live_bytes)}")
         amp = report.amplification
         if amp is not None:
-            live += f" ({amp:,.0f}x)" if amp >= 10 else f" ({amp:.1f}x)"
-        parts.append(live)
+            parts.append(f"log {_times(amp)} their records")
     if report.records_per_s is not None:
         rate = f"writes {per_second(report.records_per_s)} records/s"
         if report.bytes_per_s is not None:
@@ -244,6 +256,10 @@ def glance(report: LogReport) -> str:
             )
         parts.append(rate)
     return "  ".join(parts)
+
+
+def _times(amp: float) -> str:
+    return f"{amp:,.0f}x" if amp >= 10 else f"{amp:.1f}x"
 
 
 def per_second(x: float) -> str:
@@ -288,7 +304,7 @@ def known_text(report: LogReport) -> str:
     """What is known when no cause is visible: span, size, rate."""
     text = f"binlog {size_text(report)}"
     if report.amplification is not None:
-        text += f", {report.amplification:,.0f}x the live data"
+        text += f", {_times(report.amplification)} the live jobs' records"
     if report.records_per_s is not None:
         text += f", {per_second(report.records_per_s)} records/s"
     if report.growing_for >= GROWTH_SECONDS:
@@ -509,17 +525,18 @@ class LogWatch:
         migrated = _int(stats, "binlog-records-migrated")
         exact = disk_bytes is not None
         size = disk_bytes if disk_bytes is not None else max(0, current - oldest + 1) * max_size
+        pinners, count, live, names = self._pinners(jobs, oldest, touched)
+        # A job's full record: int namelen, the name, the Jobrec, the body and its CRLF.
+        records = None if live_bytes is None else live_bytes + live * (FULL_RECORD + 2) + names
         sample = _Sample(
-            now, written, migrated, _int(stats, "cmd-put"), size, live_bytes, written_bytes
+            now, written, migrated, _int(stats, "cmd-put"), size, records, written_bytes
         )
         if self.samples and (written < self.samples[-1].written):
             self.samples.clear()  # a restart: the counters began again
         self.samples.append(sample)
         while self.samples and now - self.samples[0].at > HISTORY_SECONDS:
             self.samples.popleft()
-        pinners, count, live, names = self._pinners(jobs, oldest, touched)
-        # A full record: int namelen, the name, the Jobrec, the body (with its CRLF).
-        full = FULL_RECORD + (names + (live_bytes or 0)) / max(live, 1)
+        full = (records or 0) / live if live else FULL_RECORD + 2.0
         rps, mps, bps, window = self._rates(sample, full)
         return LogReport(
             oldest=oldest,
@@ -530,6 +547,7 @@ class LogWatch:
             live_bytes=live_bytes,
             live_jobs=live,
             live_exact=live_exact,
+            live_record_bytes=records,
             written=written,
             migrated=migrated,
             records_per_s=rps,
@@ -618,8 +636,8 @@ class LogWatch:
     def _growing_for(self, max_size: int) -> float:
         """How long (s) the log has grown faster than the live data, up to now.
 
-        Each step between samples must not shrink the log, and over the whole stretch
-        the log must have grown by at least one file more than the live data.
+        Each step between samples must not shrink the log, and over the whole stretch the
+        log must have grown by at least one file, and by more than 3x the live records.
         """
         samples = list(self.samples)
         if len(samples) < 2:
@@ -632,7 +650,8 @@ class LogWatch:
         if first.live is None or last.live is None:
             return 0.0
         live_growth = last.live - first.live
-        if log_growth < max(max_size, 1) or log_growth <= live_growth:
+        # The server lets its log reach 3x the live records before it compacts.
+        if log_growth < max(max_size, 1) or log_growth <= COMPACTION_RATIO * live_growth:
             return 0.0
         return last.at - first.at
 
@@ -653,9 +672,16 @@ def report_lines(report: LogReport) -> list[str]:
         lines.append(f"live data   unknown ({report.live_jobs:,} live jobs)")
     else:
         how = "" if report.live_exact else ", estimated from a sample of bodies"
-        lines.append(f"live data   {fmt.size(report.live_bytes)} in {report.live_jobs:,} jobs{how}")
+        records = ""
+        if report.live_record_bytes is not None:
+            records = f" (their records: {fmt.size(report.live_record_bytes)})"
+        lines.append(
+            f"live data   {fmt.size(report.live_bytes)} in {report.live_jobs:,} jobs{how}{records}"
+        )
     amp = report.amplification
-    lines.append("amplif.     " + ("-" if amp is None else f"{amp:,.1f}x the live data"))
+    lines.append(
+        "amplif.     " + ("-" if amp is None else f"{amp:,.1f}x what the live jobs' records take")
+    )
     rate = ""
     if report.records_per_s is not None:
         rate = f"  ({per_second(report.records_per_s)}/s over {report.window:.1f}s)"
@@ -852,7 +878,9 @@ def _runs(facts: Sequence[FileFacts]) -> list[tuple[str, list[FileFacts]]]:
     return out
 
 
-def files_lines(facts: Sequence[FileFacts], jobs: int, live_bytes: int) -> list[str]:
+def files_lines(
+    facts: Sequence[FileFacts], jobs: int, live_bytes: int, live_records: int = 0
+) -> list[str]:
     """The offline report: totals, then one block a file."""
     size = sum(f.size for f in facts)
     written = sum(f.written for f in facts)
@@ -866,9 +894,13 @@ def files_lines(facts: Sequence[FileFacts], jobs: int, live_bytes: int) -> list[
     lines.append(
         f"size        {fmt.size(size)} on disk ({size:,} bytes), {fmt.size(written)} written"
     )
-    lines.append(f"live data   {fmt.size(live_bytes)} in {jobs:,} jobs")
-    if live_bytes:
-        lines.append(f"amplif.     {size / live_bytes:,.1f}x the live data")
+    theirs = f" (their records: {fmt.size(live_records)})" if live_records else ""
+    lines.append(f"live data   {fmt.size(live_bytes)} in {jobs:,} jobs{theirs}")
+    if live_records or live_bytes:
+        lines.append(
+            f"amplif.     {size / (live_records or live_bytes):,.1f}x what the live jobs' "
+            "records take"
+        )
     records = sum(f.put_records + f.state_records for f in facts)
     lines.append(f"records     {records:,} ({sum(f.put_records for f in facts):,} full)")
     lines.append("")

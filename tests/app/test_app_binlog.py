@@ -17,7 +17,15 @@ from stalkview.app.widgets.joblist import JobList
 from stalkview.client import Client, NotFoundError
 from tests.app.test_app import SIZE, make_app, plain, ready
 from tests.beanstalkd import Beanstalkd
-from tests.logscenes import CHANGE_COUNTERS, FILE_SIZE, Churn, files, pin_old_job, wait_stats
+from tests.logscenes import (
+    CHANGE_COUNTERS,
+    FILE_SIZE,
+    Churn,
+    files,
+    pin_old_job,
+    runaway_files,
+    wait_stats,
+)
 from tests.pilot import wait_for
 
 
@@ -39,7 +47,7 @@ async def test_pinning_and_churn_named_then_delete_frees_the_file(logged: Beanst
         job = await pin_old_job(client)
         churn = await Churn(logged.address).start()
         try:
-            await wait_stats(client, lambda s: files(s) >= 10)
+            await wait_stats(client, lambda s: files(s) >= runaway_files(churn.count))
             app = make_app(logged)
             async with app.run_test(size=SIZE) as pilot:
                 await ready(pilot)

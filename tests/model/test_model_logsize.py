@@ -49,7 +49,9 @@ def test_size_from_stats_is_files_times_max_size() -> None:
     assert (report.files, report.bytes, report.bytes_exact) == (5, 5 * MIB, False)
     assert report.amplification == 5.0
     assert not report.runaway  # 5 files
-    assert glance(report) == "files 3..7 (5 x 1.0 MiB = 5.0 MiB)  live 1.0 MiB (5.0x)"
+    assert glance(report) == (
+        "files 3..7 (5 x 1.0 MiB = 5.0 MiB)  live 0 jobs, 1.0 MiB  log 5.0x their records"
+    )
 
 
 def test_real_bytes_when_the_directory_is_read() -> None:
@@ -264,3 +266,16 @@ def test_holders_and_writers_follow_only_the_touched_jobs() -> None:
         stats(2, 20), 3.0, jobs=jobs, touched=set(), jobs_complete=True, live_bytes=1
     )
     assert moved is not None and [p.id for p in moved.pinners] == [3]
+
+
+def test_amplification_is_against_the_live_records_not_the_bodies_alone() -> None:
+    # 12,000 jobs of 10-byte bodies in tube "t": 12,000 x (84 + 1 + 10 + 2) bytes of records
+    # in 10 files of 1 MiB is 9x: a log of many tiny jobs, not a runaway one.
+    jobs = by_id([FakeJob(id=i, tube="t", file=5) for i in range(1, 12_001)])
+    report = LogWatch().update(stats(1, 10), 0.0, jobs=jobs, jobs_complete=True, live_bytes=120_000)
+    assert report is not None
+    assert report.live_record_bytes == 12_000 * 97
+    assert report.amplification == 10 * MIB / (12_000 * 97)
+    assert report.bytes / 120_000 > 80  # against the bodies alone it would look runaway
+    assert not report.runaway
+    assert "log 9.0x their records" in glance(report)

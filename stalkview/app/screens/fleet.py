@@ -208,6 +208,7 @@ class FleetScreen(MainScreen):
         self.remove_class("stale")
         self.query_one(JobList).clear_marks()
         self.query_one("#scan-progress", ProgressBar).remove_class("hidden")
+        self.query_one("#scan-status", Static).update("")
         detail = self.query_one(JobDetail)
         detail.show_message(f"Jobs of {self.server_tag()}: pick one in the jobs pane")
         self.query_one("#side").border_title = Text("Job")

@@ -191,6 +191,8 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.current_job_id: int | None = None
         self.current_job: JobInfo | None = None
         self.hints: list[Hint] = []
+        #: When the last body search finished, and how many bodies it read.
+        self._bodies_read: tuple[str, int] | None = None
         self.log_report: LogReport | None = None
         #: The runaway-binlog hints of the last inventory pass (model/logsize.py).
         self.log_hints: list[Hint] = []
@@ -207,6 +209,8 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.snapshot: Snapshot | None = None
         self.refreshed: ServerRefreshed | None = None
         self.inventory: Inventory | None = None
+        #: When the jobs list may next be redrawn while the first scan streams jobs in.
+        self._next_stream = 0.0
         #: The server the results shown are about (the fleet app switches servers).
         self.generation = 0
 
@@ -241,6 +245,7 @@ class MainScreen(ActionsMixin, Screen[None]):
                 yield Input(placeholder=QUERY_HELP, id="job-query", classes="hidden")
                 yield Static("", id="query-status", classes="hidden")
                 yield ProgressBar(id="scan-progress", show_eta=False)
+                yield Static("", id="scan-status", classes="hidden")
                 yield JobList(id="jobs", empty_message="Scanning jobs…")
             with ContentSwitcher(initial="detail", id="side"):
                 yield JobDetail(id="detail")
@@ -588,9 +593,22 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     @on(Input.Submitted, "#tube-filter")
     def _tube_filter_submitted(self, event: Input.Submitted) -> None:
+        table = self.query_one(TubesTable)
         if not event.value:
             event.input.add_class("hidden")
-        self.query_one(TubesTable).focus()
+        else:
+            # Enter picks the match (the exact name, else the first row shown): its jobs show.
+            match = self._tube_match(event.value)
+            if match is not None:
+                table.select_tube(match)
+        table.focus()
+
+    def _tube_match(self, text: str) -> str | None:
+        table = self.query_one(TubesTable)
+        shown = table.shown_tubes()
+        if text in shown:
+            return text
+        return shown[0] if shown else None
 
     def _apply_tube_filter(self, text: str) -> None:
         self.query_one(TubesTable).name_filter = text
@@ -636,12 +654,31 @@ class MainScreen(ActionsMixin, Screen[None]):
             title.append(" · ")
         title.append("all tubes" if self.tube is None else self.tube, style="bold")
         title.append(f" · {self.state_filter or 'all states'} · {len(jobs):,}")
+        if inventory is None or not inventory.scanned:
+            title.append(" · scanning…", style="italic")
         if self.job_query is not None and not self.job_query.is_empty:
             title.append(f" · search: {self.job_query}", style="italic")
+            self._count_matches(len(jobs))
         hidden = job_list.hidden_columns
         if hidden:
             title.append(f"  hidden: {' '.join(hidden)} (enter)", style="dim")
         self._set_title("#jobs-pane", title)
+
+    def _count_matches(self, shown: int) -> None:
+        """The search status says how many jobs the list shows, whatever changed since."""
+        query = self.job_query
+        if query is None or self.query_one("#job-query", Input).has_focus:
+            return  # while a new search is typed, the status is its help or its error
+        if not (query.needs_body or query.needs_type):
+            self._query_status(Text(f"{shown:,} jobs match", style="green"))
+        elif self._bodies_read is not None:
+            at, checked = self._bodies_read
+            self._query_status(
+                Text(
+                    f"{shown:,} jobs match (of {checked:,} bodies read at {at}; enter re-runs)",
+                    style="green",
+                )
+            )
 
     def _set_title(self, selector: str, title: Text) -> None:
         # A border title change repaints the pane: only when the text differs.
@@ -651,12 +688,27 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     @on(InventoryProgress)
     def _inventory_progress(self, message: InventoryProgress) -> None:
+        """The first scan's progress: how many found, how fast, how long at most, and
+        which announced jobs are still missing (the two largest groups)."""
         progress = message.progress
+        self.inventory = message.inventory
         bar = self.query_one("#scan-progress", ProgressBar)
         bar.update(total=max(progress.expected, progress.found, 1), progress=progress.found)
-        self._set_title(
-            "#jobs-pane", Text(f"Jobs · scanning… {progress.found:,} of ~{progress.expected:,}")
-        )
+        status = self.query_one("#scan-status", Static)
+        lines = [f"scanning: {progress.summary()}"]
+        lines += [str(m) for m in progress.missing[:2]]
+        if len(progress.missing) > 2:
+            lines[-1] += f" (and {len(progress.missing) - 2} more tube/state groups)"
+        # Tube names come from the server: shown as plain text, never as markup.
+        status.update(Text("\n".join(lines), style="dim"))
+        status.remove_class("hidden")
+        # Jobs appear as the scan finds them, the heads first. Redrawing the list costs
+        # more as it grows: at most a tenth of the UI's time goes to it.
+        now = time.monotonic()
+        if now >= self._next_stream and progress.found:
+            started = time.perf_counter()
+            self.show_jobs()
+            self._next_stream = now + max(0.25, 10 * (time.perf_counter() - started))
 
     @on(InventoryUpdated)
     def _inventory_updated(self, message: InventoryUpdated) -> None:
@@ -666,6 +718,7 @@ class MainScreen(ActionsMixin, Screen[None]):
             self.show_jobs()
         if message.first:
             self.query_one("#scan-progress", ProgressBar).add_class("hidden")
+            self.query_one("#scan-status", Static).add_class("hidden")
         job_id = self.detail_job_id()
         if job_id is not None:
             self.sv.refresh_job(job_id)
@@ -739,6 +792,12 @@ class MainScreen(ActionsMixin, Screen[None]):
             return Text("Job")
         return self._job_title(detail.job.id, " · gone" if detail.gone else "")
 
+    def shown_job_ids(self) -> tuple[int, ...]:
+        """Ids of the job rows on screen now (and the one in the detail pane)."""
+        ids = self.query_one(JobList).visible_ids()
+        shown = self.detail_job_id()
+        return ids if shown is None else (*ids, shown)
+
     def detail_job_id(self) -> int | None:
         """The job the detail pane shows, while it is still there to follow."""
         detail = self.query_one(JobDetail)
@@ -797,6 +856,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.query_text = text
         self.job_query = None if query.is_empty else query
         self.body_matches = None
+        self._bodies_read = None
         if self.job_query is not None and (query.needs_body or query.needs_type):
             candidates = [
                 job for job in self.selected_jobs_unsearched() if query.matches_stats(job)
@@ -807,9 +867,6 @@ class MainScreen(ActionsMixin, Screen[None]):
         elif self.job_query is None:
             self._query_status(None)
         self.show_jobs()
-        if self.job_query is not None and not (query.needs_body or query.needs_type):
-            count = len(self.query_one(JobList).jobs)
-            self._query_status(Text(f"{count:,} jobs match", style="green"))
         self.query_one(JobList).focus()
         return True
 
@@ -826,14 +883,8 @@ class MainScreen(ActionsMixin, Screen[None]):
         if text != self.query_text:
             return
         self.body_matches = ids
+        self._bodies_read = (time.strftime("%H:%M:%S"), checked)
         self.show_jobs()
-        self._query_status(
-            Text(
-                f"{len(ids):,} of {checked:,} jobs match (bodies as of "
-                f"{time.strftime('%H:%M:%S')}; enter re-runs)",
-                style="green",
-            )
-        )
 
     def _query_status(self, text: Text | None) -> None:
         status = self.query_one("#query-status", Static)

@@ -421,6 +421,10 @@ class JobList(ScrollView, can_focus=True):
         top = self.scroll_offset.y
         return range(top, min(len(self._jobs), top + self._body_height))
 
+    def visible_ids(self) -> tuple[int, ...]:
+        """Ids of the rows on screen now."""
+        return tuple(job.id for job in self._visible_jobs())
+
     def _visible_jobs(self) -> Iterable[JobInfo]:
         jobs = self._jobs
         return (jobs[i] for i in self._visible_range())

@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
-from stalkview.format import duration
+from stalkview.format import duration_words
 
 ALL_TUBES = "\x00all"
 """Row key of the whole-server row: no tube name can contain NUL."""
@@ -222,7 +222,7 @@ class TubesTable(DataTable[Any]):
         for column in COLUMNS[2:]:
             values = [int(stats.get(column.stat, 0) or 0) for _, stats in rows]
             if column.key == "paused":
-                longest = max((len(duration(v)) for v in values if v > 0), default=0)
+                longest = max((len(duration_words(v)) for v in values if v > 0), default=0)
             else:
                 longest = len(f"{max(values, default=0):,}")
             widths[column.key] = max(widths[column.key], longest)
@@ -381,7 +381,9 @@ class TubesTable(DataTable[Any]):
             return short_health(self._health.get(key, Text("")), min(width, HEALTH_WIDTH))
         value = int(stats.get(column.stat, 0) or 0)
         if column.key == "paused":
-            return Text(duration(value) if value > 0 else "", style="bold magenta", justify="right")
+            # The hints' style ("59m 54s"): one duration style on the screen.
+            text = duration_words(value) if value > 0 else ""
+            return Text(text, style="bold magenta", justify="right")
         style = "dim" if value == 0 else ""
         if value and column.key == "buried":
             style = "bold red"
@@ -479,6 +481,11 @@ class TubesTable(DataTable[Any]):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         self.post_message(self.TubeOpened(self.selected_tube))
+
+    def shown_tubes(self) -> list[str]:
+        """The tubes in the table, in the order shown (the whole-server row left out)."""
+        keys = (row.key.value for row in self.ordered_rows)
+        return [key for key in keys if key is not None and key != ALL_TUBES]
 
     def describe_row(self) -> Text:
         """Every column of the row under the cursor, labelled: what a narrow table hides."""
