@@ -465,4 +465,5 @@ class StalkviewApp(App[int]):
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        self.push_screen(HelpScreen(self.main.binding_nodes()))
+        main = self.main
+        self.push_screen(HelpScreen(main.binding_nodes(), note=main.layout_note()))

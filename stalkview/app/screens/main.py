@@ -76,8 +76,8 @@ FLOW_LABELS = ("reserves", "releases", "timeouts", "buries", "kicks")
 """Rates a tube's diagram estimates from its jobs' counters (stats-tube has none of them)."""
 QUERY_HELP = 'e.g. state=buried reserves>=3 age>1h body~"user_id": 42   (enter: run, esc: clear)'
 
-PANES = ("tubes-pane", "jobs-pane", "side")
-NARROW = 100
+PANES = ("servers-pane", "tubes-pane", "jobs-pane", "side")
+NARROW = 110
 """Below this many columns the job detail opens over the jobs list (enter) instead of
 beside it: at 80 columns a side pane would leave the body preview a dozen cells."""
 TALL = 40
@@ -86,6 +86,7 @@ included) and up to 5 problems. A shorter screen gives the pane about a third of
 lines, so the jobs pane keeps at least 8 rows at 24 lines."""
 TUBES_MAX_ROWS = 12
 PROBLEMS_MAX_ROWS = 5
+SERVERS_MAX_ROWS = 9
 
 
 def tubes_pane_heights(screen_height: int) -> tuple[int, int]:
@@ -149,7 +150,7 @@ class MainScreen(ActionsMixin, Screen[None]):
             "Binlog jobs",
             show=False,
             id="binlog-jobs",
-            tooltip="List the jobs that keep the oldest binlog file (deleting them frees it)",
+            tooltip="The binlog: its size, what writes it, the jobs that keep its oldest file",
         ),
         Binding(
             "l",
@@ -304,7 +305,14 @@ class MainScreen(ActionsMixin, Screen[None]):
         """Cap the tubes pane so the jobs pane keeps its rows (not while zoomed)."""
         table = self.query_one(TubesTable)
         zoomed = self.maximized is not None
-        heights = None if zoomed else tubes_pane_heights(self.size.height)
+        height = self.size.height
+        servers = self.query("#servers")
+        if servers:
+            # Several servers: their table scrolls too, so the jobs keep some room.
+            lines = SERVERS_MAX_ROWS if height >= TALL else max(4, height // 6)
+            servers.first().styles.max_height = None if zoomed else lines
+            height -= lines + 2
+        heights = None if zoomed else tubes_pane_heights(height)
         if self._tubes_heights == heights:
             return
         self._tubes_heights = heights
@@ -337,6 +345,10 @@ class MainScreen(ActionsMixin, Screen[None]):
         self._show_tube_detail()
 
     def _focused_pane_id(self) -> str:
+        servers = self.query("#servers-pane")
+        focused = self.focused
+        if servers and focused is not None and servers.first() in focused.ancestors_with_self:
+            return "servers-pane"
         pane = self._focused_pane()
         return "side" if pane == "side" else f"{pane}-pane"
 
@@ -364,6 +376,24 @@ class MainScreen(ActionsMixin, Screen[None]):
         detail.set_class(not shown, "hidden")
         if shown:
             detail.update(self.query_one(TubesTable).describe_row())
+
+    def layout_note(self) -> Text | None:
+        """For the help screen: the columns this terminal's width leaves out."""
+        tubes = self.query_one(TubesTable).hidden_columns
+        jobs = self.query_one(JobList).hidden_columns
+        if not tubes and not jobs:
+            return None
+        width, height = self.size
+        note = Text(f"At {width}x{height} some columns are hidden (a wider terminal shows them):")
+        if tubes:
+            note.append("\n  tubes: ", style="bold")
+            note.append(" ".join(tubes))
+            note.append(" (z zooms the pane: every column of the selected tube)", style="dim")
+        if jobs:
+            note.append("\n  jobs: ", style="bold")
+            note.append(" ".join(jobs))
+            note.append(" (enter: the job's detail has every field)", style="dim")
+        return note
 
     @on(JobList.ColumnsChanged)
     def _job_columns_changed(self, event: JobList.ColumnsChanged) -> None:
@@ -464,10 +494,23 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.log_hints = log_hints(report)
 
     def action_binlog_jobs(self) -> None:
-        """All tubes, every state, searched for ``file=N``: the jobs keeping the oldest file."""
+        """The binlog report; from it, ``enter`` lists the jobs keeping the oldest file."""
         report = self.log_report
         if report is None:
             self.notify("This server keeps no binlog (beanstalkd runs without -b)", title="Binlog")
+            return
+        from stalkview.app.screens.binlog import BinlogScreen
+
+        def chosen(list_jobs: bool | None) -> None:
+            if list_jobs:
+                self.list_binlog_jobs()
+
+        self.app.push_screen(BinlogScreen(report, self.sv.server_label), chosen)
+
+    def list_binlog_jobs(self) -> None:
+        """All tubes, every state, searched for ``file=N``: the jobs keeping the oldest file."""
+        report = self.log_report
+        if report is None:
             return
         if not report.pinners_known:
             self.notify("The job scan has not finished yet: try again in a moment", title="Binlog")
