@@ -59,6 +59,7 @@ from stalkview.model import (
 )
 from stalkview.model.logsize import LogReport, LogWatch, enabled, log_hints
 from stalkview.model.problems import (
+    STORM_MIN_JOBS,
     ProblemBook,
     held_hints,
     poison_hints,
@@ -195,6 +196,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.hints: list[Hint] = []
         #: When the last body search finished, and how many bodies it read.
         self._bodies_read: tuple[str, int] | None = None
+        self._subtitle = ""
         self.log_report: LogReport | None = None
         #: The runaway-binlog hints of the last inventory pass (model/logsize.py).
         self.log_hints: list[Hint] = []
@@ -457,7 +459,12 @@ class MainScreen(ActionsMixin, Screen[None]):
         if inventory is not None and inventory.scanned:
             now = time.monotonic()
             jobs = held_hints(inventory.select(None, "reserved"), snapshot.tubes, now)
-            jobs += storm_hints(inventory.select(None, "delayed"), now, rates.rates)
+            stormy = {
+                name: inventory.select(name, "delayed")
+                for name, stats in snapshot.tubes.items()
+                if int(stats.get("current-jobs-delayed", 0) or 0) >= STORM_MIN_JOBS
+            }
+            jobs += storm_hints(stormy, now, rates.rates)
             rose = inventory.timeouts_rose
             known = inventory.jobs
             jobs += poison_hints((known[i] for i in rose if i in known), rose, now)
@@ -513,6 +520,14 @@ class MainScreen(ActionsMixin, Screen[None]):
         if self.tube is not None:
             infos += [h for h in self.hints_by_tube.get(None, []) if h.level == "info"]
         self.query_one(ProblemList).show_problems(self.problems, ages, infos)
+        count = len(self.problems)
+        subtitle = ""
+        if count:
+            noun = "problem" if count == 1 else "problems"
+            subtitle = f"{count:,} {noun} · tab to the list, enter shows the jobs"
+        if self._subtitle != subtitle:
+            self._subtitle = subtitle
+            self.query_one("#tubes-pane").border_subtitle = subtitle
 
     def _title_tubes(self, count: int) -> None:
         self._tube_count = count
