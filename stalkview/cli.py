@@ -272,16 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"{PROG} binlog localhost:11300 --window 5\n  {PROG} binlog prod --json\n"
         f"  {PROG} binlog --binlog /var/lib/beanstalkd      (a stopped server: the files alone)",
     )
-    p.add_argument(
-        "address", metavar="ADDRESS", nargs="?", help=ADDRESS_HELP + " (leave out with --binlog)"
-    )
-    _config_option(p)
-    p.add_argument(
-        "--binlog",
-        metavar="DIR",
-        help="the server's -b directory: real sizes and what each file holds; "
-        "without ADDRESS, a report from the files alone",
-    )
+    _address_or_log(p, "the sizes are the files' own and a table says what each file holds")
     p.add_argument(
         "--window",
         type=_positive,
@@ -636,14 +627,29 @@ def _need_address_or_log(args: argparse.Namespace) -> None:
         )
 
 
+def _log_source(args: argparse.Namespace, target: Target) -> Any:
+    """The server's binlog as the inventory's candidate source: ``--binlog DIR``, the
+    config's ``binlog``, or the -b of a beanstalkd on this machine (else None)."""
+    from stalkview.binlog import BinlogSource
+    from stalkview.binlogfind import find_binlog
+
+    directory = getattr(args, "binlog", None) or target.binlog or find_binlog(target.address)
+    return BinlogSource(directory) if directory else None
+
+
+def _found_by(inventory: Inventory) -> str:
+    return "" if inventory.found_by == "id scan" else f", found by {inventory.found_by}"
+
+
 async def cmd_jobs(args: argparse.Namespace) -> int:
     _need_address_or_log(args)
     if args.address is None:
         return _jobs_from_log(args)
-    client = await _connect(_address_of(args))
+    target = _one_target(args, args.address)
+    client = await _connect(target.address)
     progress = _Progress(sys.stderr)
     try:
-        inventory = Inventory(client, budget=_scan_budget(args))
+        inventory = Inventory(client, budget=_scan_budget(args), source=_log_source(args, target))
         if args.json:
             try:
                 await _stream_jobs(inventory, args, progress)
@@ -660,7 +666,7 @@ async def cmd_jobs(args: argparse.Namespace) -> int:
             bodies = await inventory.peek_bodies([j.id for j in jobs], limit=PREVIEW * 4)
     finally:
         await client.close()
-    _print_jobs(args, jobs, bodies)
+    _print_jobs(args, jobs, bodies, _found_by(inventory))
     return 0
 
 
@@ -683,7 +689,9 @@ def _jobs_from_log(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_jobs(args: argparse.Namespace, jobs: list[JobInfo], bodies: dict[int, bytes]) -> None:
+def _print_jobs(
+    args: argparse.Namespace, jobs: list[JobInfo], bodies: dict[int, bytes], how: str = ""
+) -> None:
     import time
 
     if args.json:
@@ -710,7 +718,7 @@ def _print_jobs(args: argparse.Namespace, jobs: list[JobInfo], bodies: dict[int,
     align = ["<" if h in ("tube", "state", "body") else ">" for h in headers]
     _print_lines(fmt.table(headers, rows, align=align))
     scope = " ".join(x for x in (args.tube and f"tube {args.tube}", args.state) if x)
-    sys.stderr.write(f"{fmt.count(len(jobs))} jobs{' (' + scope + ')' if scope else ''}\n")
+    sys.stderr.write(f"{fmt.count(len(jobs))} jobs{' (' + scope + ')' if scope else ''}{how}\n")
 
 
 def _peek_log(args: argparse.Namespace) -> tuple[dict[str, Any], bytes]:
@@ -804,9 +812,7 @@ async def cmd_binlog(args: argparse.Namespace) -> int:
     from stalkview.logprobe import LogDir, sample
     from stalkview.model.logsize import HELP, report_lines
 
-    if args.address is None and args.binlog is None:
-        _fail("binlog: give a server ADDRESS, or --binlog DIR to read a stopped server's log")
-        return 2
+    _need_address_or_log(args)
     try:
         log_dir = None if args.binlog is None else LogDir(args.binlog)
         if args.address is None:
@@ -931,6 +937,7 @@ async def cmd_export(args: argparse.Namespace) -> int:
         return _export_log(args)
     target = _one_target(args, args.address)
     progress = _CountProgress(sys.stderr, "exported")
+    source = _log_source(args, target)
     client = await _connect(target.address)
     try:
         if args.output in (None, "-"):
@@ -942,6 +949,7 @@ async def cmd_export(args: argparse.Namespace) -> int:
                 server_label=target.label,
                 on_progress=progress,
                 scan_budget=_scan_budget(args),
+                source=source,
             )
         else:
             try:
@@ -957,6 +965,7 @@ async def cmd_export(args: argparse.Namespace) -> int:
                     server_label=target.label,
                     on_progress=progress,
                     scan_budget=_scan_budget(args),
+                    source=source,
                 )
     finally:
         progress.clear()

@@ -130,10 +130,6 @@ class StalkviewApp(App[int]):
     # --- what the screen and the actions ask (the fleet app answers per server) ------
 
     @property
-    def is_fleet(self) -> bool:
-        return False
-
-    @property
     def server_label(self) -> str:
         """What to call the current server in titles, file names and the journal."""
         return self.address
@@ -187,7 +183,10 @@ class StalkviewApp(App[int]):
         if generation != self.generation:
             return
         message.generation = generation
-        with contextlib.suppress(_NoScreen):
+        self._to_main(message)
+
+    def _to_main(self, message: Message) -> None:
+        with contextlib.suppress(_NoScreen):  # the app is closing
             self.main.post_message(message)
 
     async def action_quit(self) -> None:
