@@ -308,6 +308,8 @@ async def test_several_servers_at_80x24(
     async with app.run_test(size=(80, 24)) as pilot:
         main = app.main
         await wait_for(pilot, lambda: all(s.up for s in app.fleet.states))
+        # Until the first scan is done its progress lines take rows from the jobs.
+        await wait_for(pilot, lambda: app.inventory.scanned and app.inventory_refreshes >= 1)
         await pilot.pause(0.3)
         # Five rows of servers would leave the jobs nothing: the table scrolls instead.
         servers = main.query_one("#servers-pane")
