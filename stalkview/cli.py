@@ -809,18 +809,29 @@ def _print_peek(args: argparse.Namespace, stats: dict[str, Any], body: bytes) ->
 
 async def cmd_binlog(args: argparse.Namespace) -> int:
     from stalkview.binlog import BinlogError
+    from stalkview.binlogfind import find_binlog
     from stalkview.logprobe import LogDir, sample
     from stalkview.model.logsize import HELP, report_lines
 
     _need_address_or_log(args)
     try:
-        log_dir = None if args.binlog is None else LogDir(args.binlog)
         if args.address is None:
-            assert log_dir is not None
-            await asyncio.to_thread(log_dir.read)
-            return _binlog_offline(args, log_dir)
-        client = await _connect(_address_of(args))
+            offline = LogDir(args.binlog)
+            await asyncio.to_thread(offline.read)
+            return _binlog_offline(args, offline)
+        target = _one_target(args, args.address)
+        # --binlog DIR, the config's binlog, or the -b of a beanstalkd on this machine.
+        directory = args.binlog or target.binlog or find_binlog(target.address)
+        log_dir: LogDir | None = LogDir(directory) if directory else None
+        client = await _connect(target.address)
         try:
+            if log_dir is not None:
+                why = log_dir.mismatch(await client.stats())
+                if why is not None and args.binlog:
+                    raise CliError(f"--binlog {args.binlog}: {why}")
+                if why is not None:
+                    sys.stderr.write(f"{PROG}: warning: not reading {directory}: {why}\n")
+                    log_dir = None
             report = await sample(client, args.window, log_dir=log_dir)
         finally:
             await client.close()
@@ -833,12 +844,14 @@ async def cmd_binlog(args: argparse.Namespace) -> int:
         )
     facts = None if log_dir is None else log_dir.facts()
     if args.json:
-        extra = {} if facts is None else {"files_detail": [f.to_dict() for f in facts]}
+        extra: dict[str, Any] = {}
+        if facts is not None and log_dir is not None:
+            extra = {"binlog_dir": log_dir.directory, "files_detail": [f.to_dict() for f in facts]}
         print(_json_line({"server": args.address, **report.to_dict(), **extra}))
         return 0
     _print_lines(report_lines(report))
-    if facts is not None:
-        _print_lines(["", f"files in {args.binlog}:", *_file_table(facts)])
+    if facts is not None and log_dir is not None:
+        _print_lines(["", f"files in {fmt.printable(log_dir.directory)}:", *_file_table(facts)])
     if report.runaway:
         _print_lines(["", *HELP.splitlines()])
     return 0

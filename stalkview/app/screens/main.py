@@ -57,7 +57,7 @@ from stalkview.model import (
     server_hints,
     tube_hints,
 )
-from stalkview.model.logsize import LogReport, log_hints
+from stalkview.model.logsize import LogReport, LogWatch, enabled, log_hints
 from stalkview.model.problems import (
     STORM_MIN_JOBS,
     ProblemBook,
@@ -448,6 +448,9 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.query_one(ServerBar).show_stats(
             snapshot.stats, refreshed.shown_rates, refreshed.histories
         )
+        if self.log_report is None and enabled(snapshot.stats):
+            # Until the first job scan brings the full report: the span and size from stats.
+            self.query_one(ServerBar).show_binlog(LogWatch().update(snapshot.stats, snapshot.at))
         self.query_one(ConnectionBanner).hide()
         self.remove_class("stale")
         by_tube = self._hints_by_tube(refreshed)
