@@ -306,6 +306,10 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     def on_resize(self) -> None:
         self._fit_heights()
+        self.layout_changed()
+
+    def layout_changed(self) -> None:
+        """The screen was resized or a pane zoomed (a hook for the fleet variant)."""
 
     def _fit_heights(self) -> None:
         """Cap the tubes pane so the jobs pane keeps its rows (not while zoomed)."""
@@ -349,6 +353,7 @@ class MainScreen(ActionsMixin, Screen[None]):
             self.maximized = pane
         self._fit_heights()
         self._show_tube_detail()
+        self.layout_changed()
 
     def _focused_pane_id(self) -> str:
         servers = self.query("#servers-pane")
@@ -395,6 +400,10 @@ class MainScreen(ActionsMixin, Screen[None]):
             note.append("\n  tubes: ", style="bold")
             note.append(" ".join(tubes))
             note.append(" (z zooms the pane: every column of the selected tube)", style="dim")
+        if self.query("#breakdown") and self.size.height < TALL:
+            note.append("\n  tubes: ", style="bold")
+            note.append("each server's share of the selected tube")
+            note.append(" (z: on a screen under 40 lines it shows zoomed)", style="dim")
         if jobs:
             note.append("\n  jobs: ", style="bold")
             note.append(" ".join(jobs))
