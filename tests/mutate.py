@@ -9,7 +9,9 @@ and runs each mutant against the tests that reach the mutated function. The test
 the other core modules are deselected, so a module is scored by its own tests only:
 the inventory tests drive the parser too, and would otherwise hide its holes.
 The score is (killed + timed out) / generated. It takes minutes and runs at low
-priority on one worker (the machine may be shared); it is not part of CI.
+priority on one worker (the machine may be shared); it is not part of CI. A run
+stopped while it was still generating mutants can leave a truncated copy in
+``mutants/`` that mutmut takes for current: run with ``--fresh`` after that.
 """
 
 from __future__ import annotations
