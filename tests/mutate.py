@@ -34,6 +34,11 @@ MODULES: dict[str, tuple[str, list[str]]] = {
 }
 #: Every test path in pyproject's ``pytest_add_cli_args_test_selection``.
 ALL_TESTS = [path for _, paths in MODULES.values() for path in paths]
+#: Tests that assert wall-clock latency: under mutmut's call tracing on a shared machine they
+#: fail without any mutant, and mutmut then refuses to start.
+TIMED = [
+    "tests/inventory/test_scan_budget.py::test_scan_at_the_default_budget_stays_under_it_and_spares_a_worker"
+]
 
 
 def main() -> int:
@@ -61,7 +66,7 @@ def main() -> int:
     prefix, own = MODULES[args.module]
     others = [path for path in ALL_TESTS if path not in own]
     env = dict(os.environ)
-    env["PYTEST_ADDOPTS"] = " ".join(f"--deselect {path}" for path in others)
+    env["PYTEST_ADDOPTS"] = " ".join(f"--deselect {path}" for path in [*others, *TIMED])
     mutmut = [sys.executable, "-m", "mutmut"]
     names = [prefix + glob.lstrip(".") for glob in args.only] if args.only else [prefix + "*"]
     run = subprocess.run(
