@@ -230,6 +230,10 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield ServerBar(self.sv.address, read_only=self.sv.read_only, id="server-bar")
+        log_banner = getattr(self.sv, "log_banner", None)
+        if log_banner:
+            # A log is shown through a private server restored from it: say so, always.
+            yield Static(Text(log_banner), id="log-banner")
         yield ConnectionBanner(id="banner")
         yield from self.compose_servers()
         with Vertical(id="tubes-pane"):
@@ -783,6 +787,7 @@ class MainScreen(ActionsMixin, Screen[None]):
     @on(InventoryUpdated)
     def _inventory_updated(self, message: InventoryUpdated) -> None:
         self.inventory = message.inventory
+        self.query_one(ServerBar).show_source(message.inventory.found_by)
         # Without a change only ages and time-lefts moved: the list redraws those itself.
         if message.first or message.change:
             self.show_jobs()
