@@ -87,6 +87,9 @@ class StalkviewApp(App[int]):
         read_only: bool = False,
         title: str | None = None,
         scan_budget: float = DEFAULT_BUDGET,
+        binlog: str | None = None,
+        log_banner: str | None = None,
+        shown_address: str | None = None,
     ) -> None:
         super().__init__()
         if interval <= 0:
@@ -105,7 +108,20 @@ class StalkviewApp(App[int]):
         )
         #: Percent of one server CPU the inventory scan may take (--scan-budget).
         self.scan_budget = scan_budget
-        self.inventory = Inventory(self.inventory_client, batch_size=2000, budget=scan_budget)
+        source = None
+        if binlog is not None:
+            from stalkview.binlog import BinlogSource
+
+            source = BinlogSource(binlog, "the log (a restored copy)" if log_banner else None)
+        self.inventory = Inventory(
+            self.inventory_client, batch_size=2000, budget=scan_budget, source=source
+        )
+        #: Set when the server is a private copy restored from a stopped server's log:
+        #: what the banner says instead of "a live server".
+        self.log_banner = log_banner
+        #: What the server bar calls the server (a log's directory rather than the
+        #: private socket it is served on).
+        self.shown_address = shown_address or address
         self.snapshot: Snapshot | None = None
         self.rates = RateTracker()
         self.tube_rates = TubeRateBook()

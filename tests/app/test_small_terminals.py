@@ -314,8 +314,19 @@ async def test_several_servers_at_80x24(
         # Five rows of servers would leave the jobs nothing: the table scrolls instead.
         servers = main.query_one("#servers-pane")
         assert servers.region.height <= 6
+        # A tube selected in the fleet sums: its per-server breakdown waits for a zoom.
+        tubes = main.query_one(TubesTable)
+        tubes.focus()
+        assert tubes.select_tube("emails")
+        await pilot.pause(0.3)
+        breakdown = main.query_one("#breakdown-pane")
+        assert not breakdown.display
         assert main.query_one(JobList).scrollable_content_region.height - 1 >= 3
         await assert_footer_fits(pilot, app)
+        await pilot.press("z")
+        await wait_for(pilot, lambda: main.zoomed_pane == "tubes-pane" and breakdown.display)
+        await pilot.press("z")
+        await wait_for(pilot, lambda: main.zoomed_pane is None and not breakdown.display)
         main.query_one("#servers").focus()
         await pilot.press("z")
         await wait_for(pilot, lambda: main.zoomed_pane == "servers-pane")
@@ -325,3 +336,20 @@ async def test_several_servers_at_80x24(
         await wait_for(pilot, lambda: main.zoomed_pane is None)
         await pilot.pause(0.1)
         assert servers.region.height <= 6
+
+
+async def test_a_server_with_a_binlog_keeps_8_job_rows_at_80x24(
+    beanstalkd_factory: Callable[..., Beanstalkd],
+) -> None:
+    logged = beanstalkd_factory(binlog=True)
+    await seed(logged.address)
+    app = StalkviewApp(logged.address, interval=INTERVAL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.pause(0.3)
+        # The binlog line is the server bar's third: on 24 lines it gives way.
+        assert not app.main.query_one("#sb-binlog").region
+        assert app.main.query_one(JobList).scrollable_content_region.height - 1 >= 8
+    async with StalkviewApp(logged.address, interval=INTERVAL).run_test(size=(120, 45)) as pilot:
+        app2 = await ready(pilot)
+        await wait_for(pilot, lambda: bool(app2.main.query_one("#sb-binlog").region))
