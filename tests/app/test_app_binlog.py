@@ -163,13 +163,10 @@ async def test_binlog_browsing_changes_nothing(logged: Beanstalkd) -> None:
 
 
 async def test_with_the_log_directory_the_sizes_are_the_files_own(logged: Beanstalkd) -> None:
-    from stalkview.binlog import BinlogSource
-
     async with Client(logged.address) as client:
         job = await pin_old_job(client)
     assert logged.binlog_dir is not None
-    app = make_app(logged)
-    app.inventory.source = BinlogSource(logged.binlog_dir)  # what --binlog DIR sets up
+    app = make_app(logged, binlog=logged.binlog_dir)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await wait_for(pilot, lambda: app.main.log_report is not None)
