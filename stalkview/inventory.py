@@ -984,9 +984,11 @@ class Inventory:
                 on_jobs([self.jobs[j] for j in tally.added - streamed if j in self.jobs])
         # Every announced job is accounted for: what we remember below the
         # stopping point or above the last id probed is gone (the heads just read are not).
-        for jid in [j for j in self.jobs if (j <= hi and j not in heads) or j > probed]:
+        # A head can sit above every id probed: after a restart with a binlog ids
+        # run ahead of total-jobs, and the heads alone may satisfy the counters.
+        for jid in [j for j in self.jobs if j not in heads and (j <= hi or j > probed)]:
             self._remove(jid, tally)
-        self._top = max(top, highest)
+        self._top = max(top, highest, *heads)
         self.scanned = True
         if on_progress is not None:
             on_progress(
@@ -1173,6 +1175,8 @@ class Inventory:
         when the server counts jobs the source does not name (put before ``-b``,
         or while the server could not write its log)."""
         tally = _Tally()
+        # Polite like the id scan: one stats-job per live job, paced by the budget.
+        self.meter = LoadMeter(self.budget)
         previous_id = self._server_id
         stats = await self._stats()
         if previous_id is not None and self._server_id != previous_id:

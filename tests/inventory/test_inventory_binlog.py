@@ -156,3 +156,21 @@ def test_jobs_says_where_the_inventory_came_from(
     assert main(["jobs", logged.address]) == 0
     err = capsys.readouterr().err
     assert err == f"1 jobs, found by binlog {logged.binlog_dir}\n"
+
+
+async def test_after_a_restart_the_id_scan_finds_a_lone_job_above_total_jobs(
+    logged: Beanstalkd,
+) -> None:
+    """After a restart with a binlog, ids run ahead of total-jobs (0): the head of the
+    tube satisfies the counters on its own and must not be dropped as "above the scan"."""
+    with connect(logged, "emails") as c:
+        c.put(b"before")
+        jid = c.put(b"survivor")
+        c.delete(jid - 1)
+    logged.restart()
+    async with Client(logged.address, encoding=None) as c:
+        inventory = Inventory(c)
+        await inventory.scan()
+        assert list(inventory.jobs) == [jid]
+        await inventory.refresh()
+        assert list(inventory.jobs) == [jid]

@@ -21,7 +21,7 @@ from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
 from stalkview.app.messages import FleetUpdated, SwitchServer
-from stalkview.app.screens.main import MainScreen
+from stalkview.app.screens.main import TALL, MainScreen
 from stalkview.app.widgets.banner import ConnectionBanner
 from stalkview.app.widgets.hints import ProblemList
 from stalkview.app.widgets.jobdetail import JobDetail
@@ -91,6 +91,10 @@ class FleetScreen(MainScreen):
         if self.all_view:
             self._show_breakdown()
 
+    def layout_changed(self) -> None:
+        if self.all_view and self.is_mounted:
+            self._show_breakdown()
+
     # --- the fleet ------------------------------------------------------------------------
 
     @on(FleetUpdated)
@@ -130,8 +134,10 @@ class FleetScreen(MainScreen):
     def _show_breakdown(self) -> None:
         tube = self.query_one(TubesTable).selected_tube
         pane = self.query_one("#breakdown-pane")
-        pane.display = self.all_view and tube is not None
-        if tube is None:
+        # A short screen keeps its lines for the jobs: the breakdown shows zoomed (z).
+        fits = self.size.height >= TALL or self.zoomed_pane == "tubes-pane"
+        pane.display = self.all_view and tube is not None and fits
+        if tube is None or not pane.display:
             return
         states = self.fleet.states
         rows = tube_breakdown(states, tube)

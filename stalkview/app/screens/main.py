@@ -57,7 +57,7 @@ from stalkview.model import (
     server_hints,
     tube_hints,
 )
-from stalkview.model.logsize import LogReport, log_hints
+from stalkview.model.logsize import LogReport, LogWatch, enabled, log_hints
 from stalkview.model.problems import (
     STORM_MIN_JOBS,
     ProblemBook,
@@ -230,6 +230,10 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield ServerBar(self.sv.address, read_only=self.sv.read_only, id="server-bar")
+        log_banner = getattr(self.sv, "log_banner", None)
+        if log_banner:
+            # A log is shown through a private server restored from it: say so, always.
+            yield Static(Text(log_banner), id="log-banner")
         yield ConnectionBanner(id="banner")
         yield from self.compose_servers()
         with Vertical(id="tubes-pane"):
@@ -302,6 +306,10 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     def on_resize(self) -> None:
         self._fit_heights()
+        self.layout_changed()
+
+    def layout_changed(self) -> None:
+        """The screen was resized or a pane zoomed (a hook for the fleet variant)."""
 
     def _fit_heights(self) -> None:
         """Cap the tubes pane so the jobs pane keeps its rows (not while zoomed)."""
@@ -345,6 +353,7 @@ class MainScreen(ActionsMixin, Screen[None]):
             self.maximized = pane
         self._fit_heights()
         self._show_tube_detail()
+        self.layout_changed()
 
     def _focused_pane_id(self) -> str:
         servers = self.query("#servers-pane")
@@ -391,6 +400,10 @@ class MainScreen(ActionsMixin, Screen[None]):
             note.append("\n  tubes: ", style="bold")
             note.append(" ".join(tubes))
             note.append(" (z zooms the pane: every column of the selected tube)", style="dim")
+        if self.query("#breakdown") and self.size.height < TALL:
+            note.append("\n  tubes: ", style="bold")
+            note.append("each server's share of the selected tube")
+            note.append(" (z: on a screen under 40 lines it shows zoomed)", style="dim")
         if jobs:
             note.append("\n  jobs: ", style="bold")
             note.append(" ".join(jobs))
@@ -439,6 +452,9 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.query_one(ServerBar).show_stats(
             snapshot.stats, refreshed.shown_rates, refreshed.histories
         )
+        if self.log_report is None and enabled(snapshot.stats):
+            # Until the first job scan brings the full report: the span and size from stats.
+            self.query_one(ServerBar).show_binlog(LogWatch().update(snapshot.stats, snapshot.at))
         self.query_one(ConnectionBanner).hide()
         self.remove_class("stale")
         by_tube = self._hints_by_tube(refreshed)
@@ -771,6 +787,7 @@ class MainScreen(ActionsMixin, Screen[None]):
     @on(InventoryUpdated)
     def _inventory_updated(self, message: InventoryUpdated) -> None:
         self.inventory = message.inventory
+        self.query_one(ServerBar).show_source(message.inventory.found_by)
         # Without a change only ages and time-lefts moved: the list redraws those itself.
         if message.first or message.change:
             self.show_jobs()
