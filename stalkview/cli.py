@@ -1144,6 +1144,7 @@ def open_log_app(args: argparse.Namespace) -> int:
                     title=f"binlog {args.binlog}",
                     binlog=copy,
                     log_banner=banner,
+                    shown_address=f"log {args.binlog}",
                 )
             )
     except BinlogError as exc:

@@ -89,6 +89,7 @@ class StalkviewApp(App[int]):
         scan_budget: float = DEFAULT_BUDGET,
         binlog: str | None = None,
         log_banner: str | None = None,
+        shown_address: str | None = None,
     ) -> None:
         super().__init__()
         if interval <= 0:
@@ -111,13 +112,16 @@ class StalkviewApp(App[int]):
         if binlog is not None:
             from stalkview.binlog import BinlogSource
 
-            source = BinlogSource(binlog)
+            source = BinlogSource(binlog, "the log (a restored copy)" if log_banner else None)
         self.inventory = Inventory(
             self.inventory_client, batch_size=2000, budget=scan_budget, source=source
         )
         #: Set when the server is a private copy restored from a stopped server's log:
         #: what the banner says instead of "a live server".
         self.log_banner = log_banner
+        #: What the server bar calls the server (a log's directory rather than the
+        #: private socket it is served on).
+        self.shown_address = shown_address or address
         self.snapshot: Snapshot | None = None
         self.rates = RateTracker()
         self.tube_rates = TubeRateBook()

@@ -229,7 +229,8 @@ class MainScreen(ActionsMixin, Screen[None]):
     # --- layout ----------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield ServerBar(self.sv.address, read_only=self.sv.read_only, id="server-bar")
+        shown = getattr(self.sv, "shown_address", self.sv.address)
+        yield ServerBar(shown, read_only=self.sv.read_only, id="server-bar")
         log_banner = getattr(self.sv, "log_banner", None)
         if log_banner:
             # A log is shown through a private server restored from it: say so, always.
