@@ -136,14 +136,3 @@ def test_a_saved_server_names_its_binlog(tmp_path: Path) -> None:
     config = load_config(path)
     assert [t.binlog for t in config.resolve(["g"])] == [str(Path.home() / "q-log"), None]
 
-
-def test_config_does_not_import_textual() -> None:
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, stalkview.config, stalkview.fleet, stalkview.transfer; "
-        "print('textual' in sys.modules)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
