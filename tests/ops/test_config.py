@@ -135,4 +135,3 @@ def test_a_saved_server_names_its_binlog(tmp_path: Path) -> None:
     )
     config = load_config(path)
     assert [t.binlog for t in config.resolve(["g"])] == [str(Path.home() / "q-log"), None]
-
