@@ -51,6 +51,10 @@ async def test_pinning_and_churn_named_then_delete_frees_the_file(logged: Beanst
             await wait_stats(client, lambda s: files(s) >= runaway_files(churn.count))
             app = make_app(logged)
             async with app.run_test(size=SIZE) as pilot:
+                # From the first stats, before the job scan: span and size.
+                await wait_for(
+                    pilot, lambda: plain(binlog_line(app)).startswith(" binlog files 1..")
+                )
                 await ready(pilot)
                 # Writers need two inventory passes (counters before and after).
                 await wait_for(

@@ -308,12 +308,25 @@ async def test_several_servers_at_80x24(
     async with app.run_test(size=(80, 24)) as pilot:
         main = app.main
         await wait_for(pilot, lambda: all(s.up for s in app.fleet.states))
+        # Until the first scan is done its progress lines take rows from the jobs.
+        await wait_for(pilot, lambda: app.inventory.scanned and app.inventory_refreshes >= 1)
         await pilot.pause(0.3)
         # Five rows of servers would leave the jobs nothing: the table scrolls instead.
         servers = main.query_one("#servers-pane")
         assert servers.region.height <= 6
+        # A tube selected in the fleet sums: its per-server breakdown waits for a zoom.
+        tubes = main.query_one(TubesTable)
+        tubes.focus()
+        assert tubes.select_tube("emails")
+        await pilot.pause(0.3)
+        breakdown = main.query_one("#breakdown-pane")
+        assert not breakdown.display
         assert main.query_one(JobList).scrollable_content_region.height - 1 >= 3
         await assert_footer_fits(pilot, app)
+        await pilot.press("z")
+        await wait_for(pilot, lambda: main.zoomed_pane == "tubes-pane" and breakdown.display)
+        await pilot.press("z")
+        await wait_for(pilot, lambda: main.zoomed_pane is None and not breakdown.display)
         main.query_one("#servers").focus()
         await pilot.press("z")
         await wait_for(pilot, lambda: main.zoomed_pane == "servers-pane")

@@ -181,3 +181,36 @@ async def test_binlog_dir_that_is_not_there(
     code, out, err = await run_cli(["binlog", "--binlog", str(tmp_path / "nope")], capsys)
     assert code == 1 and out == ""
     assert "does not exist" in err and "Traceback" not in err
+
+
+async def test_binlog_finds_the_local_servers_directory(
+    logged: Beanstalkd, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with Client(logged.address) as client:
+        await pin_old_job(client)
+    code, out, err = await run_cli(["binlog", logged.address, "--json", "--window", "0.2"], capsys)
+    assert code == 0, err
+    report = json.loads(out)
+    # The -b of the beanstalkd listening there, found in /proc: the files' real sizes.
+    assert report["binlog_dir"] == logged.binlog_dir
+    assert report["bytes_exact"] is True
+
+
+async def test_binlog_of_another_server_is_refused(
+    logged: Beanstalkd,
+    beanstalkd_factory: Callable[..., Beanstalkd],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    other = beanstalkd_factory(binlog=True, binlog_size=FILE_SIZE)
+    async with Client(logged.address) as client:
+        await pin_old_job(client)  # this log is at binlog.2
+    async with Client(other.address, encoding=None) as busy:
+        while int((await busy.stats())["binlog-current-index"]) < 5:
+            await busy.delete(await busy.put(b"x" * 4000))  # the other's is further on
+    assert other.binlog_dir is not None
+    code, out, err = await run_cli(
+        ["binlog", logged.address, "--binlog", other.binlog_dir, "--window", "0.2"], capsys
+    )
+    assert code == 1 and out == ""
+    assert f"--binlog {other.binlog_dir}: the server writes binlog.2, and" in err
+    assert "another server's log" in err
