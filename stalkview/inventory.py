@@ -1175,6 +1175,8 @@ class Inventory:
         when the server counts jobs the source does not name (put before ``-b``,
         or while the server could not write its log)."""
         tally = _Tally()
+        # Polite like the id scan: one stats-job per live job, paced by the budget.
+        self.meter = LoadMeter(self.budget)
         previous_id = self._server_id
         stats = await self._stats()
         if previous_id is not None and self._server_id != previous_id:

@@ -131,4 +131,4 @@ async def test_the_log_view_says_it_is_not_a_live_server(logged: Beanstalkd) -> 
             assert plain(banner) == "LOG, not a live server: test"
             assert app.read_only
             assert len(app.inventory.jobs) == 1
-            assert app.inventory.found_by == f"binlog {copy}"
+            assert app.inventory.found_by == "the log (a restored copy)"

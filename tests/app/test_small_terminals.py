@@ -336,3 +336,20 @@ async def test_several_servers_at_80x24(
         await wait_for(pilot, lambda: main.zoomed_pane is None)
         await pilot.pause(0.1)
         assert servers.region.height <= 6
+
+
+async def test_a_server_with_a_binlog_keeps_8_job_rows_at_80x24(
+    beanstalkd_factory: Callable[..., Beanstalkd],
+) -> None:
+    logged = beanstalkd_factory(binlog=True)
+    await seed(logged.address)
+    app = StalkviewApp(logged.address, interval=INTERVAL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.pause(0.3)
+        # The binlog line is the server bar's third: on 24 lines it gives way.
+        assert not app.main.query_one("#sb-binlog").region
+        assert app.main.query_one(JobList).scrollable_content_region.height - 1 >= 8
+    async with StalkviewApp(logged.address, interval=INTERVAL).run_test(size=(120, 45)) as pilot:
+        app2 = await ready(pilot)
+        await wait_for(pilot, lambda: bool(app2.main.query_one("#sb-binlog").region))

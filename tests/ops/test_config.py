@@ -125,15 +125,3 @@ def test_errors_name_the_file_and_line(tmp_path: Path, text: str, line: int, wor
     assert err.value.line == line
     assert str(err.value).startswith(f"config file {path}, line {line}: ")
     assert words in str(err.value)
-
-
-def test_config_does_not_import_textual() -> None:
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, stalkview.config, stalkview.fleet, stalkview.transfer; "
-        "print('textual' in sys.modules)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
