@@ -246,12 +246,6 @@ def test_console_script_exit_codes_without_traceback(server: Beanstalkd) -> None
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
 
 
-def test_subcommands_do_not_import_textual() -> None:
-    code = "import sys, stalkview.cli; print('textual' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
-
-
 # --- several servers, saved names, export and import --------------------------------------
 
 
