@@ -160,6 +160,8 @@ class FleetApp(StalkviewApp):
         self.scan_progress = None
         self.log_watch = LogWatch()
         self.body_sizes = BodySizes()
+        self._log_dir_cache = None
+        self.log_facts = None
         self.refreshes = 0
         self.inventory_refreshes = 0
         self.connected = False

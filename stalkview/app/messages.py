@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from stalkview.fleet import ServerState
     from stalkview.inventory import Inventory, InventoryChange, JobInfo, ScanProgress
     from stalkview.model import Query, ServerRates, TubeRateBook
-    from stalkview.model.logsize import LogReport
+    from stalkview.model.logsize import FileFacts, LogReport
 
 
 class ServerResult(Message):
@@ -92,11 +92,13 @@ class InventoryUpdated(ServerResult):
 
 
 class BinlogUpdated(ServerResult):
-    """The binlog report after an inventory pass; None when the server keeps no binlog."""
+    """The binlog report after an inventory pass; None when the server keeps no binlog.
+    ``files``: what each file holds, when the log directory is read."""
 
-    def __init__(self, report: LogReport | None) -> None:
+    def __init__(self, report: LogReport | None, files: list[FileFacts] | None = None) -> None:
         super().__init__()
         self.report = report
+        self.files = files
 
 
 class BodiesLoaded(ServerResult):

@@ -58,7 +58,7 @@ from stalkview.model import (
     server_hints,
     tube_hints,
 )
-from stalkview.model.logsize import LogReport, LogWatch, enabled, log_hints
+from stalkview.model.logsize import FileFacts, LogReport, LogWatch, enabled, log_hints
 from stalkview.model.problems import (
     STORM_MIN_JOBS,
     ProblemBook,
@@ -197,6 +197,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         self._bodies_read: tuple[str, int] | None = None
         self._subtitle = ""
         self.log_report: LogReport | None = None
+        self.log_files: list[FileFacts] | None = None
         #: The runaway-binlog hints of the last inventory pass (model/logsize.py).
         self.log_hints: list[Hint] = []
         #: Every hint of the last refresh by tube (None: the server), and the problems among
@@ -510,6 +511,7 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     @on(BinlogUpdated)
     def _binlog_updated(self, message: BinlogUpdated) -> None:
+        self.log_files = message.files
         self.show_binlog(message.report)
 
     def show_binlog(self, report: LogReport | None) -> None:
@@ -530,7 +532,7 @@ class MainScreen(ActionsMixin, Screen[None]):
             if list_jobs:
                 self.list_binlog_jobs()
 
-        self.app.push_screen(BinlogScreen(report, self.sv.server_label), chosen)
+        self.app.push_screen(BinlogScreen(report, self.sv.server_label, self.log_files), chosen)
 
     def list_binlog_jobs(self) -> None:
         """All tubes, every state, searched for ``file=N``: the jobs keeping the oldest file."""
