@@ -326,3 +326,12 @@ def test_version_5_layout(tmp_path: Path) -> None:
     assert (job.delay_ns, job.ttr_ns) == (2_000_000_000, 60_000_000_000)
     assert job.created_at_ns == 1_700_000_000_000_000_000
     assert log.body(job) == b"first"
+
+
+def test_the_log_modules_never_import_textual() -> None:
+    code = (
+        "import sys, stalkview.binlog, stalkview.recovery, stalkview.binlogfind, "
+        "stalkview.logserver; print('textual' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr
