@@ -30,7 +30,7 @@ import time
 from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
@@ -62,19 +62,7 @@ STATS_JOB_FIELDS = (
 )
 
 #: Fields whose change means the job really changed (age and time-left move by themselves).
-_IDENTITY_FIELDS = (
-    "tube",
-    "state",
-    "pri",
-    "delay",
-    "ttr",
-    "file",
-    "reserves",
-    "timeouts",
-    "releases",
-    "buries",
-    "kicks",
-)
+_IDENTITY_FIELDS = ("tube", "state", "pri", "delay", "ttr", "counters")
 
 #: The existence check peeks this many ids first, to learn how big bodies are
 #: before asking for thousands of them.
@@ -86,29 +74,101 @@ _PEEK_BODY_LIMIT = 256
 _DEADLINE_SLACK = 1.5
 
 
-@dataclass(slots=True)
+#: Interned counter tuples (file, reserves, timeouts, releases, buries, kicks): most
+#: jobs share a handful, so a job holds one reference instead of six numbers.
+_COUNTERS: dict[tuple[int, ...], tuple[int, ...]] = {}
+_COUNTERS_LIMIT = 100_000
+
+
+def _counters(values: tuple[int, ...]) -> tuple[int, ...]:
+    shared = _COUNTERS.get(values)
+    if shared is None:
+        if len(_COUNTERS) >= _COUNTERS_LIMIT:
+            _COUNTERS.clear()  # bounded: a long-lived inventory may see many
+        shared = _COUNTERS[values] = values
+    return shared
+
+
+def _counter(index: int, name: str) -> property:
+    def get(self: JobInfo) -> int:
+        return self.counters[index]
+
+    def set_(self: JobInfo, value: int) -> None:
+        values = list(self.counters)
+        values[index] = value
+        self.counters = _counters(tuple(values))
+
+    return property(get, set_, doc=f"stats-job ``{name}``")
+
+
 class JobInfo:
     """One job's ``stats-job``, read at ``seen`` (``time.monotonic()``).
 
     The inventory updates these objects in place on refresh, so a list from
-    :meth:`Inventory.select` shows fresh ages and time-lefts.
+    :meth:`Inventory.select` shows fresh ages and time-lefts. A million of them
+    are held at once, so the six rarely-moving counters share one interned tuple
+    (``counters``), read through properties of their own names.
     """
 
-    id: int
-    tube: str
-    state: str
-    pri: int
-    age: int
-    delay: int
-    ttr: int
-    time_left: int
-    file: int
-    reserves: int
-    timeouts: int
-    releases: int
-    buries: int
-    kicks: int
-    seen: float = 0.0
+    __slots__ = (
+        "age",
+        "counters",
+        "delay",
+        "id",
+        "pri",
+        "seen",
+        "state",
+        "time_left",
+        "ttr",
+        "tube",
+    )
+
+    def __init__(
+        self,
+        id: int,
+        tube: str,
+        state: str,
+        pri: int,
+        age: int,
+        delay: int,
+        ttr: int,
+        time_left: int,
+        file: int,
+        reserves: int,
+        timeouts: int,
+        releases: int,
+        buries: int,
+        kicks: int,
+        seen: float = 0.0,
+    ) -> None:
+        self.id = id
+        self.tube = tube
+        self.state = state
+        self.pri = pri
+        self.age = age
+        self.delay = delay
+        self.ttr = ttr
+        self.time_left = time_left
+        self.counters = _counters((file, reserves, timeouts, releases, buries, kicks))
+        self.seen = seen
+
+    file = _counter(0, "file")
+    reserves = _counter(1, "reserves")
+    timeouts = _counter(2, "timeouts")
+    releases = _counter(3, "releases")
+    buries = _counter(4, "buries")
+    kicks = _counter(5, "kicks")
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _FIELD_NAMES)
+        return f"JobInfo({shown})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, JobInfo):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in _ALL_FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
 
     @classmethod
     def from_stats(cls, stats: dict[str, Any], seen: float) -> JobInfo:
@@ -162,7 +222,10 @@ class JobInfo:
             setattr(self, f, getattr(other, f))
 
 
-_ALL_FIELDS = tuple(f.name for f in fields(JobInfo))
+#: The constructor's fields, in order (what repr shows).
+_FIELD_NAMES = (*(name.replace("-", "_") for name in STATS_JOB_FIELDS), "seen")
+#: The slots: what a copy in place assigns.
+_ALL_FIELDS = JobInfo.__slots__
 FLOW_FIELDS = ("reserves", "releases", "timeouts", "buries", "kicks")
 _identity = operator.attrgetter(*_IDENTITY_FIELDS)
 
@@ -771,6 +834,8 @@ class Inventory:
                 self._store(info, tally)
                 continue
             # A new job (every job of a first scan): _store and _bucket_add inlined.
+            # Keyed by the job's own id object: one int per job, not two.
+            jid = info.id
             jobs[jid] = info
             key = (info.tube, info.state)
             bucket = buckets.get(key)
