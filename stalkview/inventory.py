@@ -23,6 +23,7 @@ Never imports textual: the UI renders :meth:`Inventory.select` results.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import itertools
 import operator
 import re
@@ -158,6 +159,15 @@ class JobInfo:
     releases = _counter(3, "releases")
     buries = _counter(4, "buries")
     kicks = _counter(5, "kicks")
+
+    def replace(self, **changes: Any) -> JobInfo:
+        """A copy with some fields changed (``dataclasses.replace`` for this class)."""
+        values = {name: getattr(self, name) for name in _FIELD_NAMES}
+        unknown = set(changes) - set(values)
+        if unknown:
+            raise TypeError(f"JobInfo has no field {', '.join(sorted(unknown))}")
+        values.update(changes)
+        return JobInfo(**values)
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _FIELD_NAMES)
@@ -503,6 +513,26 @@ def server_cpu(stats: dict[str, Any]) -> float:
 DEFAULT_BUDGET = 25.0
 #: Share (percent) refreshes may take once the inventory is complete.
 STEADY_BUDGET = 5.0
+#: Ids of a busy tube one refresh re-reads when workers explain its disagreement.
+SWEEP_SLICE = 2000
+#: The stats counters that count a change to some job.
+_CHANGE_COUNTERS = (
+    "cmd-put",
+    "cmd-reserve",
+    "cmd-reserve-with-timeout",
+    "cmd-delete",
+    "cmd-release",
+    "cmd-bury",
+    "cmd-kick",
+    "cmd-touch",
+    "job-timeouts",
+)
+
+
+def _activity(stats: dict[str, Any]) -> int:
+    return sum(int(stats.get(key, 0)) for key in _CHANGE_COUNTERS)
+
+
 #: Ids per batch while pacing. A batch is answered in ~1-2 ms of server time,
 #: so a worker's command waits at most that long behind one.
 PACED_BATCH = 500
@@ -690,6 +720,8 @@ class Inventory:
         self._server_id: str | None = None
         self._buckets: dict[tuple[str, str], dict[int, JobInfo]] = {}
         self._cache: dict[tuple[str | None, str | None], list[JobInfo]] = {}
+        #: Per tube, the last id the rolling sweep of a busy tube re-read.
+        self._sweep: dict[str, int] = {}
         #: Per tube, the sums of the jobs' history counters as they grew between reads
         #: (``FLOW_FIELDS``): rates of reserves, releases, timeouts... per tube, which
         #: ``stats-tube`` does not have. Estimates: a job reserved and deleted between two
@@ -1164,8 +1196,19 @@ class Inventory:
         if tubes:
             scanned += await self._drop_gone(tubes, tube_counts, tally)
             self._report(on_progress, scanned, expected, False)
-        for tube in self._mismatched_tubes(tube_counts):
+        tubes = self._mismatched_tubes(tube_counts)
+        activity = 0
+        if tubes:
+            # What workers did while this refresh ran: counts read at its start may
+            # disagree by that much without anything being missed.
+            activity = _activity(await self._stats()) - _activity(stats)
+        for tube in tubes:
             ids = sorted(j for s in STATES for j in self._buckets.get((tube, s), ()))
+            if activity and self._disagreement(tube, tube_counts) <= activity:
+                # Busy workers explain the difference: re-reading the whole tube would
+                # still disagree by the next refresh. Read the next slice of a rolling
+                # sweep instead (it settles what the heads and new ids do not catch).
+                ids = self._sweep_slice(tube, ids)
             scanned += await self._read_until_agreed(tube, ids, tube_counts, tally)
             self._report(on_progress, scanned, expected, False)
         # 4. Still short of the announced total: jobs above every id we know.
@@ -1257,6 +1300,24 @@ class Inventory:
 
     def _tube_total(self, tube: str) -> int:
         return sum(len(self._buckets.get((tube, s), ())) for s in STATES)
+
+    def _disagreement(self, tube: str, tube_counts: dict[str, dict[str, int]]) -> int:
+        """Jobs of ``tube`` in the wrong state or missing, by the counts (summed per state)."""
+        counts = tube_counts.get(tube, {})
+        return sum(abs(len(self._buckets.get((tube, s), ())) - counts.get(s, 0)) for s in STATES)
+
+    def _sweep_slice(self, tube: str, ids: list[int]) -> list[int]:
+        """The next :data:`SWEEP_SLICE` of ``ids`` (sorted) after where the last slice
+        of ``tube`` ended, wrapping around to the oldest."""
+        if len(ids) <= SWEEP_SLICE:
+            self._sweep.pop(tube, None)
+            return ids
+        start = bisect.bisect_right(ids, self._sweep.get(tube, 0))
+        part = ids[start : start + SWEEP_SLICE]
+        if len(part) < SWEEP_SLICE:
+            part += ids[: SWEEP_SLICE - len(part)]
+        self._sweep[tube] = part[-1]
+        return part
 
     def _tube_disagrees(self, tube: str, tube_counts: dict[str, dict[str, int]]) -> bool:
         counts = tube_counts.get(tube, {})
