@@ -343,6 +343,10 @@ class CandidateSource(Protocol):
         source's own error (with a one-line message) when it cannot be read."""
         ...
 
+    def live(self) -> int:
+        """How many jobs the source holds live as of its last read."""
+        ...
+
 
 # --- the fast stats-job decoder ---------------------------------------------------------
 
@@ -1304,13 +1308,12 @@ class Inventory:
         await self._read_many(ids, tally)
         for jid in [j for j in self.jobs if j not in named]:
             self._remove(jid, tally)
-        # Jobs deleted or put while we read make the counts move: take one more
-        # look at what the source names since, then compare with fresh counts.
+        # Does the server hold jobs the log does not name? Its count is read between
+        # two reads of what the log appended: the puts and deletes in that window
+        # (a few ms) bound the answer, however busy the server is.
         scanned = len(ids)
-        for _attempt in range(3):
-            stats = await self._stats()
-            deletes = int(stats.get("cmd-delete", 0))
-            expected = live_count(stats)
+        missing = 0
+        for _attempt in range(5):
             more = await self._candidates(everything=False)
             if more is None:
                 return await self._scan(on_progress, on_jobs)
@@ -1319,15 +1322,26 @@ class Inventory:
                 self._remove(jid, tally)
             await self._read_many(sorted(named), tally)
             scanned += len(named)
-            after = await self._stats()
-            raced = int(after.get("cmd-delete", 0)) - deletes
-            if len(self.jobs) + raced >= expected:
+            logged = self.source.live()
+            stats = await self._stats()
+            expected = live_count(stats)
+            after = await self._candidates(everything=False)
+            if after is None:
+                return await self._scan(on_progress, on_jobs)
+            named, gone = after
+            for jid in gone:
+                self._remove(jid, tally)
+            await self._read_many(sorted(named), tally)
+            scanned += len(named)
+            at_least = expected - logged - len(named)
+            at_most = expected - logged + len(gone)
+            if at_least > 0 or at_most <= 0:
+                missing = max(0, at_least)
                 break
         assert self.source is not None
         total = int(stats.get("total-jobs", 0))
         self._top = max([total + self._offset, *self.jobs])
         self.scanned = True
-        missing = expected - len(self.jobs)
         if missing > 0:
             # Jobs the log does not have: only the id range can find them.
             self.found_by = f"{self.source.label} + id scan ({missing} jobs not in the log)"

@@ -12,6 +12,11 @@ Enabling is :meth:`check_action`: mutating actions are disabled (shown dimmed)
 in read-only mode and when there is nothing to act on. Each key has a second,
 hidden binding to :meth:`action_explain` that runs only when the first is
 disabled, so the key says why instead of doing nothing.
+
+The dialogs, :mod:`stalkview.actions`, the journal, reserving and transfer are
+imported inside the flows, when an action first runs: only to keep them out of
+the app's start-up (together ~0.12 of ~1.05 s for ``import stalkview.app.app``,
+``python -X importtime``, 2026-11-29).
 """
 
 from __future__ import annotations

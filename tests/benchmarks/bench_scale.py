@@ -44,6 +44,7 @@ import statistics
 import subprocess
 import sys
 import time
+from functools import partial
 from typing import Any
 
 from stalkview.binlog import Binlog, BinlogSource
@@ -98,6 +99,10 @@ async def put_live(address: str, count: int, tubes: list[str]) -> None:
 # --- the inventory at scale ------------------------------------------------------------
 
 
+def _scan_once(address: str, budget: float, binlog: str | None) -> dict[str, Any]:
+    return asyncio.run(timed_scan(address, budget, binlog))
+
+
 async def timed_scan(address: str, budget: float, binlog: str | None = None) -> dict[str, Any]:
     async with Client(address, encoding=None) as client:
         source = BinlogSource(binlog) if binlog else None
@@ -149,9 +154,7 @@ def bench_inventory(
         out["worker_alone"] = {"server_cpu_pct": round(base * 100, 2)}
         windows: dict[str, tuple[float, float]] = {"worker_alone": (t_base, time.monotonic())}
         for name, budget, log in runs:
-            result, wall, share = share_over(
-                clock, base, lambda b=budget, d=log: asyncio.run(timed_scan(address, b, d))
-            )
+            result, wall, share = share_over(clock, base, partial(_scan_once, address, budget, log))
             windows[name] = (time.monotonic() - wall, time.monotonic())
             result["server_share_pct"] = round(share * 100, 1)
             out[name] = result

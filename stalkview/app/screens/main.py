@@ -36,6 +36,7 @@ from stalkview.app.messages import (
     ServerRefreshed,
     ServerRefreshing,
     ServerResult,
+    ServerSource,
 )
 from stalkview.app.screens.jump import JumpScreen
 from stalkview.app.widgets.banner import ConnectionBanner
@@ -57,7 +58,7 @@ from stalkview.model import (
     server_hints,
     tube_hints,
 )
-from stalkview.model.logsize import LogReport, LogWatch, enabled, log_hints
+from stalkview.model.logsize import FileFacts, LogReport, LogWatch, enabled, log_hints
 from stalkview.model.problems import (
     STORM_MIN_JOBS,
     ProblemBook,
@@ -70,7 +71,6 @@ from stalkview.model.problems import (
 from stalkview.poll import Snapshot, totals
 
 if TYPE_CHECKING:
-    from stalkview.app.app import StalkviewApp
     from stalkview.inventory import Inventory, JobInfo
 
 FLOW_LABELS = ("reserves", "releases", "timeouts", "buries", "kicks")
@@ -197,6 +197,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         self._bodies_read: tuple[str, int] | None = None
         self._subtitle = ""
         self.log_report: LogReport | None = None
+        self.log_files: list[FileFacts] | None = None
         #: The runaway-binlog hints of the last inventory pass (model/logsize.py).
         self.log_hints: list[Hint] = []
         #: Every hint of the last refresh by tube (None: the server), and the problems among
@@ -223,13 +224,15 @@ class MainScreen(ActionsMixin, Screen[None]):
         await super()._on_message(message)
 
     @property
-    def sv(self) -> StalkviewApp:
-        return cast("StalkviewApp", self.app)
+    def sv(self) -> ServerSource:
+        """The app, for what the screen asks of it (see :class:`ServerSource`)."""
+        return cast("ServerSource", self.app)
 
     # --- layout ----------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield ServerBar(self.sv.address, read_only=self.sv.read_only, id="server-bar")
+        shown = getattr(self.sv, "shown_address", self.sv.address)
+        yield ServerBar(shown, read_only=self.sv.read_only, id="server-bar")
         log_banner = getattr(self.sv, "log_banner", None)
         if log_banner:
             # A log is shown through a private server restored from it: say so, always.
@@ -508,6 +511,7 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     @on(BinlogUpdated)
     def _binlog_updated(self, message: BinlogUpdated) -> None:
+        self.log_files = message.files
         self.show_binlog(message.report)
 
     def show_binlog(self, report: LogReport | None) -> None:
@@ -528,7 +532,7 @@ class MainScreen(ActionsMixin, Screen[None]):
             if list_jobs:
                 self.list_binlog_jobs()
 
-        self.app.push_screen(BinlogScreen(report, self.sv.server_label), chosen)
+        self.app.push_screen(BinlogScreen(report, self.sv.server_label, self.log_files), chosen)
 
     def list_binlog_jobs(self) -> None:
         """All tubes, every state, searched for ``file=N``: the jobs keeping the oldest file."""
