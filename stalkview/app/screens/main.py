@@ -81,6 +81,9 @@ PANES = ("servers-pane", "tubes-pane", "jobs-pane", "side")
 NARROW = 110
 """Below this many columns the job detail opens over the jobs list (enter) instead of
 beside it: at 80 columns a side pane would leave the body preview a dozen cells."""
+WIDER = 140
+"""From here the side pane takes its full share; between NARROW and WIDER a little less,
+so the jobs list keeps the age beside the type and the body (120x30, a tmux split)."""
 TALL = 40
 """From this many lines the tubes pane has its full height: 12 table lines (header
 included) and up to 5 problems. A shorter screen gives the pane about a third of its
@@ -111,6 +114,7 @@ class MainScreen(ActionsMixin, Screen[None]):
     HORIZONTAL_BREAKPOINTS = [  # noqa: RUF012
         (0, "-narrow"),
         (NARROW, "-wide"),
+        (WIDER, "-wider"),
     ]
     # esc backs out of an input first (action_back), then restores a zoomed pane.
     ESCAPE_TO_MINIMIZE: ClassVar[bool | None] = False
