@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, cast, overload
 
 import pytest
 from textual import on
@@ -25,6 +25,9 @@ from stalkview.app.widgets.joblist import JobList
 from tests.factories import FakeJob
 from tests.pilot import wait_for
 
+if TYPE_CHECKING:
+    from stalkview.inventory import JobInfo
+
 STATES = ("ready", "delayed", "reserved", "buried")
 
 
@@ -32,6 +35,11 @@ STATES = ("ready", "delayed", "reserved", "buried")
 class Job(FakeJob):
     tube: str = "emails"
     seen: float = field(default_factory=time.monotonic)
+
+
+def infos(jobs: Sequence[Job]) -> Sequence[JobInfo]:
+    """Test jobs where the widgets want the inventory's: they have the same shape."""
+    return cast("Sequence[JobInfo]", jobs)
 
 
 def make_jobs(n: int, start: int = 1) -> list[Job]:
@@ -123,7 +131,7 @@ async def test_100k_jobs_render_only_the_visible_rows(monkeypatch: pytest.Monkey
         job_list = app.query_one(JobList)
         jobs = make_jobs(100_000)
         started = time.perf_counter()
-        job_list.set_jobs(jobs)
+        job_list.set_jobs(infos(jobs))
         await pilot.pause()
         print(f"\nfirst paint of 100,000 jobs: {time.perf_counter() - started:.3f} s")
         # Only the rows on screen were built (a second boundary may redraw them).
@@ -142,7 +150,7 @@ async def test_a_million_jobs_are_only_touched_where_visible() -> None:
     async with app.run_test(size=SIZE) as pilot:
         job_list = app.query_one(JobList)
         started = time.perf_counter()
-        job_list.set_jobs(jobs)
+        job_list.set_jobs(infos(jobs))
         await pilot.pause()
         print(f"\nfirst paint of 1,000,000 jobs: {time.perf_counter() - started:.3f} s")
         await pilot.press("G")
@@ -208,14 +216,14 @@ async def test_set_jobs_keeps_the_cursor_on_the_same_job() -> None:
         await pilot.pause()
         line_before = job_list.cursor_index - job_list.scroll_offset.y
         # Ten jobs above the cursor are deleted, a new one is appended.
-        job_list.set_jobs([*jobs[10:], Job(id=5000)])
+        job_list.set_jobs(infos([*jobs[10:], Job(id=5000)]))
         await pilot.pause()
         assert job_list.cursor_job is not None and job_list.cursor_job.id == 500
         assert job_list.cursor_index == 489
         assert job_list.cursor_index - job_list.scroll_offset.y == line_before
         highlighted = app.of(JobList.Highlighted)
         # Far from its old index: found through the id index, not the nearby scan.
-        job_list.set_jobs([Job(id=1), *jobs[10:]][::-1])
+        job_list.set_jobs(infos([Job(id=1), *jobs[10:]][::-1]))
         assert job_list.cursor_job is not None and job_list.cursor_job.id == 500
         # The cursor's job is gone: the cursor stays at the same index.
         index = job_list.cursor_index
@@ -367,7 +375,7 @@ async def show(
     pilot: Pilot[Any], job: Job | None, body: bytes | None, **kwargs: Any
 ) -> tuple[JobDetail, str]:
     detail = pilot.app.query_one(JobDetail)
-    detail.show_job(job, body, **kwargs)
+    detail.show_job(cast("JobInfo | None", job), body, **kwargs)
     await pilot.pause()
     return detail, screen_text(pilot.app)
 

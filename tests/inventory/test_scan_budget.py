@@ -5,6 +5,8 @@ what is still missing."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sys
 import time
 from typing import Any
@@ -41,7 +43,7 @@ async def old_server(server: Beanstalkd) -> dict[str, Any]:
     old = await bury_old(server.address, "emails", 3)
     churn(server.address, 200_000)
     new = await put_some(server.address, "work", 50)
-    return {"address": server.address, "old": old, "new": new}
+    return {"address": server.address, "old": old, "new": new, "pid": server.pid}
 
 
 async def test_heads_arrive_first_then_the_scan_finds_the_rest(old_server: dict[str, Any]) -> None:
@@ -90,6 +92,11 @@ async def test_scan_at_the_default_budget_stays_under_it_and_spares_a_worker(
     """The server's own CPU accounting, read on a connection of our own, with the
     worker's load measured first and subtracted: stalkview's share of one core."""
     address = old_server["address"]
+    # Server and worker stand for production machines of their own: a higher
+    # scheduling priority (when allowed) keeps this machine's other load out of
+    # the round trips, so what is left is what the scan makes them wait.
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, old_server["pid"], -10)
     worker = Worker(address, rate=300)
     clock = ServerClock(address)
     try:

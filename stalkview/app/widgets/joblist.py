@@ -303,6 +303,10 @@ class JobList(ScrollView, can_focus=True):
             self._line_cache.clear()
             self.refresh()
 
+    def visible_jobs(self) -> list[JobInfo]:
+        """The jobs on screen now (the rows the view shows)."""
+        return list(self._visible_jobs())
+
     def has_preview(self, job_id: int) -> bool:
         """Whether a preview of this job is cached."""
         return job_id in self._previews
