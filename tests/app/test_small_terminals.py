@@ -177,10 +177,10 @@ async def test_zoom_round_trips(seeded: Beanstalkd, size: tuple[int, int]) -> No
         await wait_for(pilot, lambda: main.zoomed_pane == "tubes-pane")
         await pilot.pause(0.1)
         assert main.query_one("#tubes-pane").region.height == size[1] - 1  # the footer stays
-        assert "z Zoom" in screen_lines(app)[-1]
+        await wait_for(pilot, lambda: "z Restore" in screen_lines(app)[-1])
         await pilot.press("z")
         await wait_for(pilot, lambda: main.zoomed_pane is None)
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: "z Zoom" in screen_lines(app)[-1])
         for pane, region in panes.items():
             assert main.query_one(f"#{pane}").region == region, pane
         # The detail zoomed: a long body at the full width.

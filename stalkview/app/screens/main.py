@@ -144,6 +144,8 @@ class MainScreen(ActionsMixin, Screen[None]):
             id="zoom",
             tooltip="Zoom: the focused pane fills the screen; z again restores",
         ),
+        # The same key while zoomed: the footer then says what it does.
+        Binding("z", "unzoom", "Restore", id="unzoom", tooltip="Restore the zoomed pane"),
         Binding("colon", "jump", "Jump", id="jump", tooltip="Jump to a job by id"),
         Binding(
             "b",
@@ -346,6 +348,17 @@ class MainScreen(ActionsMixin, Screen[None]):
         """The id of the pane that fills the screen, or None."""
         return None if self.maximized is None else self.maximized.id
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "zoom":
+            return self.maximized is None
+        if action == "unzoom":
+            return self.maximized is not None
+        return super().check_action(action, parameters)
+
+    def action_unzoom(self) -> None:
+        if self.maximized is not None:
+            self.action_zoom()
+
     def action_zoom(self) -> None:
         if self.maximized is not None:
             self.minimize()
@@ -357,6 +370,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         self._fit_heights()
         self._show_tube_detail()
         self.layout_changed()
+        self.refresh_bindings()  # "z Zoom" or "z Restore"
 
     def _focused_pane_id(self) -> str:
         servers = self.query("#servers-pane")
