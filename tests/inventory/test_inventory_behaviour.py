@@ -38,11 +38,15 @@ async def put_many(c: Client, tube: str, count: int, **kw: Any) -> list[int]:
     return ids
 
 
-async def job_reads(address: str) -> int:
+async def job_reads(address: str, counters: tuple[str, ...] = JOB_READS) -> int:
     """Job reads the server has answered so far (our own ``stats`` reads none)."""
     async with Client(address, encoding=None) as c:
         stats = await c.stats()
-    return sum(int(stats.get(key, 0)) for key in JOB_READS)
+    return sum(int(stats.get(key, 0)) for key in counters)
+
+
+#: Reads of one job by its id: what ScanProgress.scanned counts ("ids probed").
+ID_PROBES = ("cmd-stats-job", "cmd-peek")
 
 
 async def server_view(address: str) -> dict[int, dict[str, Any]]:
@@ -197,6 +201,45 @@ async def test_refresh_finds_jobs_above_every_known_id(server: Beanstalkd) -> No
     assert inv.counts("up")["ready"] == 4
     assert reads <= 2 * inv.batch_size  # a look past the top costs about one batch
     assert reports[-1].done and reports[-1].found == 4 and reports[-1].expected == 4
+    assert 0 < reports[-1].scanned <= reads
+
+
+async def failed_put(address: str, tube: str) -> None:
+    """A put whose body does not end in CRLF: the server takes an id and stores nothing."""
+    host, port = address.rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(b"use %b\r\nput 0 0 60 1\r\nabc" % tube.encode())
+    assert await reader.readline() == b"USING %b\r\n" % tube.encode()
+    assert await reader.readline() == b"EXPECTED_CRLF\r\n"
+    writer.close()
+    await writer.wait_closed()
+
+
+async def test_a_scan_looks_past_total_jobs_on_a_server_that_saw_deletes(
+    server: Beanstalkd,
+) -> None:
+    # A tube name this process has never read: the job above the top is decoded fresh.
+    tube = f"above-{time.monotonic_ns()}"
+    async with Client(server.address, encoding=None) as c:
+        ids = await put_many(c, tube, 5)
+        await c.run_many([commands.delete(j) for j in ids[:3]])  # cmd-delete: 3
+        await failed_put(server.address, tube)
+        await failed_put(server.address, tube)
+        (above,) = await put_many(c, tube, 1)
+        assert above == ids[-1] + 3 and (await c.stats())["total-jobs"] == 6
+        inv = Inventory(c, batch_size=1, budget=100)
+        before = await job_reads(server.address, ID_PROBES)
+        reports: list[ScanProgress] = []
+        await inv.scan(reports.append)
+        reads = await job_reads(server.address, ID_PROBES) - before
+    assert set(inv.jobs) == {*ids[3:], above}
+    assert inv.jobs[above].tube == tube and inv.jobs[above].state == "ready"
+    assert [r.done for r in reports] == [False] * (len(reports) - 1) + [True]
+    scanned = [r.scanned for r in reports]
+    # Ids probed, never more than were read (the tube's head is read besides).
+    assert scanned == sorted(scanned) and 0 < scanned[-1] <= reads
+    assert all(r.found <= r.expected == 3 for r in reports)
+    assert reports[-1].found == 3
 
 
 # --- progress ---------------------------------------------------------------------------------
@@ -313,9 +356,13 @@ async def scanned(server: Beanstalkd) -> AsyncIterator[dict[str, Any]]:
 async def refresh_reads(world: dict[str, Any]) -> int:
     """Job reads one refresh costs; the inventory then agrees with the server."""
     before = await job_reads(world["address"])
-    await world["inv"].refresh()
+    reports: list[ScanProgress] = []
+    await world["inv"].refresh(reports.append)
     reads = await job_reads(world["address"]) - before
     await assert_agrees_with_server(world["inv"], world["address"])
+    # Progress never claims more ids than were read, and ends done with every job found.
+    assert reports[-1].scanned <= reads, (reports[-1], reads)
+    assert reports[-1].done and reports[-1].found == len(world["inv"])
     return reads
 
 
@@ -390,7 +437,7 @@ async def test_random_deletes_at_full_speed(server: Beanstalkd) -> None:
         await assert_agrees_with_server(inv, server.address)
     assert change.removed == gone
     assert reads <= len(ids) + len(ids) // 10
-    assert reports[-1].scanned >= reads - 2 * len(gone)  # progress counts what was read
+    assert len(gone) <= reports[-1].scanned <= reads  # progress counts what was read
 
 
 async def test_peek_body_and_peek_bodies_limits(server: Beanstalkd) -> None:
