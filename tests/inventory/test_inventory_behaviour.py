@@ -476,3 +476,20 @@ def test_jobinfo_clocks_of_reserved_and_ready_jobs() -> None:
     assert 10 <= reserved.age_now() <= 11
     ready = JobInfo.from_stats({**stats, "state": "ready", "time-left": 0}, seen=now)
     assert ready.time_left_now(now + 10) == 0
+
+
+async def test_every_field_is_read_even_values_never_seen_before(server: Beanstalkd) -> None:
+    unique = 1_000_000 + time.monotonic_ns() % 1_000_000  # not in any cache of decoded numbers
+    async with Client(server.address, encoding=None) as c:
+        await c.use("fields")
+        jid = await c.put(b"x", priority=unique, delay=0, ttr=unique + 1)
+        inv = Inventory(c, budget=100)
+        await inv.scan()
+    job = inv.jobs[jid]
+    assert (job.tube, job.state, job.pri, job.ttr, job.delay) == (
+        "fields",
+        "ready",
+        unique,
+        unique + 1,
+        0,
+    )
