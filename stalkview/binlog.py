@@ -792,6 +792,9 @@ class BinlogSource:
             )
         return None
 
+    def live(self) -> int:
+        return len(self.log.jobs)
+
     def candidates(self, everything: bool) -> tuple[set[int], set[int]]:
         change = self.log.read()
         if everything:
