@@ -29,7 +29,7 @@ import binascii
 import json
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,7 +38,7 @@ from typing import Any, Literal
 from stalkview.client import Client, Error
 from stalkview.client import commands as cmd
 from stalkview.client.protocol import check_tube
-from stalkview.format import printable
+from stalkview.format import json_line, printable
 from stalkview.ops import plain_reason, run_in_tube
 from stalkview.paths import journal_path
 
@@ -224,7 +224,7 @@ class Journal:
         lines = []
         for record in records:
             data = record.to_record() if isinstance(record, JournalEntry) else record
-            lines.append(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+            lines.append(json_line(data))
         if not lines:
             return
         payload = ("\n".join(lines) + "\n").encode("utf-8")
@@ -580,13 +580,21 @@ def journal_list(path: str | os.PathLike[str] | None = None, *, json: bool = Fal
     contents = journal.read()
     if json:
         return "".join(_json_line(e) + "\n" for e in contents.entries)
+    if not contents.entries and contents.skipped:
+        return (
+            f"the journal {journal.path} has no readable entry: "
+            f"{_all_damaged(contents.skipped)} (cut short by a crash or edited by hand)\n"
+        )
     if not contents.entries:
-        text = f"the journal {journal.path} is empty: nothing has been deleted or moved yet"
-        return text + _skipped_note(contents.skipped) + "\n"
+        return f"the journal {journal.path} is empty: nothing has been deleted or moved yet\n"
     rows = [_HEADER] + [_row(e) for e in contents.entries]
     widths = [max(len(r[i]) for r in rows) for i in range(len(_HEADER))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     return "\n".join(lines) + _skipped_note(contents.skipped) + "\n"
+
+
+def _all_damaged(n: int) -> str:
+    return "its one line is damaged" if n == 1 else f"all {n} lines are damaged"
 
 
 def _json_line(e: JournalEntry) -> str:
@@ -596,7 +604,7 @@ def _json_line(e: JournalEntry) -> str:
         record["failed"] = e.failed
     if e.restored_as is not None:
         record["restored_as"] = e.restored_as
-    return json.dumps(record, ensure_ascii=False)
+    return json_line(record, separators=(", ", ": "))
 
 
 def _skipped_note(skipped: int) -> str:
@@ -614,20 +622,32 @@ async def journal_restore(
     tube: str | None = None,
     dry_run: bool = False,
     again: bool = False,
+    check_writable: Callable[[str], None] | None = None,
 ) -> RestoreReport:
     """Restore selected entries to ``address`` (None: each entry's own server).
 
     Raises :class:`SelectorError` for a bad selector, ValueError for a bad
     ``tube`` name, and the client's connection errors (which name the address).
+    ``check_writable`` is called with every server to be written before the
+    first write, and raises to refuse (a server saved read-only).
     """
     if tube is not None:
         check_tube(tube)
     journal = Journal(path)
-    chosen = select_entries(journal.entries(), selectors)
+    entries = journal.entries()
+    if not entries and journal.skipped_lines:
+        raise SelectorError(
+            f"the journal {journal.path} has no readable entry: "
+            f"{_all_damaged(journal.skipped_lines)} (cut short by a crash or edited by hand)"
+        )
+    chosen = select_entries(entries, selectors)
     groups: dict[str, list[JournalEntry]] = {}
     for entry in chosen:
         groups.setdefault(address or entry.server, []).append(entry)
     report = RestoreReport(dry_run=dry_run)
+    if check_writable is not None and not dry_run:
+        for server in groups:
+            check_writable(server)
     for server, group in groups.items():
         if dry_run:
             part = plan_restore(group, tube=tube, again=again)

@@ -15,6 +15,7 @@ failure: they return a :class:`BulkReport` with a reason per job.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -142,7 +143,7 @@ class BulkReport:
     def summary(self) -> str:
         """E.g. "deleted 312 of 314 buried jobs in emails; 2 failed: already gone"."""
         verb = _PAST.get(self.action, self.action)
-        text = f"{verb} {len(self.succeeded)} of {self.total} {self.what}"
+        text = f"{verb} {len(self.succeeded)} of {self.total} {_without_count(self.what)}"
         if self.failed:
             text += f"; {len(self.failed)} failed: {_group_reasons(self.failed.values())}"
         if self.aborted:
@@ -152,6 +153,15 @@ class BulkReport:
         if self.not_attempted:
             text += f" ({self.not_attempted} not attempted)"
         return text
+
+
+#: "all 20 ", "5,000 ": the count a phrase starts with, which "N of M" already says.
+_LEADING_COUNT = re.compile(r"(?:all )?\d[\d,]* (?=\S)")
+
+
+def _without_count(what: str) -> str:
+    """ "all 20 buried jobs in emails" -> "buried jobs in emails" (the summary says the numbers)."""
+    return _LEADING_COUNT.sub("", what, count=1) if _LEADING_COUNT.match(what) else what
 
 
 def _short(reason: str) -> str:

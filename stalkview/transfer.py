@@ -35,6 +35,7 @@ from stalkview.client import BeanstalkConnectionError, Client, Error, NotFoundEr
 from stalkview.client import commands as cmd
 from stalkview.client.commands import Call, Job
 from stalkview.client.protocol import check_tube
+from stalkview.format import json_line
 from stalkview.inventory import STATES, Inventory, JobInfo
 from stalkview.journal import encode_body
 from stalkview.ops import HIDE_DELAY, ActionError, plain_reason, raw_call, run_in_tube
@@ -136,7 +137,7 @@ async def _export_batch(
         ):
             continue  # it moved out of the selection since the scan
         record = export_record(stats, bytes(job.body), server)
-        lines.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        lines.append(json_line(record) + "\n")
     return lines
 
 
@@ -328,6 +329,10 @@ def parse_record(text: str, line: int, tube: str | None = None) -> ImportJob:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
         raise RecordError(f"not JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise RecordError("not a job record: JSON nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        raise RecordError(f"not a job record: {exc}".split(";")[0]) from None
     if not isinstance(record, dict):
         raise RecordError("not a JSON object: each line must be one job record {...}")
     target = tube if tube is not None else record.get("tube")
@@ -362,6 +367,18 @@ def _numbered(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
             yield n, text
 
 
+def _check_sizes(jobs: Iterable[ImportJob], max_job_size: int | None) -> None:
+    """Mark the jobs the server would refuse as too big (its ``max-job-size``)."""
+    if max_job_size is None:
+        return
+    for job in jobs:
+        if len(job.body) > max_job_size:
+            job.error = (
+                f"the body is {len(job.body):,} bytes, larger than the server's "
+                f"max-job-size ({max_job_size:,} bytes)"
+            )
+
+
 def _batches(
     lines: Iterable[str], tube: str | None, report: ImportReport, size: int
 ) -> Iterator[list[ImportJob]]:
@@ -389,6 +406,7 @@ async def import_jobs(
     dry_run: bool = False,
     on_progress: ImportProgress | None = None,
     batch_size: int = IMPORT_BATCH,
+    max_job_size: int | None = None,
 ) -> ImportReport:
     """Put the jobs of JSON Lines records (exports or journal records) into a server.
 
@@ -403,7 +421,8 @@ async def import_jobs(
         check_tube(tube)
     report = ImportReport(dry_run=dry_run)
     if dry_run:
-        for _batch in _batches(lines, tube, report, batch_size):
+        for batch in _batches(lines, tube, report, batch_size):
+            _check_sizes(batch, max_job_size)
             if on_progress is not None:
                 on_progress(len(report.jobs))
         return report

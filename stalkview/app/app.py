@@ -21,6 +21,7 @@ from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.timer import Timer
 
 from stalkview.app.messages import (
@@ -39,6 +40,7 @@ from stalkview.app.palette import StalkviewCommands
 from stalkview.app.screens.help import HelpScreen
 from stalkview.app.screens.main import MainScreen
 from stalkview.client import BeanstalkConnectionError, Client, Error, NotFoundError
+from stalkview.format import printable
 from stalkview.inventory import Inventory, JobInfo, ScanProgress
 from stalkview.model import Query, RateTracker, ServerRates, TubeRateBook
 from stalkview.poll import COMMAND_TIMEOUT, CONNECT_TIMEOUT, Snapshot, fetch_snapshot
@@ -70,6 +72,23 @@ class StalkviewApp(App[int]):
         Binding("ctrl+r", "refresh_now", "Refresh now", show=False, id="refresh"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit-ctrl-c"),
     ]
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notice shown literally and escaped: most carry server strings
+        (error texts, tube names, bodies), which are never markup or escape codes.
+        ``markup`` is accepted for Textual's signature and ignored."""
+        shown = "\n".join(printable(line) for line in message.split("\n"))
+        super().notify(
+            shown, title=printable(title), severity=severity, timeout=timeout, markup=False
+        )
 
     def __init__(
         self,

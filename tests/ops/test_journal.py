@@ -187,7 +187,8 @@ def test_journal_list_empty_and_damaged(journal: Journal) -> None:
     assert "is empty: nothing has been deleted or moved yet" in journal_list(journal.path)
     journal.path.parent.mkdir(parents=True)
     journal.path.write_text("garbage\n")
-    assert "(1 damaged line skipped" in journal_list(journal.path)
+    shown = journal_list(journal.path)
+    assert "is empty" not in shown and "no readable entry: its one line is damaged" in shown
 
 
 # --- restore against a real server ---------------------------------------------------------

@@ -129,7 +129,9 @@ class JournalScreen(ModalScreen[None]):
         status = f"{len(self.entries):,} entries"
         if contents.skipped:
             status += f" ({contents.skipped} damaged lines skipped)"
-        if not self.entries:
+        if not self.entries and contents.skipped:
+            status = f"No readable entry: all {contents.skipped} lines of the journal are damaged."
+        elif not self.entries:
             status = "The journal is empty: nothing has been deleted or moved yet."
         status += f" · restores go to {self.server}"
         self.query_one("#journal-status", Static).update(Text(status))
