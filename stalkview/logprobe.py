@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 
 from stalkview.client import commands as cmd
 from stalkview.client.client import Client
 from stalkview.client.errors import Error
-from stalkview.inventory import Inventory, JobInfo
+from stalkview.inventory import Inventory
 from stalkview.model.joblike import JobLike
 from stalkview.model.logsize import LogReport, LogWatch, enabled
 
@@ -30,17 +30,17 @@ class BodySizes:
         self.sample = sample
         self.sizes: dict[int, int] = {}
 
-    def _wanted(self, jobs: Sequence[JobLike]) -> list[int]:
-        ids = sorted(j.id for j in jobs)
-        if len(ids) <= self.sample:
-            return ids
-        step = len(ids) / self.sample
-        return [ids[int(n * step)] for n in range(self.sample)]
+    def _wanted(self, jobs: Mapping[int, JobLike]) -> list[int]:
+        """Every id, or ``sample`` of them spread over the inventory's order."""
+        if len(jobs) <= self.sample:
+            return list(jobs)
+        step = len(jobs) / self.sample
+        picks = {int(n * step) for n in range(self.sample)}
+        return [jid for index, jid in enumerate(jobs) if index in picks]
 
-    async def live_bytes(self, client: Client, jobs: Sequence[JobLike]) -> tuple[int, bool]:
+    async def live_bytes(self, client: Client, jobs: Mapping[int, JobLike]) -> tuple[int, bool]:
         """(bytes of the bodies of ``jobs``, exact): exact unless extrapolated from a sample."""
-        live = {j.id for j in jobs}
-        for gone in [i for i in self.sizes if i not in live]:
+        for gone in [i for i in self.sizes if i not in jobs]:
             del self.sizes[gone]
         wanted = self._wanted(jobs)
         missing = [i for i in wanted if i not in self.sizes]
@@ -81,7 +81,7 @@ async def sample(
         if not enabled(stats):
             return None
         await inventory.scan()
-        jobs: list[JobInfo] = list(inventory.jobs.values())
+        jobs = inventory.jobs
         now = clock()
         tubes = await client.stats_tubes(await client.tubes())
         live, exact = await sizes.live_bytes(client, jobs)

@@ -25,6 +25,7 @@ from textual.notifications import SeverityLevel
 from textual.timer import Timer
 
 from stalkview.app.messages import (
+    BinlogUpdated,
     BodiesLoaded,
     InventoryProgress,
     InventoryUpdated,
@@ -34,6 +35,8 @@ from stalkview.app.messages import (
     SearchProgress,
     ServerLost,
     ServerRefreshed,
+    ServerRefreshing,
+    ServerResult,
     describe,
 )
 from stalkview.app.palette import StalkviewCommands
@@ -41,8 +44,10 @@ from stalkview.app.screens.help import HelpScreen
 from stalkview.app.screens.main import MainScreen
 from stalkview.client import BeanstalkConnectionError, Client, Error, NotFoundError
 from stalkview.format import printable
-from stalkview.inventory import Inventory, JobInfo, ScanProgress
-from stalkview.model import Query, RateTracker, ServerRates, TubeRateBook
+from stalkview.inventory import Inventory, InventoryChange, JobInfo, ScanProgress
+from stalkview.logprobe import BodySizes
+from stalkview.model import Query, RateTracker, ServerRates, TubeRateBook, rate_view
+from stalkview.model.logsize import LogReport, LogWatch, enabled
 from stalkview.poll import COMMAND_TIMEOUT, CONNECT_TIMEOUT, Snapshot, fetch_snapshot
 
 PREVIEW_LIMIT = 4 * 1024
@@ -118,6 +123,8 @@ class StalkviewApp(App[int]):
         self.rates = RateTracker()
         self.tube_rates = TubeRateBook()
         self.scan_progress: ScanProgress | None = None
+        self.log_watch = LogWatch()
+        self.body_sizes = BodySizes()
         self.refreshes = 0
         self.inventory_refreshes = 0
         self.connected = False
@@ -173,18 +180,21 @@ class StalkviewApp(App[int]):
         self.refresh_server()
 
     async def _on_message(self, message: Message) -> None:
-        stamp = getattr(message, "sv_generation", None)
-        if stamp is not None and stamp != self.generation:
+        if isinstance(message, ServerResult) and message.generation != self.generation:
             return  # a result about the server the app showed before a switch
         with contextlib.suppress(_NoScreen):
             await super()._on_message(message)
 
-    def _result(self, generation: int, message: Message) -> None:
-        """Post a worker's result, stamped with the server generation it is about."""
+    def _result(self, generation: int, message: ServerResult) -> None:
+        """Post a worker's result to the main screen, stamped with the server it is about.
+
+        The screen shows it; then it bubbles up here, where the app keeps its books.
+        """
         if generation != self.generation:
             return
-        message.sv_generation = generation  # type: ignore[attr-defined]
-        self.post_message(message)
+        message.generation = generation
+        with contextlib.suppress(_NoScreen):
+            self.main.post_message(message)
 
     async def action_quit(self) -> None:
         """Quit; with held jobs, ask first (they go back to ready)."""
@@ -220,7 +230,7 @@ class StalkviewApp(App[int]):
         """One refresh, then the next is scheduled: refreshes never overlap."""
         gen = self.generation
         if self.snapshot is not None and self.connected:
-            self.main.set_status("refreshing")
+            self._result(gen, ServerRefreshing())
         known = list(self.snapshot.tubes) if self.snapshot is not None else []
         try:
             await self.stats_client.open()
@@ -230,25 +240,31 @@ class StalkviewApp(App[int]):
         except (BeanstalkConnectionError, Error, OSError) as exc:
             self._failures += 1
             delay = min(self.interval * 2 ** (self._failures - 1), MAX_BACKOFF)
-            self._result(gen, ServerLost(describe(exc), delay, self._failures))
+            self._result(gen, ServerLost(describe(exc), delay, self._failures, self.last_good))
             self._schedule_server(delay)
             return
         self._failures = 0
-        self._result(gen, ServerRefreshed(snapshot))
+        if gen == self.generation:
+            self._result(gen, self._refreshed(snapshot))
         self._schedule_server(self.interval)
+
+    def _refreshed(self, snapshot: Snapshot) -> ServerRefreshed:
+        """Feed the rate trackers; the message with everything the screen shows of it."""
+        self.rates.update(snapshot.stats, snapshot.at)
+        self.tube_rates.update(snapshot.tubes.values(), snapshot.at)
+        shown, histories = rate_view(self.rates)
+        own = sum(1 for c in (self.stats_client, self.inventory_client) if c.connected)
+        return ServerRefreshed(
+            snapshot, self.server_rates(), shown, histories, self.tube_rates, own
+        )
 
     @on(ServerRefreshed)
     def _server_refreshed(self, message: ServerRefreshed) -> None:
-        snapshot = message.snapshot
         was_connected = self.connected
-        self.snapshot = snapshot
+        self.snapshot = message.snapshot
         self.connected = True
         self.last_good = time.time()
         self.refreshes += 1
-        self.rates.update(snapshot.stats, snapshot.at)
-        self.tube_rates.update(snapshot.tubes.values(), snapshot.at)
-        self.main.show_snapshot(snapshot)
-        self.main.set_status("live", f"{snapshot.elapsed * 1000:.0f} ms")
         if self.refreshes == 1:
             self.call_after_refresh(self.refresh_inventory)
         if not was_connected and self.refreshes > 1:
@@ -258,7 +274,6 @@ class StalkviewApp(App[int]):
     @on(ServerLost)
     def _server_lost(self, message: ServerLost) -> None:
         self.connected = False
-        self.main.show_lost(message.reason, message.retry_in, message.attempt, self.last_good)
 
     def server_rates(self) -> ServerRates:
         return ServerRates.from_tracker(self.rates)
@@ -289,7 +304,9 @@ class StalkviewApp(App[int]):
         try:
             await self.inventory_client.open()
             if first:
-                change = await self.inventory.scan(self._on_scan_progress)
+                change = await self.inventory.scan(
+                    lambda progress: self._result(gen, InventoryProgress(progress))
+                )
             else:
                 change = await self.inventory.refresh(None)
         except asyncio.CancelledError:
@@ -298,30 +315,52 @@ class StalkviewApp(App[int]):
             # The server refresh owns the banner and the backoff; just try again later.
             self._schedule_inventory(min(max(self.interval, 1.0) * 2, MAX_BACKOFF))
             return
+        try:
+            report = await self._binlog_report(None if first else change)
+        except asyncio.CancelledError:
+            raise
+        except (BeanstalkConnectionError, Error, OSError):
+            report = None  # the next pass tries again; the stats refresh reports the outage
         elapsed = time.perf_counter() - start
-        self._result(gen, InventoryUpdated(change, first))
+        if gen == self.generation:
+            self.tube_rates.update_flows(self.inventory.flows, time.monotonic())
+        self._result(gen, InventoryUpdated(self.inventory, change, first))
+        self._result(gen, BinlogUpdated(report))
         self._schedule_inventory(max(self.interval, 3 * elapsed))
 
-    def _on_scan_progress(self, progress: ScanProgress) -> None:
-        self.post_message(InventoryProgress(progress))
+    async def _binlog_report(self, change: InventoryChange | None) -> LogReport | None:
+        """The binlog against the live data, after an inventory pass (None without -b).
+
+        Sizing the bodies peeks at most a sample of the jobs, each once (a body never
+        changes); the writers are found among the jobs ``change`` names (all after a
+        scan); a server without a binlog costs nothing here.
+        """
+        stats = self.inventory.server_stats
+        now = time.monotonic()
+        if not enabled(stats):
+            return self.log_watch.update(stats, now)
+        jobs = self.inventory.jobs
+        live, exact = await self.body_sizes.live_bytes(self.inventory_client, jobs)
+        snapshot = self.snapshot
+        return self.log_watch.update(
+            stats,
+            now,
+            tubes=None if snapshot is None else list(snapshot.tubes.values()),
+            tubes_at=None if snapshot is None else snapshot.at,
+            jobs=jobs,
+            touched=None if change is None else change.added | change.changed | change.removed,
+            jobs_complete=self.inventory.scanned,
+            live_bytes=live,
+            live_exact=exact,
+        )
 
     @on(InventoryProgress)
     def _inventory_progress(self, message: InventoryProgress) -> None:
         self.scan_progress = message.progress
-        self.main.show_scan_progress(message.progress)
 
     @on(InventoryUpdated)
     def _inventory_updated(self, message: InventoryUpdated) -> None:
         self.inventory_refreshes += 1
-        self.tube_rates.update_flows(self.inventory.flows, time.monotonic())
-        # Without a change only ages and time-lefts moved: the list redraws those itself.
-        if message.first or message.change:
-            self.main.show_jobs()
-        if message.first:
-            self.main.scan_finished()
-        job_id = self.main.detail_job_id()
-        if job_id is not None:
-            self.refresh_job(job_id)
 
     # --- bodies ------------------------------------------------------------------------------
 
@@ -350,10 +389,6 @@ class StalkviewApp(App[int]):
                 self._result(gen, BodiesLoaded(bodies))
         finally:
             self._previews_running = False
-
-    @on(BodiesLoaded)
-    def _bodies_loaded(self, message: BodiesLoaded) -> None:
-        self.main.show_previews(message.bodies)
 
     @work(exclusive=True, group="detail", exit_on_error=False)
     async def load_job(self, job_id: int, jump: bool = False) -> None:
@@ -398,14 +433,6 @@ class StalkviewApp(App[int]):
             return  # the banner tells; the next refresh tries again
         self._result(gen, JobRefreshed(job_id, JobInfo.from_stats(stats, time.monotonic())))
 
-    @on(JobRefreshed)
-    def _job_refreshed(self, message: JobRefreshed) -> None:
-        self.main.job_refreshed(message.job_id, message.job)
-
-    @on(JobLoaded)
-    def _job_loaded(self, message: JobLoaded) -> None:
-        self.main.show_job(message)
-
     # --- search ------------------------------------------------------------------------------
 
     @work(exclusive=True, group="search", exit_on_error=False)
@@ -430,14 +457,6 @@ class StalkviewApp(App[int]):
             checked += len(chunk)
             self._result(gen, SearchProgress(checked, len(candidates), len(matched)))
         self._result(gen, SearchDone(text, frozenset(matched), checked))
-
-    @on(SearchProgress)
-    def _search_progress(self, message: SearchProgress) -> None:
-        self.main.show_search_progress(message.checked, message.total, message.matched)
-
-    @on(SearchDone)
-    def _search_done(self, message: SearchDone) -> None:
-        self.main.search_finished(message.text, message.ids, message.checked)
 
     # --- actions -------------------------------------------------------------------------------
 

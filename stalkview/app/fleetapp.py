@@ -23,7 +23,9 @@ from stalkview.client import Client, Error
 from stalkview.config import Target
 from stalkview.fleet import Fleet, ServerState
 from stalkview.inventory import Inventory
+from stalkview.logprobe import BodySizes
 from stalkview.model import RateTracker, TubeRateBook
+from stalkview.model.logsize import LogWatch
 from stalkview.poll import COMMAND_TIMEOUT, CONNECT_TIMEOUT
 
 #: How long fleet updates are gathered before the screen is redrawn once for all.
@@ -168,7 +170,7 @@ class FleetApp(StalkviewApp):
         self.switches += 1
         main = self.main
         await main.close_actions()
-        main.server_switched()
+        main.server_switched(self.generation)
         self.refresh_server()
         for client in old:
             with contextlib.suppress(Error, OSError):
@@ -186,6 +188,8 @@ class FleetApp(StalkviewApp):
         self.rates = RateTracker()
         self.tube_rates = TubeRateBook()
         self.scan_progress = None
+        self.log_watch = LogWatch()
+        self.body_sizes = BodySizes()
         self.refreshes = 0
         self.inventory_refreshes = 0
         self.connected = False

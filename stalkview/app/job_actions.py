@@ -28,6 +28,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from stalkview.client import BeanstalkConnectionError, Client, Error, NotFoundError
+from stalkview.format import duration_words
 from stalkview.ops import ActionError, BulkReport, plain_reason
 from stalkview.poll import ACTION_COMMAND_TIMEOUT, CONNECT_TIMEOUT
 
@@ -45,7 +46,8 @@ ACTION_KEYS: dict[str, tuple[str, str, str]] = {
     "duplicate": ("y", "Duplicate", "Put a copy of the selected job, fields prefilled to edit"),
     "delete": ("x", "Delete", "Delete the marked jobs, or the selected one (asks first)"),
     "delete_all": ("X", "Delete all", "Delete every job listed: this tube and state (asks first)"),
-    "kick": ("K", "Kick", "Kick the marked/selected jobs (jobs pane), or N jobs of the tube"),
+    "kick": ("K", "Kick", "Kick the marked jobs, else the selected one (jobs pane); N of the tube"),
+    "kick_all": ("ctrl+k", "Kick all", "Kick every buried or delayed job listed (asks first)"),
     "move": ("m", "Move", "Move the marked/selected jobs to another tube, keeping them intact"),
     "move_all": ("M", "Move all", "Move every job listed to another tube"),
     "pause": ("p", "Pause", "Pause the selected tube for a while, or unpause it"),
@@ -63,10 +65,13 @@ MUTATING = frozenset(ACTION_KEYS) - {"journal", "export"}
 _MUTATING_ORDER = tuple(sorted(MUTATING))
 #: Variants of a footer action stay out of the footer (it must fit 160 columns);
 #: they are on the help screen and in the command palette like every action.
-FOOTER_HIDDEN = frozenset({"duplicate", "move_all", "reserve_job", "export", "import_jobs"})
+FOOTER_HIDDEN = frozenset(
+    {"duplicate", "move_all", "kick_all", "reserve_job", "export", "import_jobs"}
+)
 VERBS = {
     "put": "put", "duplicate": "duplicate", "delete": "delete", "delete_all": "delete all",
-    "kick": "kick", "move": "move", "move_all": "move all", "pause": "pause/unpause",
+    "kick": "kick", "kick_all": "kick all", "move": "move", "move_all": "move all",
+    "pause": "pause/unpause",
     "reserve": "reserve", "reserve_job": "reserve-job", "import_jobs": "import",
 }  # fmt: skip
 
@@ -88,6 +93,9 @@ def action_bindings() -> list[BindingType]:
         if action in MUTATING:
             bindings.append(Binding(key, f"explain({action!r})", "", show=False))
     return bindings
+
+
+KICKABLE_STATES = frozenset({"buried", "delayed"})
 
 
 def jobs_phrase(n: int, state: str | None, tube: str | None) -> str:
@@ -178,8 +186,12 @@ class ActionsMixin:
         return [job.id] if job is not None and self._jobs_focused() else []
 
     def listed(self) -> list[JobInfo]:
+        return list(self.listed_view())
+
+    def listed_view(self) -> Sequence[JobInfo]:
+        """The jobs listed (not a copy: read, never keep)."""
         job_list = self._job_list()
-        return [] if job_list is None else list(job_list.jobs)
+        return () if job_list is None else job_list.jobs
 
     def _selection_phrase(self, ids: Sequence[int]) -> str:
         job_list = self._job_list()
@@ -203,7 +215,33 @@ class ActionsMixin:
                 return "nothing to pause: select a tube in the tubes pane"
             if action == "kick":
                 return "nothing to kick: select a tube, or a job in the jobs pane"
+            if action == "kick_all":
+                return "nothing to kick: no buried or delayed job is listed"
             return f"nothing to {VERBS[action]}: select a job in the jobs pane or mark some (space)"
+        return self._why_not_this_job(action)
+
+    def _why_not_this_job(self, action: str) -> str | None:
+        """Why the one job an action would act on cannot take it (None: it can).
+
+        Marked jobs are checked one by one when the action runs (its report says which
+        failed and why); the job under the cursor is known now, so say it before asking.
+        """
+        if action not in ("delete", "move", "kick") or self._has_marks():
+            return None
+        if action == "kick" and not self._jobs_focused():
+            return None  # the tubes pane: kick N jobs of the tube
+        job = self.cursor_job()
+        if job is None:
+            return None
+        if action == "kick" and job.state not in KICKABLE_STATES:
+            return f"job {job.id} is {job.state}: only buried or delayed jobs can be kicked"
+        session = self.reserve_session
+        held_here = session is not None and job.id in session.held
+        if job.state == "reserved" and not held_here:
+            return (
+                f"job {job.id} is reserved by another connection: only its worker can "
+                f"{VERBS[action]} it (or wait until its TTR runs out)"
+            )
         return None
 
     def refresh_action_bindings(self) -> None:
@@ -241,6 +279,12 @@ class ActionsMixin:
             return job_list is not None and bool(job_list.jobs)
         if action == "kick":
             return self.tube is not None or self._has_selection()
+        if action == "kick_all":
+            state = self.state_filter
+            jobs = self.listed_view()
+            if state is not None:
+                return state in KICKABLE_STATES and bool(jobs)
+            return any(job.state in KICKABLE_STATES for job in jobs)
         if action == "pause":
             return self.tube is not None
         return True
@@ -435,11 +479,23 @@ class ActionsMixin:
     # --- kick ---------------------------------------------------------------------------------
 
     def action_kick(self) -> None:
+        """The marked jobs, else the selected one (jobs pane); in the tubes pane, N jobs of
+        the tube. More than one job is kicked only after a confirmation with the count."""
         ids = self.selection() if self._jobs_focused() or self._has_marks() else []
         if ids:
             self.kick_jobs_flow(ids, self._selection_phrase(ids))
         elif self.tube is not None:
             self.kick_tube_flow(self.tube)
+
+    def action_kick_all(self) -> None:
+        """Every buried or delayed job listed (this tube, state and search)."""
+        jobs = [job for job in self.listed_view() if job.state in KICKABLE_STATES]
+        if jobs:
+            listed = jobs_phrase(len(jobs), self.state_filter, self.tube)
+            if self.state_filter is None:
+                listed = listed.replace(" jobs in ", " buried or delayed jobs in ", 1)
+                listed = listed.replace(" job in ", " buried or delayed job in ", 1)
+            self.kick_jobs_flow([j.id for j in jobs], f"all {listed}" if len(jobs) > 1 else listed)
 
     def _has_marks(self) -> bool:
         job_list = self._job_list()
@@ -448,8 +504,14 @@ class ActionsMixin:
     @work(exclusive=True, group="actions", exit_on_error=False)
     async def kick_jobs_flow(self, ids: list[int], what: str) -> None:
         from stalkview.actions import kick_jobs
+        from stalkview.app.screens.confirm import ConfirmScreen
 
         async def run() -> None:
+            if len(ids) > 1:
+                question = Text(f"Kick {what}?")
+                detail = f"{len(ids):,} jobs become ready: workers will take them again."
+                if not await self._ask(ConfirmScreen(question, detail, verb="Kick")):
+                    return
             client = await self.actions_client()
 
             async def go(**progress: Any) -> BulkReport:
@@ -503,8 +565,8 @@ class ActionsMixin:
             client = await self.actions_client()
             stats = await self._tube_stats(client, tube, "pause")
             if int(stats.get("pause-time-left", 0)) > 0:
-                left = int(stats["pause-time-left"])
-                question = Text(f"Unpause {tube}? It is paused for {left:,}s more.")
+                left = duration_words(int(stats["pause-time-left"]))
+                question = Text(f"Unpause {tube}? It is paused for {left} more.")
                 if not await self._ask(ConfirmScreen(question, verb="Unpause")):
                     return
                 await pause_tube(client, tube, 0)
@@ -516,7 +578,8 @@ class ActionsMixin:
             await pause_tube(client, tube, values["seconds"])
             seconds = values["seconds"]
             self._screen.notify(
-                f"paused {tube} for {seconds:,}s" if seconds else f"unpaused {tube}", title="Pause"
+                f"paused {tube} for {duration_words(seconds)}" if seconds else f"unpaused {tube}",
+                title="Pause",
             )
 
         await self._guarded("Pause", run)

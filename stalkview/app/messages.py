@@ -1,4 +1,12 @@
-"""Messages the app's workers post with their results (I/O stays in workers)."""
+"""Messages the app's workers post with their results (I/O stays in workers).
+
+The app posts them to the main screen, which shows them (``@on`` handlers);
+they then bubble up to the app, which keeps its own books (refresh counts,
+connected or not). Each carries everything the screen needs to show it, so
+the screen never reads the app's state back, and the ``generation`` of the
+server it is about: after a switch to another server (the fleet app) results
+about the previous one are dropped.
+"""
 
 from __future__ import annotations
 
@@ -9,39 +17,80 @@ from textual.message import Message
 from stalkview.poll import Snapshot
 
 if TYPE_CHECKING:
-    from stalkview.inventory import InventoryChange, JobInfo, ScanProgress
+    from stalkview.inventory import Inventory, InventoryChange, JobInfo, ScanProgress
+    from stalkview.model import ServerRates, TubeRateBook
+    from stalkview.model.logsize import LogReport
 
 
-class ServerRefreshed(Message):
-    def __init__(self, snapshot: Snapshot) -> None:
+class ServerResult(Message):
+    """A worker's result about the current server."""
+
+    #: Which server it is about: the app's generation when the worker started.
+    generation = 0
+
+
+class ServerRefreshing(ServerResult):
+    """A refresh of a live server started."""
+
+
+class ServerRefreshed(ServerResult):
+    """A refresh's snapshot, with the rates the trackers computed from it."""
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        rates: ServerRates,
+        shown_rates: dict[str, float | None],
+        histories: dict[str, list[float]],
+        tube_rates: TubeRateBook,
+        own_watchers: int,
+    ) -> None:
         super().__init__()
         self.snapshot = snapshot
+        self.rates = rates
+        #: The rates the server bar and the lifecycle show, and their sparkline histories.
+        self.shown_rates = shown_rates
+        self.histories = histories
+        self.tube_rates = tube_rates
+        #: stalkview's own connections: they count in ``default``'s watchers.
+        self.own_watchers = own_watchers
 
 
-class ServerLost(Message):
+class ServerLost(ServerResult):
     """A refresh failed for want of a connection; the next attempt is in ``retry_in`` seconds."""
 
-    def __init__(self, reason: str, retry_in: float, attempt: int) -> None:
+    def __init__(self, reason: str, retry_in: float, attempt: int, since: float | None) -> None:
         super().__init__()
         self.reason = reason
         self.retry_in = retry_in
         self.attempt = attempt
+        #: When the last refresh succeeded (``time.time()``), None if none did.
+        self.since = since
 
 
-class InventoryProgress(Message):
+class InventoryProgress(ServerResult):
     def __init__(self, progress: ScanProgress) -> None:
         super().__init__()
         self.progress = progress
 
 
-class InventoryUpdated(Message):
-    def __init__(self, change: InventoryChange | None, first: bool) -> None:
+class InventoryUpdated(ServerResult):
+    def __init__(self, inventory: Inventory, change: InventoryChange | None, first: bool) -> None:
         super().__init__()
+        self.inventory = inventory
         self.change = change
         self.first = first
 
 
-class BodiesLoaded(Message):
+class BinlogUpdated(ServerResult):
+    """The binlog report after an inventory pass; None when the server keeps no binlog."""
+
+    def __init__(self, report: LogReport | None) -> None:
+        super().__init__()
+        self.report = report
+
+
+class BodiesLoaded(ServerResult):
     """Previews for the jobs list: None for a job that is gone."""
 
     def __init__(self, bodies: dict[int, bytes | None]) -> None:
@@ -49,7 +98,7 @@ class BodiesLoaded(Message):
         self.bodies = bodies
 
 
-class JobLoaded(Message):
+class JobLoaded(ServerResult):
     """A job for the detail pane: its stats and (part of) its body, or why it is missing."""
 
     def __init__(
@@ -70,7 +119,7 @@ class JobLoaded(Message):
         self.jump = jump
 
 
-class SearchProgress(Message):
+class SearchProgress(ServerResult):
     def __init__(self, checked: int, total: int, matched: int) -> None:
         super().__init__()
         self.checked = checked
@@ -78,12 +127,21 @@ class SearchProgress(Message):
         self.matched = matched
 
 
-class SearchDone(Message):
+class SearchDone(ServerResult):
     def __init__(self, text: str, ids: frozenset[int], checked: int) -> None:
         super().__init__()
         self.text = text
         self.ids = ids
         self.checked = checked
+
+
+class JobRefreshed(ServerResult):
+    """Fresh stats of the job in the detail pane (``job`` None: it is gone)."""
+
+    def __init__(self, job_id: int, job: JobInfo | None) -> None:
+        super().__init__()
+        self.job_id = job_id
+        self.job = job
 
 
 def describe(exc: BaseException) -> str:
@@ -97,18 +155,12 @@ __all__ = [
     "InventoryProgress",
     "InventoryUpdated",
     "JobLoaded",
+    "JobRefreshed",
     "SearchDone",
     "SearchProgress",
     "ServerLost",
     "ServerRefreshed",
+    "ServerRefreshing",
+    "ServerResult",
     "describe",
 ]
-
-
-class JobRefreshed(Message):
-    """Fresh stats of the job in the detail pane (``job`` None: it is gone)."""
-
-    def __init__(self, job_id: int, job: JobInfo | None) -> None:
-        super().__init__()
-        self.job_id = job_id
-        self.job = job

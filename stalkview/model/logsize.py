@@ -18,10 +18,11 @@ Pure logic, no I/O: :class:`LogWatch` is fed ``stats``, ``stats-tube`` and the i
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from stalkview import format as fmt
 from stalkview.model.health import Hint
@@ -41,6 +42,8 @@ GROWTH_SECONDS = 300.0
 HISTORY_SECONDS = GROWTH_SECONDS * 1.5
 #: Rates are over this many seconds of samples (or what there is).
 RATE_WINDOW = 10.0
+#: Jobs whose tube names give the average name length (for the bytes of a full record).
+NAME_SAMPLE = 1000
 #: Jobs named per pinned file and writers shown.
 TOP = 5
 
@@ -143,6 +146,8 @@ class LogReport:
     migrated_per_s: float | None = None
     bytes_per_s: float | None = None
     window: float = 0.0
+    bytes_rate_exact: bool = False
+    """True when ``bytes_per_s`` comes from the directory; else estimated from record counts."""
     pinners: tuple[Pinner, ...] = ()
     """Jobs in the oldest file, oldest first (at most :data:`TOP`)."""
     pinner_count: int = 0
@@ -172,6 +177,10 @@ class LogReport:
         return amp is None or amp >= RUNAWAY_FACTOR
 
     @property
+    def growing(self) -> bool:
+        return self.growing_for >= GROWTH_SECONDS
+
+    @property
     def runaway(self) -> bool:
         return self.too_big or self.growing_for >= GROWTH_SECONDS
 
@@ -194,6 +203,7 @@ class LogReport:
             "records_per_s": _round(self.records_per_s),
             "migrated_per_s": _round(self.migrated_per_s),
             "bytes_per_s": _round(self.bytes_per_s),
+            "bytes_per_s_exact": self.bytes_rate_exact,
             "runaway": self.runaway,
             "oldest_file_jobs": self.pinner_count if self.pinners_known else None,
             "pinning": [p.to_dict() for p in self.pinners],
@@ -214,8 +224,12 @@ def size_text(report: LogReport) -> str:
 
 
 def glance(report: LogReport) -> str:
-    """One line for the server bar."""
-    parts = [f"binlog.{report.oldest}..{report.current}", size_text(report)]
+    """One line for the server bar: files, size, live data, amplification, write rate."""
+    if report.bytes_exact:
+        size = f"{fmt.size(report.bytes)}"
+    else:
+        size = f"{report.files:,} x {fmt.size(report.max_size)} = {fmt.size(report.bytes)}"
+    parts = [f"files {report.oldest}..{report.current} ({size})"]
     if report.live_bytes is not None:
         live = f"live {'' if report.live_exact else '~'}{fmt.size(report.live_bytes)}"
         amp = report.amplification
@@ -223,9 +237,11 @@ def glance(report: LogReport) -> str:
             live += f" ({amp:,.0f}x)" if amp >= 10 else f" ({amp:.1f}x)"
         parts.append(live)
     if report.records_per_s is not None:
-        rate = f"{per_second(report.records_per_s)} records/s"
+        rate = f"writes {per_second(report.records_per_s)} records/s"
         if report.bytes_per_s is not None:
-            rate += f", {fmt.size(int(report.bytes_per_s))}/s"
+            rate += (
+                f" {'' if report.bytes_rate_exact else '~'}{fmt.size(int(report.bytes_per_s))}/s"
+            )
         parts.append(rate)
     return "  ".join(parts)
 
@@ -259,13 +275,13 @@ def pinning_text(report: LogReport) -> str | None:
 
 def churn_text(report: LogReport) -> str | None:
     """ "retry writes 1.2k records/s: jobs released with a delay (#622)" or None."""
-    for writer in report.writers:
-        if writer.delayed_releases > 0 and writer.delayed_releases * 2 >= writer.records:
-            return (
-                f"{writer.tube} writes {per_second(writer.records)} records/s: "
-                "jobs released with a delay (#622)"
-            )
-    return None
+    writer = _churner(report)
+    if writer is None:
+        return None
+    return (
+        f"{writer.tube} writes {per_second(writer.records)} records/s: "
+        "jobs released with a delay (#622)"
+    )
 
 
 def known_text(report: LogReport) -> str:
@@ -280,19 +296,39 @@ def known_text(report: LogReport) -> str:
     return text
 
 
+def _churner(report: LogReport) -> Writer | None:
+    return next(
+        (
+            w
+            for w in report.writers
+            if w.delayed_releases > 0 and w.delayed_releases * 2 >= w.records
+        ),
+        None,
+    )
+
+
 def log_hints(report: LogReport | None) -> list[Hint]:
-    """Hints when the log runs away, naming the causes that can be seen."""
+    """Hints when the log runs away, naming the causes that can be seen.
+
+    The pinning hint is about the oldest job of the oldest file (``job``, ``state``: choosing
+    it opens that job); the churn hint about the tube whose delayed releases write the most.
+    """
     if report is None or not report.runaway:
         return []
     hints = []
     pinning = pinning_text(report)
-    churn = churn_text(report)
     if pinning:
-        hints.append(Hint("warning", None, pinning))
-    if churn:
-        hints.append(Hint("warning", None, churn))
+        first = report.pinners[0]
+        short = f"binlog kept by job {first.id}"
+        hints.append(Hint("warning", None, pinning, short, first.id, first.state, "binlog-pinned"))
+    writer = _churner(report)
+    churn = churn_text(report)
+    if writer is not None and churn:
+        job = writer.jobs[0][0] if writer.jobs else None
+        short = f"binlog: {per_second(writer.records)} records/s"
+        hints.append(Hint("warning", writer.tube, churn, short, job, None, "binlog-churn"))
     if not hints:
-        hints.append(Hint("warning", None, known_text(report)))
+        hints.append(Hint("warning", None, known_text(report), "binlog runs away", kind="binlog"))
     return hints
 
 
@@ -301,15 +337,9 @@ class _Sample:
     at: float
     written: int
     migrated: int
+    puts: int
     bytes: int
     live: int | None
-
-
-@dataclass
-class _JobMark:
-    releases: int
-    others: int
-    tube: str
 
 
 @dataclass
@@ -317,7 +347,8 @@ class LogWatch:
     """Follows one server's binlog across refreshes and builds :class:`LogReport`s."""
 
     samples: deque[_Sample] = field(default_factory=deque)
-    _jobs: dict[int, _JobMark] = field(default_factory=dict)
+    #: Per job that may write update records: (releases, buries + kicks) last seen.
+    _jobs: dict[int, tuple[int, int]] = field(default_factory=dict)
     _jobs_at: float | None = None
     _tubes: dict[str, tuple[int, int]] = field(default_factory=dict)
     _tubes_at: float | None = None
@@ -325,6 +356,8 @@ class LogWatch:
     _job_rates: dict[str, tuple[float, float, dict[int, float]]] = field(default_factory=dict)
     _tube_rates: dict[str, tuple[float, float]] = field(default_factory=dict)
     _server_id: str | None = None
+    _holders: set[int] = field(default_factory=set)
+    _holders_of: int | None = None
 
     def clear(self) -> None:
         self.samples.clear()
@@ -332,6 +365,8 @@ class LogWatch:
         self._tubes.clear()
         self._job_rates.clear()
         self._tube_rates.clear()
+        self._holders.clear()
+        self._holders_of = None
         self._jobs_at = self._tubes_at = None
 
     def note_tubes(self, tube_stats: Iterable[Mapping[str, Any]], now: float) -> None:
@@ -350,33 +385,52 @@ class LogWatch:
             self._tube_rates = rates
         self._tubes, self._tubes_at = current, now
 
-    def note_jobs(self, jobs: Iterable[JobLike], now: float) -> None:
+    def note_jobs(
+        self, jobs: Mapping[int, JobLike], now: float, touched: Iterable[int] | None = None
+    ) -> None:
         """Release, bury and kick counters of the known jobs: who writes update records.
 
         A release writes a record only with a delay; the job's ``delay`` is that of its
         last put or release, so a rise in ``releases`` of a job with a delay counts as
-        that many delayed releases.
+        that many delayed releases. ``touched`` are the ids added, changed or removed since
+        the last call (the inventory's change); None compares every job.
         """
-        current: dict[int, _JobMark] = {}
+        marks = self._jobs
         per_tube: dict[str, tuple[float, float, dict[int, float]]] = {}
         dt = (now - self._jobs_at) if self._jobs_at is not None else 0.0
-        for job in jobs:
-            mark = _JobMark(job.releases, job.buries + job.kicks, job.tube)
-            current[job.id] = mark
-            before = self._jobs.get(job.id)
+        if touched is None:
+            for gone in [i for i in marks if i not in jobs]:
+                del marks[gone]
+            ids: Iterable[int] = jobs
+        else:
+            ids = touched
+        for jid in ids:
+            job = jobs.get(jid)
+            if job is None:
+                marks.pop(jid, None)
+                continue
+            if job.delay <= 0 and job.state != "reserved" and not (job.buries or job.kicks):
+                # Cannot have written an update record since it was put (a release with a
+                # delay, a bury or a kick would show): left out, so a million quiet jobs
+                # cost no memory here. Its first such write is missed, not the rest.
+                marks.pop(jid, None)
+                continue
+            releases, others = job.releases, job.buries + job.kicks
+            before = marks.get(jid)
+            marks[jid] = (releases, others)
             if before is None or dt <= 0:
                 continue
-            released = max(0, mark.releases - before.releases) if job.delay > 0 else 0
-            others = max(0, mark.others - before.others)
-            if not (released or others):
+            released = max(0, releases - before[0]) if job.delay > 0 else 0
+            other = max(0, others - before[1])
+            if not (released or other):
                 continue
             rel, oth, top = per_tube.get(job.tube, (0.0, 0.0, {}))
             if released:
-                top[job.id] = released / dt
-            per_tube[job.tube] = (rel + released / dt, oth + others / dt, top)
+                top[jid] = released / dt
+            per_tube[job.tube] = (rel + released / dt, oth + other / dt, top)
         if dt > 0:
             self._job_rates = per_tube
-        self._jobs, self._jobs_at = current, now
+        self._jobs_at = now
 
     def update(
         self,
@@ -384,7 +438,9 @@ class LogWatch:
         now: float,
         *,
         tubes: Iterable[Mapping[str, Any]] | None = None,
-        jobs: Sequence[JobLike] = (),
+        tubes_at: float | None = None,
+        jobs: Mapping[int, JobLike] | None = None,
+        touched: Iterable[int] | None = None,
         jobs_complete: bool = False,
         live_bytes: int | None = None,
         live_exact: bool = True,
@@ -392,7 +448,9 @@ class LogWatch:
     ) -> LogReport | None:
         """Take in one refresh and return the report (None when the server keeps no binlog).
 
-        ``tubes`` are the ``stats-tube`` dicts (puts and deletes per tube); ``jobs`` the live
+        ``tubes`` are the ``stats-tube`` dicts (puts and deletes per tube), read at
+        ``tubes_at`` (default ``now``); ``touched`` the ids changed since the last call (see
+        :meth:`note_jobs`); ``jobs`` the live
         jobs known (the inventory), ``jobs_complete`` True when they are all of them (a
         finished scan), so the holders of the oldest file can be named. ``disk_bytes`` is
         the directory's real size when it can be read.
@@ -406,13 +464,15 @@ class LogWatch:
             self.clear()
             self._server_id = server_id
         if tubes is not None:
-            self.note_tubes(tubes, now)
-        if jobs:
-            self.note_jobs(jobs, now)
+            self.note_tubes(tubes, now if tubes_at is None else tubes_at)
+        if jobs is None:
+            jobs = {}
+        self.note_jobs(jobs, now, touched)
         return self._report(
             stats,
             now,
             jobs=jobs,
+            touched=touched,
             jobs_complete=jobs_complete,
             live_bytes=live_bytes,
             live_exact=live_exact,
@@ -424,7 +484,8 @@ class LogWatch:
         stats: Mapping[str, Any],
         now: float,
         *,
-        jobs: Sequence[JobLike],
+        jobs: Mapping[int, JobLike],
+        touched: Iterable[int] | None,
         jobs_complete: bool,
         live_bytes: int | None,
         live_exact: bool,
@@ -437,14 +498,16 @@ class LogWatch:
         migrated = _int(stats, "binlog-records-migrated")
         exact = disk_bytes is not None
         size = disk_bytes if disk_bytes is not None else max(0, current - oldest + 1) * max_size
-        sample = _Sample(now, written, migrated, size, live_bytes)
+        sample = _Sample(now, written, migrated, _int(stats, "cmd-put"), size, live_bytes)
         if self.samples and (written < self.samples[-1].written):
             self.samples.clear()  # a restart: the counters began again
         self.samples.append(sample)
         while self.samples and now - self.samples[0].at > HISTORY_SECONDS:
             self.samples.popleft()
-        rps, mps, bps, window = self._rates(sample, exact)
-        pinners, count, live = self._pinners(jobs, oldest)
+        pinners, count, live, names = self._pinners(jobs, oldest, touched)
+        # A full record: int namelen, the name, the Jobrec, the body (with its CRLF).
+        full = FULL_RECORD + (names + (live_bytes or 0)) / max(live, 1)
+        rps, mps, bps, window = self._rates(sample, exact, full)
         return LogReport(
             oldest=oldest,
             current=current,
@@ -460,6 +523,7 @@ class LogWatch:
             migrated_per_s=mps,
             bytes_per_s=bps,
             window=window,
+            bytes_rate_exact=exact,
             pinners=pinners,
             pinner_count=count,
             pinners_known=jobs_complete,
@@ -468,8 +532,14 @@ class LogWatch:
         )
 
     def _rates(
-        self, last: _Sample, exact: bool
+        self, last: _Sample, exact: bool, full: float
     ) -> tuple[float | None, float | None, float | None, float]:
+        """Records, migrated records and bytes per second over the rate window.
+
+        Without the directory the bytes are estimated: puts and migrations write full
+        records (``full`` bytes on average, from the live jobs), everything else writes
+        a :data:`SHORT_RECORD`.
+        """
         first = next((s for s in self.samples if last.at - s.at <= RATE_WINDOW), last)
         if first is last:
             # Fewer than two samples inside the window: the newest older one, if any.
@@ -483,22 +553,40 @@ class LogWatch:
         records = (last.written - first.written) / dt
         migrated = (last.migrated - first.migrated) / dt
         if exact:
-            written_bytes: float | None = max(0, last.bytes - first.bytes) / dt
+            written_bytes = max(0, last.bytes - first.bytes) / dt
         else:
-            written_bytes = None
+            fulls = max(0, last.puts - first.puts) + max(0, last.migrated - first.migrated)
+            shorts = max(0, last.written - first.written - fulls)
+            written_bytes = (fulls * full + shorts * SHORT_RECORD) / dt
         return records, migrated, written_bytes, dt
 
-    @staticmethod
-    def _pinners(jobs: Iterable[JobLike], oldest: int) -> tuple[tuple[Pinner, ...], int, int]:
-        holders = []
-        live = 0
-        for job in jobs:
-            live += 1
-            if job.file == oldest:
-                holders.append(job)
+    def _pinners(
+        self, jobs: Mapping[int, JobLike], oldest: int, touched: Iterable[int] | None
+    ) -> tuple[tuple[Pinner, ...], int, int, int]:
+        """(the oldest file's jobs, oldest first, up to TOP; how many; live jobs; the bytes
+        of their tube names, from a sample).
+
+        The holders are kept from one call to the next: with the same oldest file only the
+        ``touched`` jobs can have joined or left (a job's ``file`` changes only with a
+        record, which the inventory reports as a change).
+        """
+        if touched is None or oldest != self._holders_of:
+            self._holders = {j.id for j in jobs.values() if j.file == oldest}
+            self._holders_of = oldest
+        else:
+            held = self._holders
+            for jid in touched:
+                job = jobs.get(jid)
+                if job is not None and job.file == oldest:
+                    held.add(jid)
+                else:
+                    held.discard(jid)
+        holders = [jobs[i] for i in self._holders if i in jobs]
         holders.sort(key=lambda j: (-j.age, j.id))
         top = tuple(Pinner(j.id, j.tube, j.state, j.age, j.file) for j in holders[:TOP])
-        return top, len(holders), live
+        sample = list(itertools.islice(jobs.values(), NAME_SAMPLE))
+        names = sum(len(j.tube) for j in sample) * len(jobs) // max(len(sample), 1)
+        return top, len(holders), len(jobs), names
 
     def _writers(self) -> tuple[Writer, ...]:
         tubes = set(self._tube_rates) | set(self._job_rates)
@@ -564,7 +652,8 @@ def report_lines(report: LogReport) -> list[str]:
         mrate = f"  ({per_second(report.migrated_per_s)}/s)"
     lines.append(f"migrated    {report.migrated:,} records{mrate}")
     if report.bytes_per_s is not None:
-        lines.append(f"growth      {fmt.size(int(report.bytes_per_s))}/s")
+        how = "" if report.bytes_rate_exact else " (estimated from the record counts)"
+        lines.append(f"bytes/s     {fmt.size(int(report.bytes_per_s))}/s{how}")
     lines.append(
         "status      "
         + ("RUNAWAY: " + "; ".join(h.text for h in log_hints(report)) if report.runaway else "ok")
@@ -602,4 +691,177 @@ def report_lines(report: LogReport) -> list[str]:
             )
         headers = ["tube", "records/s", "delayed releases", "puts", "deletes", "bury/kick", "jobs"]
         lines += ["  " + line for line in fmt.table(headers, rows)]
+    return lines
+
+
+# --- the files themselves (beanstalkd -b DIR read with stalkview.binlog) --------------------
+
+
+class LogFileLike(Protocol):
+    """What the report reads of one ``binlog.N`` (``stalkview.binlog.LogFile``)."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def put_records(self) -> int: ...
+    @property
+    def state_records(self) -> int: ...
+    @property
+    def holds(self) -> set[int]: ...
+
+
+class LogJobLike(Protocol):
+    """What the report reads of one live job in the files (``stalkview.binlog.LogJob``)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def tube(self) -> str: ...
+    @property
+    def body_size(self) -> int: ...
+    @property
+    def file(self) -> int: ...
+    @property
+    def created_at_ns(self) -> int: ...
+
+    def state_at(self, now_ns: int) -> str: ...
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """One ``binlog.N``: its size, what fills it, which live jobs keep it, and why it stays."""
+
+    seq: int
+    size: int
+    written: int
+    put_records: int
+    state_records: int
+    holders: int
+    holder_bytes: int
+    """Body bytes of the live jobs whose full record is here."""
+    top: tuple[Pinner, ...]
+    why: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": f"binlog.{self.seq}",
+            "index": self.seq,
+            "bytes": self.size,
+            "written_bytes": self.written,
+            "put_records": self.put_records,
+            "state_records": self.state_records,
+            "live_jobs": self.holders,
+            "live_body_bytes": self.holder_bytes,
+            "jobs": [p.to_dict() for p in self.top],
+            "why_kept": self.why,
+        }
+
+
+def file_facts(
+    files: Mapping[int, LogFileLike], jobs: Mapping[int, LogJobLike], now_ns: int
+) -> list[FileFacts]:
+    """Each file, oldest first, with the live jobs it holds and why the server keeps it.
+
+    beanstalkd deletes files oldest first, each once no live job's full record is in it
+    (``walgc``): a file nobody holds stays while an older file is held.
+    """
+    out: list[FileFacts] = []
+    written = [seq for seq, f in files.items() if f.put_records or f.state_records]
+    current = max(written, default=0)
+    first_held: int | None = None
+    for seq in sorted(files):
+        f = files[seq]
+        holders = [jobs[i] for i in f.holds if i in jobs and jobs[i].file == seq]
+        holders.sort(key=lambda j: (j.created_at_ns, j.id))
+        top = tuple(
+            Pinner(
+                j.id,
+                j.tube,
+                j.state_at(now_ns),
+                max(0, (now_ns - j.created_at_ns) // 1_000_000_000),
+                seq,
+            )
+            for j in holders[:TOP]
+        )
+        if holders:
+            first = top[0]
+            why = (
+                f"kept by {len(holders):,} live job{'s' if len(holders) != 1 else ''} "
+                f"whose full record is here, oldest job {first.id} in {first.tube}, "
+                f"{first.state} {fmt.duration_words(first.age)}"
+            )
+            if first_held is None:
+                first_held = seq
+        elif seq == current:
+            why = "the file the server writes to now"
+        elif seq > current:
+            why = "made ready for the next records (preallocated, nothing written yet)"
+        elif first_held is not None:
+            why = f"no live job needs it; files go oldest first, after binlog.{first_held}"
+        else:
+            why = "no live job needs it: the server deletes it"
+        out.append(
+            FileFacts(
+                seq,
+                f.size,
+                f.end,
+                f.put_records,
+                f.state_records,
+                len(holders),
+                sum(j.body_size for j in holders),
+                top,
+                why,
+            )
+        )
+    return out
+
+
+def files_lines(facts: Sequence[FileFacts], jobs: int, live_bytes: int) -> list[str]:
+    """The offline report: totals, then one block a file."""
+    size = sum(f.size for f in facts)
+    written = sum(f.written for f in facts)
+    lines = []
+    if facts:
+        lines.append(
+            f"span        binlog.{facts[0].seq} .. binlog.{facts[-1].seq} ({len(facts):,} files)"
+        )
+    else:
+        lines.append("span        no binlog files")
+    lines.append(
+        f"size        {fmt.size(size)} on disk ({size:,} bytes), {fmt.size(written)} written"
+    )
+    lines.append(f"live data   {fmt.size(live_bytes)} in {jobs:,} jobs")
+    if live_bytes:
+        lines.append(f"amplif.     {size / live_bytes:,.1f}x the live data")
+    records = sum(f.put_records + f.state_records for f in facts)
+    lines.append(f"records     {records:,} ({sum(f.put_records for f in facts):,} full)")
+    lines.append("")
+    rows = [
+        [
+            f"binlog.{f.seq}",
+            fmt.size(f.size),
+            f"{f.put_records:,}",
+            f"{f.state_records:,}",
+            f"{f.holders:,}",
+            fmt.printable(f.why),
+        ]
+        for f in facts
+    ]
+    headers = ["file", "size", "full", "updates", "live jobs", "why it stays"]
+    lines += fmt.table(headers, rows, align="<>>>><")
+    oldest = next((f for f in facts if f.top), None)
+    if oldest is not None:
+        lines.append("")
+        lines.append(f"jobs in binlog.{oldest.seq} ({oldest.holders:,}), oldest first:")
+        job_rows = [
+            [str(p.id), fmt.printable(p.tube), p.state, fmt.duration(p.age), str(p.file)]
+            for p in oldest.top
+        ]
+        lines += [
+            "  " + line for line in fmt.table(["id", "tube", "state", "age", "file"], job_rows)
+        ]
     return lines

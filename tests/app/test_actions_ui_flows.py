@@ -339,3 +339,67 @@ async def test_journal_restore_puts_job_back(server: Beanstalkd, journal_file: P
         assert new.id != job
     (entry,) = Journal(journal_file).entries()
     assert entry.restored_as is not None
+
+
+def _question(app: Any) -> str:
+    return str(app.screen.query_one("#confirm-question").content)
+
+
+async def _states(c: Client, ids: list[int]) -> list[str]:
+    return [str((await c.stats_job(j))["state"]) for j in ids]
+
+
+async def test_kick_marked_jobs_and_kick_all_listed_ask_with_the_exact_count(
+    server: Beanstalkd,
+) -> None:
+    async with Client(server.address, encoding=None) as c:
+        ids = await bury_new(c, "emails", [b"job %d" % i for i in range(6)])
+        app = HarnessApp(server.address)
+        async with app.run_test(size=SIZE) as pilot:
+            await show_jobs(app, c, ids, "emails")
+            app.harness.state_filter = "buried"
+            await pilot.press("space", "j", "space", "j", "space")  # marks the first three
+            await pilot.press("K")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            assert _question(app) == "Kick 3 marked jobs?"
+            await pilot.press("y")
+            await actions_idle(pilot)
+            assert await _states(c, ids) == ["ready"] * 3 + ["buried"] * 3
+            # Every listed job that can be kicked: the 3 still buried (the list is stale
+            # for the 3 kicked ones, which are no longer kickable and are left out).
+            await show_jobs(app, c, ids, "emails")
+            await pilot.press("ctrl+k")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            assert _question(app) == "Kick all 3 buried jobs in emails?"
+            await pilot.press("n")
+            await actions_idle(pilot)
+            assert await _states(c, ids) == ["ready"] * 3 + ["buried"] * 3
+            await pilot.press("ctrl+k")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.press("y")
+            await actions_idle(pilot)
+            await wait_for(pilot, lambda: any("kicked 3 of 3" in n for n in notices(app)))
+        assert await _states(c, ids) == ["ready"] * 6
+
+
+async def test_actions_that_cannot_apply_say_why_and_send_nothing(server: Beanstalkd) -> None:
+    async with (
+        Client(server.address, encoding=None, use="emails") as c,
+        Client(server.address, watch="emails") as worker,
+    ):
+        held = await c.put(b"held by a worker")
+        ready = await c.put(b"ready")
+        await worker.reserve(timeout=1)
+        app = HarnessApp(server.address)
+        async with app.run_test(size=SIZE) as pilot:
+            await show_jobs(app, c, [held, ready], "emails")
+            assert app.harness.query_one(JobList).cursor_job.id == held  # type: ignore[union-attr]
+            await pilot.press("x")
+            await wait_for(pilot, lambda: any("reserved by another" in n for n in notices(app)))
+            assert not isinstance(app.screen, ConfirmScreen)
+            await pilot.press("j", "K")
+            await wait_for(pilot, lambda: any(f"job {ready} is ready" in n for n in notices(app)))
+            await pilot.press("ctrl+k")
+            await wait_for(pilot, lambda: any("no buried or delayed" in n for n in notices(app)))
+        assert await _states(c, [held, ready]) == ["reserved", "ready"]
+        assert (await c.stats())["cmd-delete"] == 0

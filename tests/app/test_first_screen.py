@@ -20,6 +20,7 @@ from textual.pilot import Pilot
 from stalkview.app.app import StalkviewApp
 from stalkview.app.widgets.hints import ProblemList
 from stalkview.app.widgets.joblist import JobList
+from stalkview.app.widgets.lifecycle import Lifecycle
 from stalkview.app.widgets.tubes import ALL_TUBES, TubesTable
 from stalkview.client import Client
 from stalkview.client.errors import DeadlineSoonError, TimedOutError
@@ -214,3 +215,67 @@ async def test_a_quiet_server_has_no_warnings(server: Beanstalkd) -> None:
         worker.delete(worker.reserve(timeout=1))  # a worker: it has reserved
         async with first_screen(server, names("no health warnings")) as (app, _pilot):
             assert all_tubes_health(app) == "ok"
+
+
+async def _busy_worker(client: Client, producer: Client) -> None:
+    """Puts a job and works it off, again and again: a tube that flows."""
+    while True:
+        await producer.put(b"{}")
+        job = await client.reserve(timeout=1)
+        await client.delete(job)
+        await asyncio.sleep(0.02)
+
+
+async def test_a_tubes_lifecycle_shows_its_own_flows_never_the_servers(
+    server: Beanstalkd,
+) -> None:
+    put_many(server, "idle", 20)  # nobody watches it
+    async with (
+        Client(server.address, watch="busy") as worker,
+        Client(server.address, use="busy") as producer,
+    ):
+        await worker.ignore("default")
+        task = asyncio.create_task(_busy_worker(worker, producer))
+        try:
+            async with first_screen(server, names("idle", "no consumers")) as (app, pilot):
+                await wait_for(pilot, lambda: (app.rates.rate("reserves") or 0) > 1)
+                table = app.main.query_one(TubesTable)
+                assert table.select_tube("idle")
+                await wait_for(pilot, lambda: app.main.tube == "idle")
+                await pilot.press("l")
+                lifecycle = app.main.query_one(Lifecycle)
+                await wait_for(pilot, lambda: lifecycle.rates.get("puts") is not None)
+                await wait_for(pilot, lambda: lifecycle.rates.get("reserves") is not None)
+                text = lifecycle.render().plain
+                assert lifecycle.rates["reserves"] == 0 and lifecycle.rates["deletes"] == 0
+                assert "reserve ≈0.0/s" in text and "rates: this tube" in text
+                assert table.select_tube("busy")
+                await wait_for(pilot, lambda: (lifecycle.rates.get("reserves") or 0) > 0)
+                assert (lifecycle.rates["deletes"] or 0) > 0 and (lifecycle.rates["puts"] or 0) > 0
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def test_jobs_across_tubes_have_a_tube_column(server: Beanstalkd) -> None:
+    put_many(server, "emails", 2)
+    put_many(server, "thumbnails", 1)
+    with greenstalk_client(server, watch="emails") as worker:
+        worker.bury(worker.reserve(timeout=1))
+        worker.delete(worker.reserve(timeout=1))
+    async with first_screen(server, names("emails", "1 buried job")) as (app, pilot):
+        jobs = app.main.query_one(JobList)
+        await wait_for(pilot, lambda: len(jobs.jobs) == 2)
+        assert app.main.tube is None
+
+        def rows() -> list[str]:
+            return [jobs.render_line(y).text for y in range(3)]
+
+        header = rows()[0].split()
+        assert header[:3] == ["id", "tube", "state"]
+        assert {row.split()[1] for row in rows()[1:]} == {"emails", "thumbnails"}
+        assert app.main.query_one(TubesTable).select_tube("emails")
+        await wait_for(pilot, lambda: app.main.tube == "emails")
+        await pilot.pause()
+        assert rows()[0].split()[:2] == ["id", "state"]

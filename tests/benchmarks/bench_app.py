@@ -171,9 +171,9 @@ from stalkview.app.screens.main import MainScreen
 times = []
 show = MainScreen.show_snapshot
 
-def timed(self, snapshot):
+def timed(self):
     start = time.perf_counter()
-    show(self, snapshot)
+    show(self)
     times.append(time.perf_counter() - start)
 
 MainScreen.show_snapshot = timed

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from stalkview.model.logsize import (
     GROWTH_SECONDS,
     LogWatch,
+    file_facts,
+    files_lines,
     glance,
     log_hints,
     report_lines,
@@ -15,6 +17,10 @@ from stalkview.model.logsize import (
 from tests.factories import FakeJob
 
 MIB = 1024 * 1024
+
+
+def by_id(jobs: list[FakeJob]) -> dict[int, FakeJob]:
+    return {j.id: j for j in jobs}
 
 
 def stats(oldest: int = 1, current: int = 1, written: int = 0, **extra: Any) -> dict[str, Any]:
@@ -42,14 +48,14 @@ def test_size_from_stats_is_files_times_max_size() -> None:
     assert (report.files, report.bytes, report.bytes_exact) == (5, 5 * MIB, False)
     assert report.amplification == 5.0
     assert not report.runaway  # 5 files
-    assert "binlog.3..7" in glance(report) and "5 files x 1.0 MiB" in glance(report)
+    assert glance(report) == "files 3..7 (5 x 1.0 MiB = 5.0 MiB)  live 1.0 MiB (5.0x)"
 
 
 def test_real_bytes_when_the_directory_is_read() -> None:
     report = LogWatch().update(stats(1, 2), 0.0, live_bytes=1000, disk_bytes=123_456)
     assert report is not None
     assert report.bytes == 123_456 and report.bytes_exact
-    assert "120.6 KiB" in glance(report)
+    assert glance(report).startswith("files 1..2 (120.6 KiB)")
 
 
 def test_runaway_needs_ten_files_and_ten_times_the_live_data() -> None:
@@ -70,10 +76,12 @@ def test_pinning_names_the_oldest_job_of_the_oldest_file() -> None:
         FakeJob(id=50, tube="emails", state="delayed", age=600, file=1),
         FakeJob(id=90, tube="retry", state="ready", age=30, file=2),
     ]
-    report = LogWatch().update(stats(1, 26_500), 0.0, jobs=jobs, jobs_complete=True, live_bytes=MIB)
+    report = LogWatch().update(
+        stats(1, 26_500), 0.0, jobs=by_id(jobs), jobs_complete=True, live_bytes=MIB
+    )
     assert report is not None
     [hint] = log_hints(report)
-    assert hint.level == "warning"
+    assert (hint.level, hint.tube, hint.job, hint.state) == ("warning", None, 42, "buried")
     assert hint.text == (
         "binlog.1 (of 26,500 files) is kept by job 42 in emails, buried 21d and 1 more job (emails)"
     )
@@ -83,7 +91,9 @@ def test_pinning_names_the_oldest_job_of_the_oldest_file() -> None:
 
 def test_pinners_unknown_until_the_scan_is_complete() -> None:
     jobs = [FakeJob(id=42, file=1)]
-    report = LogWatch().update(stats(1, 20), 0.0, jobs=jobs, jobs_complete=False, live_bytes=1)
+    report = LogWatch().update(
+        stats(1, 20), 0.0, jobs=by_id(jobs), jobs_complete=False, live_bytes=1
+    )
     assert report is not None
     [hint] = log_hints(report)
     assert "job 42" not in hint.text
@@ -95,17 +105,18 @@ def test_release_churn_names_the_tube() -> None:
     retry = [FakeJob(id=i, tube="retry", delay=1, releases=5) for i in range(1, 11)]
     calm = [FakeJob(id=100, tube="calm", delay=0, releases=5)]
     tubes = [{"name": "retry", "total-jobs": 10, "cmd-delete": 0}]
-    watch.update(stats(1, 10, 0), 0.0, tubes=tubes, jobs=retry + calm, live_bytes=1)
+    watch.update(stats(1, 10, 0), 0.0, tubes=tubes, jobs=by_id(retry + calm), live_bytes=1)
     later = [replace(j, releases=25) for j in retry] + [replace(calm[0], releases=99)]
-    report = watch.update(stats(1, 12, 400), 2.0, tubes=tubes, jobs=later, live_bytes=1)
+    report = watch.update(stats(1, 12, 400), 2.0, tubes=tubes, jobs=by_id(later), live_bytes=1)
     assert report is not None
     assert report.records_per_s == 200.0
     [writer] = report.writers  # the tube released without a delay writes nothing
     assert writer.tube == "retry"
     assert writer.delayed_releases == 100.0  # 10 jobs x 20 releases / 2 s
     assert writer.jobs[0] == (1, 10.0)
-    texts = [h.text for h in log_hints(report)]
-    assert "retry writes 100 records/s: jobs released with a delay (#622)" in texts
+    [hint] = log_hints(report)
+    assert hint.text == "retry writes 100 records/s: jobs released with a delay (#622)"
+    assert (hint.tube, hint.job, hint.kind) == ("retry", 1, "binlog-churn")
     assert any("retry" in line for line in report_lines(report))
 
 
@@ -146,3 +157,92 @@ def test_a_restarted_server_starts_the_history_again() -> None:
     watch.update(stats(1, 3, 1000), 0.0)
     report = watch.update(stats(1, 3, 10, id="server-b"), 1.0)
     assert report is not None and report.records_per_s is None
+
+
+@dataclass
+class FakeFile:
+    seq: int
+    size: int = 65536
+    end: int = 4
+    put_records: int = 0
+    state_records: int = 0
+    holds: set[int] = field(default_factory=set)
+
+
+@dataclass
+class FakeLogJob:
+    id: int
+    tube: str
+    body_size: int
+    file: int
+    created_at_ns: int
+    state: str = "ready"
+
+    def state_at(self, now_ns: int) -> str:
+        return self.state
+
+
+SECOND = 1_000_000_000
+
+
+def test_file_facts_say_who_keeps_each_file_and_why() -> None:
+    jobs = {
+        1: FakeLogJob(1, "emails", 5, 1, 0, "buried"),
+        7: FakeLogJob(7, "retry", 20, 3, 50 * SECOND, "delayed"),
+        8: FakeLogJob(8, "retry", 20, 3, 60 * SECOND, "delayed"),
+    }
+    files = {
+        1: FakeFile(1, end=65000, put_records=9, state_records=1, holds={1}),
+        2: FakeFile(2, end=65000, put_records=10, state_records=5),
+        3: FakeFile(3, end=30000, put_records=2, state_records=300, holds={7, 8}),
+        4: FakeFile(4, end=9000, state_records=100),
+        5: FakeFile(5),
+    }
+    facts = file_facts(files, jobs, now_ns=100 * SECOND)
+    assert [f.holders for f in facts] == [1, 0, 2, 0, 0]
+    assert (
+        facts[0].why
+        == "kept by 1 live job whose full record is here, oldest job 1 in emails, buried 1m 40s"
+    )
+    assert facts[1].why == "no live job needs it; files go oldest first, after binlog.1"
+    assert (
+        facts[2].why.startswith("kept by 2 live jobs")
+        and "oldest job 7 in retry, delayed 50s" in facts[2].why
+    )
+    assert facts[2].holder_bytes == 40
+    assert facts[3].why == "the file the server writes to now"
+    assert facts[4].why.startswith("made ready for the next records")
+    lines = files_lines(facts, jobs=3, live_bytes=45)
+    assert lines[0] == "span        binlog.1 .. binlog.5 (5 files)"
+    assert any(line.startswith("binlog.2 ") and "after binlog.1" in line for line in lines)
+    assert "jobs in binlog.1 (1), oldest first:" in lines
+
+
+def test_file_facts_after_the_pinning_job_is_gone() -> None:
+    files = {
+        2: FakeFile(2, end=100, put_records=1, holds=set()),
+        3: FakeFile(3, end=100, state_records=1),
+    }
+    facts = file_facts(files, {}, now_ns=0)
+    assert facts[0].why == "no live job needs it: the server deletes it"
+
+
+def test_holders_and_writers_follow_only_the_touched_jobs() -> None:
+    watch = LogWatch()
+    jobs = by_id(
+        [FakeJob(id=1, file=1, age=90), FakeJob(id=2, file=1, age=80), FakeJob(id=3, file=2)]
+    )
+    first = watch.update(stats(1, 20), 0.0, jobs=jobs, jobs_complete=True, live_bytes=1)
+    assert first is not None and [p.id for p in first.pinners] == [1, 2]
+    # Job 1 deleted and job 2 changed: only they are looked at again.
+    del jobs[1]
+    jobs[2] = replace(jobs[2], delay=5, releases=4)
+    later = watch.update(
+        stats(1, 20), 2.0, jobs=jobs, touched={1, 2}, jobs_complete=True, live_bytes=1
+    )
+    assert later is not None and [p.id for p in later.pinners] == [2]
+    # The oldest file moved on: every job is looked at again.
+    moved = watch.update(
+        stats(2, 20), 3.0, jobs=jobs, touched=set(), jobs_complete=True, live_bytes=1
+    )
+    assert moved is not None and [p.id for p in moved.pinners] == [3]

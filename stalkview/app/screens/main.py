@@ -17,11 +17,26 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.dom import DOMNode
+from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Input, ProgressBar, Static
 
 from stalkview.app.job_actions import ACTION_BINDINGS, ActionsMixin
+from stalkview.app.messages import (
+    BinlogUpdated,
+    BodiesLoaded,
+    InventoryProgress,
+    InventoryUpdated,
+    JobLoaded,
+    JobRefreshed,
+    SearchDone,
+    SearchProgress,
+    ServerLost,
+    ServerRefreshed,
+    ServerRefreshing,
+    ServerResult,
+)
 from stalkview.app.screens.jump import JumpScreen
 from stalkview.app.widgets.banner import ConnectionBanner
 from stalkview.app.widgets.footer import Footer
@@ -37,11 +52,12 @@ from stalkview.model import (
     Hint,
     Query,
     QueryError,
+    TubeRates,
     parse_query,
-    rate_view,
     server_hints,
     tube_hints,
 )
+from stalkview.model.logsize import LogReport, log_hints
 from stalkview.model.problems import (
     ProblemBook,
     held_hints,
@@ -55,9 +71,10 @@ from stalkview.poll import Snapshot, totals
 if TYPE_CHECKING:
     from stalkview.app.app import StalkviewApp
     from stalkview.app.fleetapp import FleetApp
-    from stalkview.app.messages import JobLoaded
-    from stalkview.inventory import JobInfo, ScanProgress
+    from stalkview.inventory import Inventory, JobInfo
 
+FLOW_LABELS = ("reserves", "releases", "timeouts", "buries", "kicks")
+"""Rates a tube's diagram estimates from its jobs' counters (stats-tube has none of them)."""
 QUERY_HELP = 'e.g. state=buried reserves>=3 age>1h body~"user_id": 42   (enter: run, esc: clear)'
 
 
@@ -84,6 +101,14 @@ class MainScreen(ActionsMixin, Screen[None]):
             tooltip="Search jobs: stats conditions and body text or regex",
         ),
         Binding("colon", "jump", "Jump", id="jump", tooltip="Jump to a job by id"),
+        Binding(
+            "b",
+            "binlog_jobs",
+            "Binlog jobs",
+            show=False,
+            id="binlog-jobs",
+            tooltip="List the jobs that keep the oldest binlog file (deleting them frees it)",
+        ),
         Binding(
             "l",
             "toggle_lifecycle",
@@ -124,12 +149,26 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.current_job_id: int | None = None
         self.current_job: JobInfo | None = None
         self.hints: list[Hint] = []
+        self.log_report: LogReport | None = None
+        #: The runaway-binlog hints of the last inventory pass (model/logsize.py).
+        self.log_hints: list[Hint] = []
         #: Every hint of the last refresh by tube (None: the server), and the problems among
         #: them, worst first: what the summary under the tubes table lists.
         self.hints_by_tube: dict[str | None, list[Hint]] = {}
         self.problems: list[Hint] = []
         self.problem_book = ProblemBook()
         self._titles: dict[str, str] = {}
+        #: What the app's workers last reported (messages): the screen's own copy.
+        self.snapshot: Snapshot | None = None
+        self.refreshed: ServerRefreshed | None = None
+        self.inventory: Inventory | None = None
+        #: The server the results shown are about (the fleet app switches servers).
+        self.generation = 0
+
+    async def _on_message(self, message: Message) -> None:
+        if isinstance(message, ServerResult) and message.generation != self.generation:
+            return  # about the server shown before a switch
+        await super()._on_message(message)
 
     @property
     def sv(self) -> StalkviewApp:
@@ -197,14 +236,29 @@ class MainScreen(ActionsMixin, Screen[None]):
     def set_status(self, status: str, detail: str = "") -> None:
         self.query_one(ServerBar).set_status(status, detail)
 
-    def show_snapshot(self, snapshot: Snapshot) -> None:
-        app = self.sv
-        rates, histories = rate_view(app.rates)
-        self.query_one(ServerBar).show_stats(snapshot.stats, rates, histories)
+    @on(ServerRefreshing)
+    def _server_refreshing(self) -> None:
+        self.set_status("refreshing")
+
+    @on(ServerRefreshed)
+    def _server_refreshed(self, message: ServerRefreshed) -> None:
+        self.snapshot = message.snapshot
+        self.refreshed = message
+        self.show_snapshot()
+        self.set_status("live", f"{message.snapshot.elapsed * 1000:.0f} ms")
+
+    def show_snapshot(self) -> None:
+        """Show the last refresh: server bar, health, tubes, problems, lifecycle."""
+        refreshed = self.refreshed
+        if refreshed is None:
+            return
+        snapshot = refreshed.snapshot
+        self.query_one(ServerBar).show_stats(
+            snapshot.stats, refreshed.shown_rates, refreshed.histories
+        )
         self.query_one(ConnectionBanner).hide()
         self.remove_class("stale")
-        own = sum(1 for c in (app.stats_client, app.inventory_client) if c.connected)
-        by_tube = self._hints_by_tube(snapshot, own)
+        by_tube = self._hints_by_tube(refreshed)
         found = problems(by_tube)
         self.problem_book.note(found, time.monotonic())
         self.hints_by_tube, self.problems = by_tube, found
@@ -222,27 +276,57 @@ class MainScreen(ActionsMixin, Screen[None]):
         self._show_problems()
         self.update_lifecycle()
 
-    def _hints_by_tube(self, snapshot: Snapshot, own: int) -> dict[str | None, list[Hint]]:
+    def _hints_by_tube(self, refreshed: ServerRefreshed) -> dict[str | None, list[Hint]]:
         """Hints from the counters of the server and each tube, and from the known jobs."""
-        app = self.sv
+        snapshot, rates, own = refreshed.snapshot, refreshed.tube_rates, refreshed.own_watchers
         by_tube: dict[str | None, list[Hint]] = {
-            None: server_hints(snapshot.stats, app.server_rates())
+            None: server_hints(snapshot.stats, refreshed.rates)
         }
         for name, stats in snapshot.tubes.items():
             by_tube[name] = tube_hints(
-                stats, app.tube_rates.rates(name), own_watchers=own if name == "default" else 0
+                stats, rates.rates(name), own_watchers=own if name == "default" else 0
             )
-        inventory = app.inventory
-        if inventory.scanned:
+        for hint in self.log_hints:
+            by_tube.setdefault(hint.tube, []).append(hint)
+        inventory = self.inventory
+        if inventory is not None and inventory.scanned:
             now = time.monotonic()
             jobs = held_hints(inventory.select(None, "reserved"), snapshot.tubes, now)
-            jobs += storm_hints(inventory.select(None, "delayed"), now, app.tube_rates.rates)
+            jobs += storm_hints(inventory.select(None, "delayed"), now, rates.rates)
             rose = inventory.timeouts_rose
             known = inventory.jobs
             jobs += poison_hints((known[i] for i in rose if i in known), rose, now)
             for hint in jobs:
                 by_tube.setdefault(hint.tube, []).append(hint)
         return by_tube
+
+    @on(BinlogUpdated)
+    def _binlog_updated(self, message: BinlogUpdated) -> None:
+        self.show_binlog(message.report)
+
+    def show_binlog(self, report: LogReport | None) -> None:
+        """The binlog line of the server bar; its hints join the problems at the next refresh."""
+        self.log_report = report
+        self.query_one(ServerBar).show_binlog(report)
+        self.log_hints = log_hints(report)
+
+    def action_binlog_jobs(self) -> None:
+        """All tubes, every state, searched for ``file=N``: the jobs keeping the oldest file."""
+        report = self.log_report
+        if report is None:
+            self.notify("This server keeps no binlog (beanstalkd runs without -b)", title="Binlog")
+            return
+        if not report.pinners_known:
+            self.notify("The job scan has not finished yet: try again in a moment", title="Binlog")
+            return
+        self.query_one(TubesTable).select_tube(None)
+        self.tube = None
+        self.state_filter = None
+        query_input = self.query_one("#job-query", Input)
+        query_input.value = f"file={report.oldest}"
+        query_input.remove_class("hidden")
+        # After the input's Changed event, which would put the help text back.
+        self.call_after_refresh(self.run_query, query_input.value)
 
     def _show_problems(self) -> None:
         now = time.monotonic()
@@ -267,35 +351,56 @@ class MainScreen(ActionsMixin, Screen[None]):
             title.append(table.name_filter, style="bold")
         self._set_title("#tubes-pane", title)
 
-    def show_lost(self, reason: str, retry_in: float, attempt: int, since: float | None) -> None:
+    @on(ServerLost)
+    def _server_lost(self, message: ServerLost) -> None:
+        since = message.since
         when = time.strftime("%H:%M:%S", time.localtime(since)) if since else None
-        self.query_one(ConnectionBanner).show_lost(self.sv.address, reason, retry_in, attempt, when)
-        self.set_status("stale", f"retry in {retry_in:.1f}s")
+        self.query_one(ConnectionBanner).show_lost(
+            self.sv.address, message.reason, message.retry_in, message.attempt, when
+        )
+        self.set_status("stale", f"retry in {message.retry_in:.1f}s")
         if since is not None:
             self.add_class("stale")
 
     def update_lifecycle(self) -> None:
-        snapshot = self.sv.snapshot
-        if snapshot is None:
+        refreshed = self.refreshed
+        if refreshed is None:
             return
+        snapshot = refreshed.snapshot
         counts = totals(snapshot, self.tube)
-        rates, _ = rate_view(self.sv.rates)
-        scope = "whole server" if self.tube is None else f"tube {self.tube}"
         job = self.current_job
         mark = JobMark.of(job) if job is not None else None
-        self.query_one(Lifecycle).update_view(counts, rates, scope, mark)
+        if self.tube is None:
+            rates = refreshed.shown_rates
+            self.query_one(Lifecycle).update_view(counts, rates, "whole server", mark)
+            return
+        # A tube's diagram shows that tube's flows only: server-wide rates drawn out of
+        # a tube's READY box would say its jobs move when nobody takes them.
+        scope = f"tube {self.tube}"
+        tube_rates = refreshed.tube_rates.rates(self.tube) or TubeRates()
+        estimated = frozenset(FLOW_LABELS)
+        rates = {"puts": tube_rates.puts, "deletes": tube_rates.deletes}
+        rates.update({label: getattr(tube_rates, label) for label in FLOW_LABELS})
+        watching = int(snapshot.tubes.get(self.tube, {}).get("current-watching", 0) or 0)
+        if watching and tube_rates.deletes:
+            # A job reserved and deleted between two reads of the inventory leaves no trace
+            # in its counters; with consumers watching, nearly every delete was a reserve.
+            rates["reserves"] = max(rates["reserves"] or 0.0, tube_rates.deletes)
+        self.query_one(Lifecycle).update_view(
+            counts, rates, scope, mark, rates_scope="this tube", estimated=estimated
+        )
 
     # --- tubes ------------------------------------------------------------------------------
 
     @on(TubesTable.TubeHighlighted)
     def _tube_highlighted(self, event: TubesTable.TubeHighlighted) -> None:
         self.refresh_action_bindings()
-        if event.tube == self.tube and self.sv.inventory.scanned:
+        if event.tube == self.tube and self.inventory is not None and self.inventory.scanned:
             return
         self.tube = event.tube
         self._clear_body_search()
         self.show_jobs()
-        if self.sv.snapshot is not None:
+        if self.snapshot is not None:
             self._show_problems()
         self.update_lifecycle()
         if self._all_view():
@@ -341,7 +446,7 @@ class MainScreen(ActionsMixin, Screen[None]):
     def _apply_tube_filter(self, text: str) -> None:
         table = self.query_one(TubesTable)
         table.name_filter = text
-        snapshot = self.sv.snapshot
+        snapshot = self.snapshot
         if self._all_view():
             self.show_fleet()
         elif snapshot is not None:
@@ -350,10 +455,15 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     # --- jobs -------------------------------------------------------------------------------
 
+    def selected_jobs_unsearched(self) -> list[JobInfo]:
+        """The jobs of the selected tube and state, before the search."""
+        if self.inventory is None:
+            return []
+        return self.inventory.select(self.tube, self.state_filter)
+
     def selected_jobs(self) -> list[JobInfo]:
         """The jobs the jobs pane shows: tube, state filter, then the search."""
-        inventory = self.sv.inventory
-        jobs = inventory.select(self.tube, self.state_filter)
+        jobs = self.selected_jobs_unsearched()
         query = self.job_query
         if query is None or query.is_empty:
             return jobs
@@ -363,17 +473,18 @@ class MainScreen(ActionsMixin, Screen[None]):
         return [job for job in jobs if query.matches_stats(job)]
 
     def show_jobs(self) -> None:
-        inventory = self.sv.inventory
+        inventory = self.inventory
         job_list = self.query_one(JobList)
-        if not inventory.scanned:
+        if inventory is None or not inventory.scanned:
             job_list.set_empty_message("Scanning jobs…")
         elif self.job_query is not None and not self.job_query.is_empty:
             job_list.set_empty_message(f"No job matches: {self.job_query}")
         else:
             job_list.set_empty_message("No jobs here")
         jobs = self.selected_jobs()
+        job_list.show_tube_column(self.tube is None)
         job_list.set_jobs(jobs)
-        counts = inventory.counts(self.tube)
+        counts = inventory.counts(self.tube) if inventory is not None else {}
         self.query_one(StateBar).show(self.state_filter, counts)
         title = Text("Jobs · ")
         if self.fleet_app is not None:
@@ -391,18 +502,30 @@ class MainScreen(ActionsMixin, Screen[None]):
             self._titles[selector] = title.markup
             self.query_one(selector).border_title = title
 
-    def show_scan_progress(self, progress: ScanProgress) -> None:
+    @on(InventoryProgress)
+    def _inventory_progress(self, message: InventoryProgress) -> None:
+        progress = message.progress
         bar = self.query_one("#scan-progress", ProgressBar)
         bar.update(total=max(progress.expected, progress.found, 1), progress=progress.found)
         self._set_title(
             "#jobs-pane", Text(f"Jobs · scanning… {progress.found:,} of ~{progress.expected:,}")
         )
 
-    def scan_finished(self) -> None:
-        self.query_one("#scan-progress", ProgressBar).add_class("hidden")
+    @on(InventoryUpdated)
+    def _inventory_updated(self, message: InventoryUpdated) -> None:
+        self.inventory = message.inventory
+        # Without a change only ages and time-lefts moved: the list redraws those itself.
+        if message.first or message.change:
+            self.show_jobs()
+        if message.first:
+            self.query_one("#scan-progress", ProgressBar).add_class("hidden")
+        job_id = self.detail_job_id()
+        if job_id is not None:
+            self.sv.refresh_job(job_id)
 
-    def show_previews(self, bodies: dict[int, bytes | None]) -> None:
-        self.query_one(JobList).set_bodies(bodies)
+    @on(BodiesLoaded)
+    def _bodies_loaded(self, message: BodiesLoaded) -> None:
+        self.query_one(JobList).set_bodies(message.bodies)
 
     @on(JobList.BodiesWanted)
     def _bodies_wanted(self, event: JobList.BodiesWanted) -> None:
@@ -427,7 +550,8 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.query_one(ContentSwitcher).current = "detail"
         self.query_one(JobDetail).focus()
 
-    def show_job(self, loaded: JobLoaded) -> None:
+    @on(JobLoaded)
+    def _job_loaded(self, loaded: JobLoaded) -> None:
         detail = self.query_one(JobDetail)
         if loaded.job is None:
             if loaded.jump:
@@ -473,8 +597,10 @@ class MainScreen(ActionsMixin, Screen[None]):
         job = detail.job
         return None if job is None or detail.gone else job.id
 
-    def job_refreshed(self, job_id: int, job: JobInfo | None) -> None:
+    @on(JobRefreshed)
+    def _job_refreshed(self, message: JobRefreshed) -> None:
         """Follow the shown job's live state: stats only, the body stays."""
+        job_id, job = message.job_id, message.job
         detail = self.query_one(JobDetail)
         if detail.job is None or detail.job.id != job_id:
             return  # the user moved on meanwhile
@@ -525,9 +651,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.body_matches = None
         if self.job_query is not None and (query.needs_body or query.needs_type):
             candidates = [
-                job
-                for job in self.sv.inventory.select(self.tube, self.state_filter)
-                if query.matches_stats(job)
+                job for job in self.selected_jobs_unsearched() if query.matches_stats(job)
             ]
             self._query_status(Text(f"searching {len(candidates):,} bodies…", style="cyan"))
             self.body_matches = frozenset()
@@ -541,12 +665,16 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.query_one(JobList).focus()
         return True
 
-    def show_search_progress(self, checked: int, total: int, matched: int) -> None:
+    @on(SearchProgress)
+    def _search_progress(self, message: SearchProgress) -> None:
+        checked, total, matched = message.checked, message.total, message.matched
         self._query_status(
             Text(f"searching bodies: {checked:,}/{total:,}, {matched:,} match", style="cyan")
         )
 
-    def search_finished(self, text: str, ids: frozenset[int], checked: int) -> None:
+    @on(SearchDone)
+    def _search_done(self, message: SearchDone) -> None:
+        text, ids, checked = message.text, message.ids, message.checked
         if text != self.query_text:
             return
         self.body_matches = ids
@@ -725,21 +853,25 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.query_one("#breakdown-pane").display = False
         # Health hints are about one server: beside fleet sums they would mislead.
         self.query_one(ProblemList).display = not fleet_app.all_view
-        snapshot = self.sv.snapshot
         if fleet_app.all_view:
             self.show_fleet()
-        elif snapshot is not None:
-            self.show_snapshot(snapshot)
+        elif self.refreshed is not None:
+            self.show_snapshot()
         else:
             self.query_one(TubesTable).update_tubes({}, {}, {})
             self._title_tubes(0)
         self.show_jobs()
 
-    def server_switched(self) -> None:
-        """The app now talks to another server: forget the last one's jobs and detail."""
+    def server_switched(self, generation: int) -> None:
+        """The app now talks to another server: forget the last one's jobs and detail.
+
+        Results about the previous server (an older ``generation``) are dropped from now on.
+        """
         fleet_app = self.fleet_app
         if fleet_app is None:
             return
+        self.generation = generation
+        self.snapshot = self.refreshed = self.inventory = None
         self.reset_actions()
         self.current_job_id = None
         self.current_job = None
@@ -748,6 +880,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         bar.address = fleet_app.address
         bar.read_only = fleet_app.read_only
         bar.show_stats({}, {}, {})
+        self.show_binlog(None)
         bar.set_status("connecting")
         self.query_one(ConnectionBanner).hide()
         self.remove_class("stale")

@@ -27,7 +27,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
 
-from stalkview.format import count_cells, duration_cells
+from stalkview.format import count_cells, duration_cells, printable
 from stalkview.model import is_poison, job_type, preview, safe_line, shorten
 
 if TYPE_CHECKING:
@@ -40,6 +40,8 @@ PREVIEW_CACHE_SIZE = 20_000
 # render time, so resizing the pane never invalidates them.
 PREVIEW_WIDTH = 300
 TYPE_WIDTH = 16
+TUBE_WIDTH = 16
+"""At most this many cells of a tube name in the ``tube`` column (longer names end in …)."""
 _NAMESPACE_SEPARATORS = ("\\", "::")
 
 
@@ -204,7 +206,10 @@ class JobList(ScrollView, can_focus=True):
         self._poison: LRUCache[tuple[int, int, int, int, int, int], bool] = LRUCache(4096)
         self._id_width = 2
         self._pri_width = 3
-        self._layout_key: tuple[int, int, int] = (-1, -1, -1)
+        self._tube_width = 4
+        #: A ``tube`` column, for a list across tubes (the CLI's ``jobs`` has one too).
+        self._show_tube = False
+        self._layout_key: tuple[int, int, int, int, bool] = (-1, -1, -1, -1, False)
         self._columns: list[_Column] = []
         self._body_width = 0
         self._wanted_pending = False
@@ -254,6 +259,13 @@ class JobList(ScrollView, can_focus=True):
         self._scroll_cursor_into_view()
         self.refresh()
         self._note_cursor()
+
+    def show_tube_column(self, show: bool) -> None:
+        """Show the ``tube`` column (the list spans several tubes) or not."""
+        if show != self._show_tube:
+            self._show_tube = show
+            self._line_cache.clear()
+            self.refresh()
 
     def set_bodies(self, bodies: Mapping[int, bytes | None]) -> None:
         """Cache previews and job types of these jobs (``None``: the job is gone)."""
@@ -444,16 +456,29 @@ class JobList(ScrollView, can_focus=True):
             return
         id_width = max(self._id_width, *(len(str(jobs[i].id)) for i in rows))
         pri_width = max(self._pri_width, *(len(str(jobs[i].pri)) for i in rows))
-        if (id_width, pri_width) != (self._id_width, self._pri_width):
-            self._id_width, self._pri_width = id_width, pri_width
+        tube_width = self._tube_width
+        if self._show_tube:
+            widest = max(cell_len(printable(jobs[i].tube)) for i in rows)
+            tube_width = max(tube_width, min(widest, TUBE_WIDTH))
+        if (id_width, pri_width, tube_width) != (
+            self._id_width,
+            self._pri_width,
+            self._tube_width,
+        ):
+            self._id_width, self._pri_width, self._tube_width = id_width, pri_width, tube_width
             self._line_cache.clear()
 
     def _layout(self, width: int) -> list[_Column]:
-        key = (width, self._id_width, self._pri_width)
+        key = (width, self._id_width, self._pri_width, self._tube_width, self._show_tube)
         if key == self._layout_key:
             return self._columns
         columns = [
             _Column("id", "id", self._id_width),
+            *(
+                [_Column("tube", "tube", self._tube_width, right=False, drop=3)]
+                if self._show_tube
+                else []
+            ),
             _Column("state", "state", 8, right=False),
             _Column("pri", "pri", self._pri_width, drop=4),
             _Column("age", "age", 5, drop=3),
@@ -601,6 +626,8 @@ class JobList(ScrollView, can_focus=True):
     ) -> tuple[str, Style | None]:
         if key == "id":
             return str(job.id), self._style("joblist--poison") if poison else None
+        if key == "tube":
+            return printable(job.tube), None
         if key == "state":
             cls = _STATE_CLASSES.get(job.state)
             return job.state, self._style(cls) if cls else None

@@ -1,8 +1,9 @@
 """The job lifecycle, drawn like the diagram in beanstalkd's protocol document.
 
 Each state box carries its live count; each arrow the recent rate of the
-server counter behind it; the selected job's state is highlighted and the
-arrows it has travelled carry its own history counters.
+counter behind it (the server's for the whole server, the tube's own for a
+tube, "≈" where it is estimated from the tube's jobs); the selected job's state
+is highlighted and the arrows it has travelled carry its own history counters.
 """
 
 from __future__ import annotations
@@ -116,17 +117,23 @@ LEFT, RIGHT = 16, 44
 POS = {"delayed": (LEFT, 0), "ready": (LEFT, 7), "reserved": (RIGHT, 7), "buried": (LEFT, 14)}
 
 
-def _rate(rates: Mapping[str, float | None], key: str) -> str:
-    value = rates.get(key)
-    return "" if value is None else f" {rate_text(value)}"
-
-
 def draw(
     counts: Mapping[str, int],
     rates: Mapping[str, float | None],
     scope: str,
     job: JobMark | None = None,
+    *,
+    rates_scope: str = "whole server",
+    estimated: frozenset[str] = frozenset(),
 ) -> Text:
+    """The diagram; ``estimated`` names the rates that are estimates (shown with "≈")."""
+
+    def _rate(rates: Mapping[str, float | None], key: str) -> str:
+        value = rates.get(key)
+        if value is None:
+            return ""
+        return f" {'≈' if key in estimated else ''}{rate_text(value)}"
+
     canvas = Canvas(WIDTH, HEIGHT)
     line = "bright_black"
     travelled = "bold yellow"
@@ -192,7 +199,10 @@ def draw(
     canvas.hline(gap_from, gap_from + 10, 16, line, "▶")
     canvas.text(gap_from + 2, 17, "delete", "dim")
     canvas.text(gap_from + 12, 16, "✕", "bold")
-    canvas.text(1, 19, f"counts: {scope} · rates: whole server", "dim")
+    note = f"counts: {scope} · rates: {rates_scope}"
+    if estimated:
+        note += " (≈ from its jobs' counters)"
+    canvas.text(1, 19, note, "dim")
     if job is not None:
         canvas.text(1, 20, f"job {job.id} is {job.state}; its history:", "bold")
         history = (
@@ -216,6 +226,8 @@ class Lifecycle(Widget):
         self.rates: dict[str, float | None] = {}
         self.scope = "whole server"
         self.job: JobMark | None = None
+        self.rates_scope = "whole server"
+        self.estimated: frozenset[str] = frozenset()
 
     def update_view(
         self,
@@ -223,10 +235,14 @@ class Lifecycle(Widget):
         rates: Mapping[str, float | None],
         scope: str,
         job: JobMark | None,
+        *,
+        rates_scope: str = "whole server",
+        estimated: frozenset[str] = frozenset(),
     ) -> None:
-        new = (dict(counts), dict(rates), scope, job)
-        if new != (self.counts, self.rates, self.scope, self.job):
-            self.counts, self.rates, self.scope, self.job = new
+        new = (dict(counts), dict(rates), scope, job, rates_scope, estimated)
+        old = (self.counts, self.rates, self.scope, self.job, self.rates_scope, self.estimated)
+        if new != old:
+            self.counts, self.rates, self.scope, self.job, self.rates_scope, self.estimated = new
             self.refresh()
 
     def get_content_width(self, container: Size, viewport: Size) -> int:
@@ -238,4 +254,11 @@ class Lifecycle(Widget):
         return HEIGHT
 
     def render(self) -> Text:
-        return draw(self.counts, self.rates, self.scope, self.job)
+        return draw(
+            self.counts,
+            self.rates,
+            self.scope,
+            self.job,
+            rates_scope=self.rates_scope,
+            estimated=self.estimated,
+        )

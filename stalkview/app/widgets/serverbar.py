@@ -12,6 +12,7 @@ from textual.widget import Widget
 from textual.widgets import Sparkline, Static
 
 from stalkview.format import printable
+from stalkview.model.logsize import LogReport, glance
 
 #: (label, stats counters summed for it) for each rate shown.
 RATES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -128,6 +129,8 @@ class ServerBar(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(self._identity(), id="sb-identity")
         yield Static("", id="sb-totals")
+        # Only for a server with a binlog (-b): the line costs a row.
+        yield Static("", id="sb-binlog", classes="hidden")
         yield RateValues(id="sb-rate-values")
         with Horizontal(id="sb-rates"):
             for label, _keys in RATES:
@@ -176,6 +179,18 @@ class ServerBar(Vertical):
         if self._lines.get(selector) != text.plain:
             self._lines[selector] = text.plain
             line.update(text, layout=False)
+
+    def show_binlog(self, report: LogReport | None) -> None:
+        """The binlog at a glance (span, size, live data, amplification, write rate);
+        hidden for a server that keeps none."""
+        line = self.query_one("#sb-binlog", Static)
+        line.set_class(report is None, "hidden")
+        if report is None:
+            return
+        text = Text(" ")
+        text.append("binlog ", style="dim")
+        text.append(glance(report), style="bold yellow" if report.runaway else "")
+        self._update_line("#sb-binlog", text)
 
     def set_status(self, status: str, detail: str = "") -> None:
         self._status, self._detail = status, detail

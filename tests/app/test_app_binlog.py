@@ -1,0 +1,136 @@
+"""The binlog in the app: the server bar's line, the runaway hints (pinning, release churn),
+`b` listing the jobs that keep the oldest file, and the file freed after deleting them.
+Real beanstalkd with ``-b`` and 64 KiB files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from textual.widgets import Static
+
+from stalkview.app.app import StalkviewApp
+from stalkview.app.screens.confirm import ConfirmScreen
+from stalkview.app.widgets.hints import ProblemList
+from stalkview.app.widgets.joblist import JobList
+from stalkview.client import Client, NotFoundError
+from tests.app.test_app import SIZE, make_app, plain, ready
+from tests.beanstalkd import Beanstalkd
+from tests.logscenes import CHANGE_COUNTERS, FILE_SIZE, Churn, files, pin_old_job, wait_stats
+from tests.pilot import wait_for
+
+
+@pytest.fixture
+def logged(beanstalkd_factory: Callable[..., Beanstalkd]) -> Beanstalkd:
+    return beanstalkd_factory(binlog=True, binlog_size=FILE_SIZE)
+
+
+def binlog_line(app: StalkviewApp) -> Static:
+    return app.main.query_one("#sb-binlog", Static)
+
+
+def hints_text(app: StalkviewApp) -> str:
+    return "\n".join(app.main.query_one(ProblemList).shown)
+
+
+async def test_pinning_and_churn_named_then_delete_frees_the_file(logged: Beanstalkd) -> None:
+    async with Client(logged.address) as client:
+        job = await pin_old_job(client)
+        churn = await Churn(logged.address).start()
+        try:
+            await wait_stats(client, lambda s: files(s) >= 10)
+            app = make_app(logged)
+            async with app.run_test(size=SIZE) as pilot:
+                await ready(pilot)
+                # Writers need two inventory passes (counters before and after).
+                await wait_for(
+                    pilot,
+                    lambda: "retry writes" in hints_text(app) and "kept by job" in hints_text(app),
+                    20,
+                )
+                line = binlog_line(app)
+                assert line.display and not line.has_class("hidden")
+                assert plain(line).startswith(" binlog files 1..")
+                assert "x 64.0 KiB" in plain(line) and "records/s" in plain(line)
+                text = hints_text(app)
+                assert f"binlog.1 (of {app.main.log_report.files:,} files)" in text  # type: ignore[union-attr]
+                assert f"kept by job {job} in emails, buried" in text
+                assert "released with a delay (#622)" in text
+                assert "retry: retry writes" in text  # the churn problem is the tube's
+
+                # enter on the pinning problem opens the job it names.
+                problem_list = app.main.query_one(ProblemList)
+                problem_list.focus()
+                problem_list.highlighted = next(
+                    i for i, line in enumerate(problem_list.shown) if "kept by job" in line
+                )
+                await pilot.press("enter")
+                await wait_for(pilot, lambda: app.main.current_job_id == job)
+
+                await pilot.press("b")
+                job_list = app.main.query_one(JobList)
+                await wait_for(pilot, lambda: [j.id for j in job_list.jobs] == [job])
+                job_list.focus()
+                await pilot.press("x")
+                await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+                await pilot.press("y")
+
+                async def gone() -> bool:
+                    try:
+                        await client.stats_job(job)
+                    except NotFoundError:
+                        return True
+                    return False
+
+                await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+                assert await gone()
+                # The server frees binlog.1: observed on the server and in the app.
+                stats = await wait_stats(client, lambda s: int(s["binlog-oldest-index"]) > 1, 5)
+                assert int(stats["binlog-oldest-index"]) == 2
+                await wait_for(
+                    pilot, lambda: plain(binlog_line(app)).startswith(" binlog files 2..")
+                )
+                await wait_for(pilot, lambda: f"job {job} " not in hints_text(app))
+        finally:
+            await churn.stop()
+
+
+async def test_no_binlog_no_line_no_hint(server: Beanstalkd) -> None:
+    async with Client(server.address) as client:
+        await client.put(b"x" * 100)
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await wait_for(pilot, lambda: app.inventory_refreshes >= 2)
+        await pilot.pause()
+        assert app.main.log_report is None
+        assert binlog_line(app).has_class("hidden")
+        assert not binlog_line(app).display
+        assert "binlog" not in hints_text(app)
+        await pilot.press("b")
+        await wait_for(
+            pilot, lambda: "keeps no binlog" in " ".join(n.message for n in app._notifications)
+        )
+
+
+async def test_binlog_browsing_changes_nothing(logged: Beanstalkd) -> None:
+    async with Client(logged.address) as client:
+        job = await pin_old_job(client)
+        before = await client.stats()
+        job_before = await client.stats_job(job)
+        app = make_app(logged)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            await wait_for(pilot, lambda: app.inventory_refreshes >= 3)
+            report = app.main.log_report
+            assert report is not None and report.pinners[0].id == job
+            assert report.live_bytes == len(b'{"to": "ops@example.com"}')
+            await pilot.press("b")
+            await wait_for(pilot, lambda: [j.id for j in app.main.query_one(JobList).jobs] == [job])
+        after = await client.stats()
+        watched: Any = [k for k in CHANGE_COUNTERS if k != "cmd-use"]  # peek-* needs a use
+        assert {k: after[k] for k in watched} == {k: before[k] for k in watched}
+        job_after = await client.stats_job(job)
+        for key in ("state", "file", "reserves", "releases", "buries", "kicks"):
+            assert job_after[key] == job_before[key]
