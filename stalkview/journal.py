@@ -38,8 +38,8 @@ from typing import Any, Literal
 from stalkview.client import Client, Error
 from stalkview.client import commands as cmd
 from stalkview.client.protocol import check_tube
-from stalkview.format import json_line, printable
-from stalkview.ops import plain_reason, run_in_tube
+from stalkview.format import duration_words, json_line, printable
+from stalkview.ops import HIDE_DELAY, bury_parked, plain_reason, run_in_tube
 from stalkview.paths import journal_path
 
 NOTE_ACTIONS = frozenset({"failed", "restored"})
@@ -331,13 +331,32 @@ class RestoreResult:
     def describe(self) -> str:
         e = self.entry
         head = f"#{e.index} job {e.id} ({e.action}d from {e.tube})"
+        state = restored_state(e)
         if self.status == "ok":
-            return f"{head}: restored as job {self.new_id} in {self.tube}"
+            if self.reason:
+                return f"{head}: {self.reason}"
+            return f"{head}: restored as job {self.new_id} in {self.tube}, {state_words(e)}"
         if self.status == "planned":
+            note = f"; it was {e.state}" if e.state not in ("", state) else ""
             return (
-                f"{head}: would be put into {self.tube} (pri {e.pri}, ttr {e.ttr}, delay {e.delay})"
+                f"{head}: would be put into {self.tube} as {state_words(e)} "
+                f"(pri {e.pri}, ttr {e.ttr}{note})"
             )
         return f"{head}: {self.status}: {self.reason}"
+
+
+def restored_state(entry: JournalEntry) -> str:
+    """The state a restore gives the job: buried stays buried, delayed keeps its
+    remaining delay, anything else (ready, reserved) comes back ready."""
+    if entry.state == "buried":
+        return "buried"
+    return "delayed" if entry.delay > 0 else "ready"
+
+
+def state_words(entry: JournalEntry) -> str:
+    """ "buried", "ready", "delayed 2h 5m" (the remaining delay journaled)."""
+    state = restored_state(entry)
+    return f"delayed {duration_words(entry.delay)}" if state == "delayed" else state
 
 
 @dataclass
@@ -416,11 +435,12 @@ async def restore(
 ) -> RestoreReport:
     """Re-put journaled jobs, each into its own tube (or ``tube``), with its pri, ttr and delay.
 
-    Restored jobs are ready (or delayed by their journaled delay), whatever state
-    they were in. Entries whose command did not happen are skipped, and so are
-    entries already restored unless ``again``. With ``journal``, a ``restored``
-    note is appended for each success. The client's used tube is restored
-    afterwards.
+    Each job keeps its state: buried stays buried (put parked, then buried, so
+    no worker takes it in between), delayed keeps its journaled remaining
+    delay, ready and reserved come back ready. Entries whose command did not
+    happen are skipped, and so are entries already restored unless ``again``.
+    With ``journal``, a ``restored`` note is appended for each success. The
+    client's used tube is restored afterwards.
     """
     report = plan_restore(entries, tube=tube, again=again, dry_run=dry_run)
     slots: dict[str, list[int]] = {}
@@ -453,8 +473,11 @@ async def _restore_batch(client: Client, target: str, batch: list[RestoreResult]
     sendable = []
     for result in batch:
         e = result.entry
+        # A buried job goes back parked (a delay that never ends), then is
+        # buried: no worker can take a poison job in between.
+        delay = HIDE_DELAY if restored_state(e) == "buried" else e.delay
         try:
-            calls.append(cmd.put(e.body_bytes(), e.pri, e.delay, e.ttr))
+            calls.append(cmd.put(e.body_bytes(), e.pri, delay, e.ttr))
             sendable.append(result)
         except (ValueError, TypeError, binascii.Error) as exc:
             result.reason = f"the journal record is damaged: {exc}"
@@ -472,6 +495,20 @@ async def _restore_batch(client: Client, target: str, batch: list[RestoreResult]
         else:
             result.status = "ok"
             result.new_id = int(reply)
+    parked = [r for r in sendable if r.status == "ok" and restored_state(r.entry) == "buried"]
+    try:
+        outcomes = await bury_parked(client, [(r.new_id or 0, r.entry.pri) for r in parked])
+    except Error as exc:
+        outcomes = [exc] * len(parked)
+    for result, failed in zip(parked, outcomes, strict=True):
+        if failed is not None:
+            # Still "ok": the job is back (the note stops a second restore
+            # duplicating it), but it is parked, and the report says so.
+            result.reason = (
+                f"put back as job {result.new_id} but not buried again "
+                f"({plain_reason(failed, 'bury')}): it waits parked in {result.tube}; "
+                "bury or delete it by hand"
+            )
 
 
 # --- command-line helpers ----------------------------------------------------------

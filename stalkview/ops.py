@@ -83,6 +83,26 @@ async def run_in_tube(client: Client, tube: str, calls: Sequence[Call[Any]]) -> 
     return results[: len(calls)]
 
 
+async def bury_parked(
+    client: Client, jobs: Sequence[tuple[int, int]]
+) -> list[BaseException | None]:
+    """Bury jobs put parked (``HIDE_DELAY``): ``reserve-job`` then ``bury`` with their priority.
+
+    ``jobs`` holds (id, priority) pairs. One result a job: None once buried,
+    else the error of the step that failed (the job then stays parked).
+    """
+    if not jobs:
+        return []
+    calls: list[Call[Any]] = []
+    for jid, pri in jobs:
+        calls += [raw_call(cmd.reserve_job(jid)), cmd.bury(jid, pri)]
+    replies = await client.run_many(calls)
+    return [
+        next((r for r in replies[2 * n : 2 * n + 2] if isinstance(r, BaseException)), None)
+        for n in range(len(jobs))
+    ]
+
+
 def plain_reason(exc: BaseException, verb: str = "command") -> str:
     """A server or connection error in plain words: what happened and what to do."""
     if isinstance(exc, NotFoundError):

@@ -38,7 +38,14 @@ from stalkview.client.protocol import check_tube
 from stalkview.format import json_line
 from stalkview.inventory import STATES, Inventory, JobInfo
 from stalkview.journal import encode_body
-from stalkview.ops import HIDE_DELAY, ActionError, plain_reason, raw_call, run_in_tube
+from stalkview.ops import (
+    HIDE_DELAY,
+    ActionError,
+    bury_parked,
+    plain_reason,
+    raw_call,
+    run_in_tube,
+)
 
 ExportProgress = Callable[[int, int], None]
 """``on_progress(written, total)`` after each batch of an export."""
@@ -478,15 +485,8 @@ async def _put_group(client: Client, tube: str, jobs: list[ImportJob]) -> None:
 
 
 async def _bury_again(client: Client, jobs: list[ImportJob]) -> None:
-    if not jobs:
-        return
-    calls: list[Call[Any]] = []
-    for j in jobs:
-        assert j.new_id is not None
-        calls += [raw_call(cmd.reserve_job(j.new_id)), cmd.bury(j.new_id, j.pri)]
-    replies = await client.run_many(calls)
-    for n, job in enumerate(jobs):
-        failed = next((r for r in replies[2 * n : 2 * n + 2] if isinstance(r, BaseException)), None)
+    outcomes = await bury_parked(client, [(j.new_id or 0, j.pri) for j in jobs])
+    for job, failed in zip(jobs, outcomes, strict=True):
         if failed is not None:
             job.error = (
                 f"put as job {job.new_id} but it could not be buried "

@@ -17,10 +17,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
 from stalkview.app.screens.confirm import DIALOG_CSS, ConfirmScreen
+from stalkview.app.screens.dialog import Dialog
 from stalkview.format import printable
 from stalkview.journal import Journal, JournalContents, JournalEntry, RestoreReport
 
@@ -42,7 +42,7 @@ def entry_preview(e: JournalEntry) -> Text:
     return Text(printable(e.body, 50))
 
 
-class JournalScreen(ModalScreen[None]):
+class JournalScreen(Dialog[None]):
     """Newest entries first; space marks, u restores the marked or the selected, A all."""
 
     DEFAULT_CSS = (
