@@ -12,6 +12,7 @@ import asyncio
 import base64
 import contextlib
 import os
+import shutil
 import sys
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
@@ -36,11 +37,15 @@ from stalkview.inventory import STATES, Inventory, JobInfo, ScanProgress
 PROG = "stalkview"
 PREVIEW = 60
 #: Options of the app command line that take a value (skipped when looking for the address).
-_VALUE_OPTIONS = ("--interval", "--config")
+_VALUE_OPTIONS = ("--interval", "--config", "--scan-budget")
 
 
 class CliError(Exception):
     """A problem to report in one line, with exit status 1."""
+
+
+class UsageError(CliError):
+    """A command line that cannot work as given: one line, exit status 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,6 +65,32 @@ def _positive(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 seconds")
     return value
+
+
+def _budget(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number: give a percentage of one server CPU, e.g. 25"
+        ) from None
+    if not 0 < value <= 100:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is out of range: give a percentage of one server CPU, more than 0 "
+            "and at most 100 (100 is full speed)"
+        )
+    return value
+
+
+def _scan_budget_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scan-budget",
+        type=_budget,
+        default=None,
+        metavar="PCT",
+        help="most of one server CPU the job scan may take, in percent, measured from the "
+        "server's own rusage (default: the config's scan_budget, else 25; 100: full speed)",
+    )
 
 
 def _job_id(text: str) -> int:
@@ -126,6 +157,7 @@ def _app_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--read-only", action="store_true", help="disable every action that changes the server"
     )
+    _scan_budget_option(parser)
 
 
 ADDRESS_HELP = (
@@ -137,6 +169,23 @@ ADDRESS_HELP = (
 def _address(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("address", metavar="ADDRESS", help=ADDRESS_HELP)
     _config_option(parser)
+
+
+def _address_or_log(parser: argparse.ArgumentParser, live: str) -> None:
+    """ADDRESS, optional when ``--binlog DIR`` names a log to read instead."""
+    parser.add_argument(
+        "address",
+        metavar="ADDRESS",
+        nargs="?",
+        help=ADDRESS_HELP + " (leave out with --binlog: read the log alone)",
+    )
+    _config_option(parser)
+    parser.add_argument(
+        "--binlog",
+        metavar="DIR",
+        help=f"beanstalkd's -b directory; with ADDRESS {live}, without it the jobs "
+        "a restart would bring back are read from the log alone (a stopped or crashed server)",
+    )
 
 
 def _addresses(parser: argparse.ArgumentParser) -> None:
@@ -212,9 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "jobs",
         "list every job, in the order the server will hand them out",
-        f"{PROG} jobs localhost:11300 --tube emails --state buried --json --bodies",
+        f"{PROG} jobs localhost:11300 --tube emails --state buried --json --bodies\n"
+        f"  {PROG} jobs --binlog /var/lib/beanstalkd      (a stopped server: its log alone)",
     )
-    _address(p)
+    _address_or_log(p, "the inventory starts from the log's job ids (no id scan)")
     _tube_option(p, "only jobs in this tube")
     p.add_argument("--state", choices=STATES, help="only jobs in this state")
     p.add_argument("--bodies", action="store_true", help="include bodies (a preview in tables)")
@@ -222,11 +272,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--json",
         action="store_true",
-        help="print JSON Lines: stats-job fields under the server's names (+ body)",
+        help="print JSON Lines as the jobs are found (the heads of each tube and state "
+        "first, then newest first): stats-job fields under the server's names (+ body)",
     )
+    _scan_budget_option(p)
 
-    p = add("peek", "print one job's stats and body", f"{PROG} peek localhost:11300 42")
-    _address(p)
+    p = add(
+        "peek",
+        "print one job's stats and body",
+        f"{PROG} peek localhost:11300 42\n  {PROG} peek --binlog /var/lib/beanstalkd 42",
+    )
+    _address_or_log(p, "the server answers (the log is not needed for one job)")
     p.add_argument("id", metavar="ID", help="the job id")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _timeout_option(p)
@@ -234,12 +290,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "export",
         "write jobs with their fields and bodies as JSON Lines",
-        f"{PROG} export localhost --tube emails --state buried -o buried.jsonl",
+        f"{PROG} export localhost --tube emails --state buried -o buried.jsonl\n"
+        f"  {PROG} export --binlog /var/lib/beanstalkd -o jobs.jsonl   (then: import NEWADDR)",
     )
-    _address(p)
+    _address_or_log(p, "the inventory starts from the log's job ids (no id scan)")
     _tube_option(p, "only jobs in this tube")
     p.add_argument("--state", choices=STATES, help="only jobs in this state")
     p.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    _scan_budget_option(p)
     _timeout_option(p)
 
     p = add(
@@ -258,10 +316,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "binlog",
         "how big the binlog is against the live data, what writes it, which jobs keep it",
-        f"{PROG} binlog localhost:11300 --window 5\n  {PROG} binlog prod --json",
+        f"{PROG} binlog localhost:11300 --window 5\n  {PROG} binlog prod --json\n"
+        f"  {PROG} binlog --binlog /var/lib/beanstalkd      (a stopped server: the files alone)",
     )
-    p.add_argument("address", metavar="ADDRESS", help=ADDRESS_HELP)
+    p.add_argument(
+        "address", metavar="ADDRESS", nargs="?", help=ADDRESS_HELP + " (leave out with --binlog)"
+    )
     _config_option(p)
+    p.add_argument(
+        "--binlog",
+        metavar="DIR",
+        help="the server's -b directory: real sizes and what each file holds; "
+        "without ADDRESS, a report from the files alone",
+    )
     p.add_argument(
         "--window",
         type=_positive,
@@ -379,11 +446,12 @@ class _Progress:
     def __call__(self, p: ScanProgress) -> None:
         if not self.enabled:
             return
-        bar = fmt.progress_bar(p.found, p.expected)
-        self.stream.write(
-            f"\r{bar}  {fmt.count(p.found)} of {fmt.count(p.expected)} jobs, "
-            f"{fmt.count(p.scanned)} ids scanned\x1b[K"
-        )
+        bar = fmt.progress_bar(p.found, p.expected, width=20)
+        line = f"{bar}  {p.summary()}"
+        if p.missing:
+            line += f" · {p.missing[0]}"
+        width = shutil.get_terminal_size((120, 24)).columns - 1
+        self.stream.write(f"\r{line[:width]}\x1b[K")
         self.stream.flush()
         self.drawn = True
 
@@ -401,6 +469,12 @@ def _config(args: argparse.Namespace) -> Config:
         return load_config(getattr(args, "config", None))
     except ConfigError as exc:
         raise CliError(str(exc)) from None
+
+
+def _scan_budget(args: argparse.Namespace) -> float:
+    """--scan-budget, else the config's scan_budget (25 without one)."""
+    given: float | None = getattr(args, "scan_budget", None)
+    return given if given is not None else _config(args).scan_budget
 
 
 def _targets(args: argparse.Namespace, words: Sequence[str]) -> list[Target]:
@@ -602,14 +676,43 @@ def _job_row(job: JobInfo, now: float) -> list[object]:
     ]
 
 
-async def cmd_jobs(args: argparse.Namespace) -> int:
-    import time
+def _read_log(directory: str) -> Any:
+    """The binlog in ``directory``, read (problems on stderr), or a one-line CliError."""
+    from stalkview.binlog import BinlogError
+    from stalkview.recovery import read_log
 
+    try:
+        log = read_log(directory)
+    except BinlogError as exc:
+        raise CliError(str(exc)) from None
+    for problem in log.problems:
+        sys.stderr.write(f"{PROG}: warning: {problem}; the server would stop reading there too\n")
+    return log
+
+
+def _need_address_or_log(args: argparse.Namespace) -> None:
+    if args.address is None and not args.binlog:
+        raise UsageError(
+            f"'{args.command}' needs a server ADDRESS, or --binlog DIR to read a stopped "
+            "server's log"
+        )
+
+
+async def cmd_jobs(args: argparse.Namespace) -> int:
+    _need_address_or_log(args)
     _check_tube_option(args.tube)
+    if args.address is None:
+        return _jobs_from_log(args)
     client = await _connect(_address_of(args), args.timeout)
     progress = _Progress(sys.stderr)
     try:
-        inventory = Inventory(client)
+        inventory = Inventory(client, budget=_scan_budget(args))
+        if args.json:
+            try:
+                await _stream_jobs(inventory, args, progress)
+            finally:
+                progress.clear()
+            return 0
         try:
             await inventory.scan(progress)
         finally:
@@ -617,10 +720,35 @@ async def cmd_jobs(args: argparse.Namespace) -> int:
         jobs = inventory.select(args.tube, args.state)
         bodies: dict[int, bytes] = {}
         if args.bodies and jobs:
-            limit = None if args.json else PREVIEW * 4
-            bodies = await inventory.peek_bodies([j.id for j in jobs], limit=limit)
+            bodies = await inventory.peek_bodies([j.id for j in jobs], limit=PREVIEW * 4)
     finally:
         await client.close()
+    _print_jobs(args, jobs, bodies)
+    return 0
+
+
+def _jobs_from_log(args: argparse.Namespace) -> int:
+    from stalkview.recovery import describe, log_jobs
+
+    log = _read_log(args.binlog)
+    jobs = log_jobs(log, args.tube, args.state)
+    bodies: dict[int, bytes] = {}
+    if args.bodies:
+        limit = None if args.json else PREVIEW * 4
+        by_id = {j.id: log.jobs[j.id] for j in jobs}
+        bodies = {
+            job.id: body if limit is None else body[:limit]
+            for job, body in log.bodies(list(by_id.values()))
+        }
+    if not args.json:
+        sys.stderr.write(f"from the log {describe(log)} (not a live server)\n")
+    _print_jobs(args, jobs, bodies)
+    return 0
+
+
+def _print_jobs(args: argparse.Namespace, jobs: list[JobInfo], bodies: dict[int, bytes]) -> None:
+    import time
+
     if args.json:
         out = []
         for job in jobs:
@@ -632,7 +760,7 @@ async def cmd_jobs(args: argparse.Namespace) -> int:
                 obj.update(_body_fields(body))
             out.append(_json_line(obj))
         _print_lines(out)
-        return 0
+        return
     now = time.monotonic()
     headers = list(JOB_COLUMNS) + (["body"] if args.bodies else [])
     rows = []
@@ -646,14 +774,68 @@ async def cmd_jobs(args: argparse.Namespace) -> int:
     _print_lines(fmt.table(headers, rows, align=align))
     scope = " ".join(x for x in (args.tube and f"tube {args.tube}", args.state) if x)
     sys.stderr.write(f"{_n_jobs(len(jobs))}{' (' + scope + ')' if scope else ''}\n")
-    return 0
+
+
+def _peek_log(args: argparse.Namespace) -> tuple[dict[str, Any], bytes]:
+    log = _read_log(args.binlog)
+    job = log.jobs.get(args.id)
+    if job is None:
+        raise CliError(
+            f"job {args.id} is not in the log {args.binlog}: it was deleted, or put while "
+            "the server ran without -b"
+        )
+    return job.to_stats(), log.body(job)
+
+
+async def _stream_jobs(inventory: Inventory, args: argparse.Namespace, progress: _Progress) -> None:
+    """Print each job as JSON as soon as the scan finds it (bodies read per batch):
+    the heads of each tube and state first, then newest first. A job is printed
+    once, as it was when found; one deleted before its body was read is left out."""
+    found: asyncio.Queue[list[JobInfo] | None] = asyncio.Queue()
+
+    def on_jobs(jobs: list[JobInfo]) -> None:
+        wanted = [
+            j
+            for j in jobs
+            if (args.tube is None or j.tube == args.tube)
+            and (args.state is None or j.state == args.state)
+        ]
+        if wanted:
+            found.put_nowait(wanted)
+
+    scan = asyncio.ensure_future(inventory.scan(progress, on_jobs))
+    scan.add_done_callback(lambda _task: found.put_nowait(None))
+    try:
+        while (batch := await found.get()) is not None:
+            bodies: dict[int, bytes] = {}
+            if args.bodies:
+                bodies = await inventory.peek_bodies([j.id for j in batch])
+            lines = []
+            for job in batch:
+                obj = job.to_stats()
+                if args.bodies:
+                    body = bodies.get(job.id)
+                    if body is None:
+                        continue  # deleted since it was found
+                    obj.update(_body_fields(body))
+                lines.append(_json_line(obj))
+            progress.clear()
+            _print_lines(lines)
+            sys.stdout.flush()
+        await scan
+    finally:
+        scan.cancel()
 
 
 async def cmd_peek(args: argparse.Namespace) -> int:
-    job_id = _job_id(args.id)
+    _need_address_or_log(args)
+    args.id = _job_id(args.id)
+    if args.address is None:
+        stats, body = _peek_log(args)
+        return _print_peek(args, stats, body)
     client = await _connect(_address_of(args), args.timeout)
     try:
-        stats, job = await client.run_many([commands.stats_job(job_id), commands.peek(job_id)])
+        stats, job = await client.run_many([commands.stats_job(args.id), commands.peek(args.id)])
     finally:
         await client.close()
     for reply in (stats, job):
@@ -663,7 +845,10 @@ async def cmd_peek(args: argparse.Namespace) -> int:
             )
         if isinstance(reply, Error):
             raise reply
-    body: bytes = job.body
+    return _print_peek(args, stats, job.body)
+
+
+def _print_peek(args: argparse.Namespace, stats: dict[str, Any], body: bytes) -> int:
     if args.json:
         print(_json_line({**stats, **_body_fields(body)}))
         return 0
@@ -679,25 +864,84 @@ async def cmd_peek(args: argparse.Namespace) -> int:
 
 
 async def cmd_binlog(args: argparse.Namespace) -> int:
-    from stalkview.logprobe import sample
+    from stalkview.binlog import BinlogError
+    from stalkview.logprobe import LogDir, sample
     from stalkview.model.logsize import HELP, report_lines
 
-    address = _address_of(args)
-    client = await _connect(address)
+    if args.address is None and args.binlog is None:
+        _fail("binlog: give a server ADDRESS, or --binlog DIR to read a stopped server's log")
+        return 2
     try:
-        report = await sample(client, args.window)
-    finally:
-        await client.close()
+        log_dir = None if args.binlog is None else LogDir(args.binlog)
+        if args.address is None:
+            assert log_dir is not None
+            await asyncio.to_thread(log_dir.read)
+            return _binlog_offline(args, log_dir)
+        client = await _connect(_address_of(args))
+        try:
+            report = await sample(client, args.window, log_dir=log_dir)
+        finally:
+            await client.close()
+    except BinlogError as exc:
+        raise CliError(str(exc)) from None
     if report is None:
         raise CliError(
             f"{args.address} keeps no binlog (binlog-current-index is 0): "
             "beanstalkd writes one only when started with -b DIR"
         )
+    facts = None if log_dir is None else log_dir.facts()
     if args.json:
-        print(_json_line({"server": args.address, **report.to_dict()}))
+        extra = {} if facts is None else {"files_detail": [f.to_dict() for f in facts]}
+        print(_json_line({"server": args.address, **report.to_dict(), **extra}))
         return 0
     _print_lines(report_lines(report))
+    if facts is not None:
+        _print_lines(["", f"files in {args.binlog}:", *_file_table(facts)])
     if report.runaway:
+        _print_lines(["", *HELP.splitlines()])
+    return 0
+
+
+def _file_table(facts: Sequence[Any]) -> list[str]:
+    from stalkview.model.logsize import files_lines
+
+    lines = files_lines(facts, 0, 0)
+    # The totals are the server report's: keep the table and the oldest file's jobs.
+    return lines[lines.index("") + 1 :]
+
+
+def _binlog_offline(args: argparse.Namespace, log_dir: Any) -> int:
+    """The report from the files alone: which jobs each file holds and why it stays."""
+    from stalkview.model.logsize import HELP, RUNAWAY_FACTOR, RUNAWAY_FILES, files_lines
+
+    facts = log_dir.facts()
+    jobs = len(log_dir.log.jobs)
+    live = log_dir.live_bytes
+    records = log_dir.live_record_bytes
+    size = log_dir.disk_bytes
+    problems = list(log_dir.log.problems)
+    if args.json:
+        print(
+            _json_line(
+                {
+                    "directory": args.binlog,
+                    "files": len(facts),
+                    "bytes": size,
+                    "written_bytes": sum(f.written for f in facts),
+                    "live_jobs": jobs,
+                    "live_bytes": live,
+                    "live_record_bytes": records,
+                    "amplification": round(size / records, 2) if records else None,
+                    "files_detail": [f.to_dict() for f in facts],
+                    "problems": problems,
+                }
+            )
+        )
+        return 0
+    lines = files_lines(facts, jobs, live, records)
+    lines += [f"problem: {fmt.printable(p)}" for p in problems]
+    _print_lines(lines)
+    if len(facts) >= RUNAWAY_FILES and (not records or size >= RUNAWAY_FACTOR * records):
         _print_lines(["", *HELP.splitlines()])
     return 0
 
@@ -760,6 +1004,9 @@ class _CountProgress:
 async def cmd_export(args: argparse.Namespace) -> int:
     from stalkview.transfer import export_jobs
 
+    _need_address_or_log(args)
+    if args.address is None:
+        return _export_log(args)
     target = _one_target(args, args.address)
     _check_tube_option(args.tube)
     progress = _CountProgress(sys.stderr, "exported")
@@ -773,6 +1020,7 @@ async def cmd_export(args: argparse.Namespace) -> int:
                 out=sys.stdout,
                 server_label=target.label,
                 on_progress=progress,
+                scan_budget=_scan_budget(args),
             )
         else:
             try:
@@ -787,12 +1035,42 @@ async def cmd_export(args: argparse.Namespace) -> int:
                     out=stream,
                     server_label=target.label,
                     on_progress=progress,
+                    scan_budget=_scan_budget(args),
                 )
     finally:
         progress.clear()
         await client.close()
     where = "" if args.output in (None, "-") else f" to {args.output}"
     sys.stderr.write(f"exported {_n_jobs(count)} from {target.label}{where}\n")
+    return 0
+
+
+def _export_log(args: argparse.Namespace) -> int:
+    from stalkview.recovery import describe, export_log
+
+    log = _read_log(args.binlog)
+    progress = _CountProgress(sys.stderr, "exported")
+    try:
+        if args.output in (None, "-"):
+            count = export_log(
+                log, sys.stdout, tube=args.tube, state=args.state, on_progress=progress
+            )
+        else:
+            try:
+                stream = open(args.output, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+            except OSError as exc:
+                raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+            with stream:
+                count = export_log(
+                    log, stream, tube=args.tube, state=args.state, on_progress=progress
+                )
+    finally:
+        progress.clear()
+    where = "" if args.output in (None, "-") else f" to {args.output}"
+    sys.stderr.write(
+        f"exported {_n_jobs(count)} from the log {describe(log)}{where}; "
+        "reserved jobs as ready, delayed ones with the delay left now\n"
+    )
     return 0
 
 
@@ -886,13 +1164,22 @@ def open_app(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise CliError(str(exc)) from None
     interval = args.interval if args.interval is not None else config.interval
+    budget = args.scan_budget if args.scan_budget is not None else config.scan_budget
     if len(targets) > 1:
-        return int(run_fleet_app(targets, interval=interval, read_only=args.read_only))
+        return int(
+            run_fleet_app(targets, interval=interval, read_only=args.read_only, scan_budget=budget)
+        )
     first = targets[0]
     read_only = args.read_only or first.read_only
-    if first.name is not None:
-        return int(run_app(first.address, interval=interval, read_only=read_only, title=first.name))
-    return int(run_app(first.address, interval=interval, read_only=read_only))
+    return int(
+        run_app(
+            first.address,
+            interval=interval,
+            read_only=read_only,
+            title=first.name,
+            scan_budget=budget,
+        )
+    )
 
 
 def open_demo(interval: float | None, read_only: bool) -> int:
@@ -954,6 +1241,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandTimeoutError as exc:
         _fail(f"{exc}: the server accepts the connection but does not answer (--timeout S)")
         return 1
+    except UsageError as exc:
+        _fail(str(exc))
+        return 2
     except (CliError, AddressError, Error) as exc:
         _fail(str(exc))
         return 1

@@ -4,6 +4,7 @@
 
     interval = 1.0            # default refresh interval, seconds
     read_only = false         # default for every server
+    scan_budget = 25          # percent of one server CPU a job scan may take (100: full speed)
 
     [servers.prod-eu]
     address = "queue-eu-1.example.com:11300"
@@ -45,7 +46,9 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 ENV_VAR = "STALKVIEW_CONFIG"
 DEFAULT_INTERVAL = 1.0
-_TOP_KEYS = ("interval", "read_only", "servers", "groups")
+#: Percent of one server CPU a job scan may take (the inventory's DEFAULT_BUDGET).
+DEFAULT_SCAN_BUDGET = 25.0
+_TOP_KEYS = ("interval", "read_only", "scan_budget", "servers", "groups")
 _SERVER_KEYS = ("address", "read_only")
 _GROUP_KEYS = ("servers", "read_only")
 #: Bare words taken as host names even though they could be saved names.
@@ -100,6 +103,7 @@ class Config:
     path: Path | None = None
     interval: float = DEFAULT_INTERVAL
     read_only: bool = False
+    scan_budget: float = DEFAULT_SCAN_BUDGET
     servers: dict[str, SavedServer] = field(default_factory=dict)
     groups: dict[str, SavedGroup] = field(default_factory=dict)
 
@@ -265,6 +269,7 @@ class _Reader:
         config = Config(path=self.path)
         config.interval = self.interval(data)
         config.read_only = self.flag(data, "read_only", (), default=False)
+        config.scan_budget = self.scan_budget(data)
         config.servers = self.servers(self.table(data, "servers"))
         config.groups = self.groups(self.table(data, "groups"), config.servers)
         return config
@@ -280,6 +285,21 @@ class _Reader:
             raise self.error(
                 f"interval must be more than 0 seconds, not {value!r}",
                 self.key_line((), "interval"),
+            )
+        return float(value)
+
+    def scan_budget(self, data: dict[str, Any]) -> float:
+        value = data.get("scan_budget", DEFAULT_SCAN_BUDGET)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not 0 < value <= 100
+            or not math.isfinite(value)
+        ):
+            raise self.error(
+                "scan_budget must be a percentage of one server CPU, more than 0 and "
+                f"at most 100 (e.g. 25; 100 is full speed), not {value!r}",
+                self.key_line((), "scan_budget"),
             )
         return float(value)
 

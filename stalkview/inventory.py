@@ -5,9 +5,17 @@ beanstalkd has no "list jobs" command. Job ids are issued in sequence, and
 alive (``current-jobs-*``), so a scan from the newest id downwards can stop as
 soon as every announced job has been found.
 
+A scan starts with the head of every tube and state (``peek-ready``,
+``peek-delayed``, ``peek-buried``): what a person looks at first, and often the
+oldest jobs, which an id scan reaches last. It is polite: a :class:`LoadMeter`
+measures the server's own CPU (``rusage-*`` in ``stats``) around every batch
+and pauses so stalkview's share stays under a budget.
+
 Side-effect free by construction: this module only sends ``stats``,
-``stats-tube``, ``list-tubes``, ``stats-job`` and ``peek``. It never ``use``s or
-``watch``es a tube, so no tube is ever created or kept alive.
+``stats-tube``, ``list-tubes``, ``stats-job``, the peeks, and ``use`` of a tube
+``list-tubes`` just named, on the inventory's own connection, switched back to
+``default`` at once, so no tube is kept alive (a tube that vanishes between
+the two exists again only for those few commands). It never ``watch``es.
 
 Never imports textual: the UI renders :meth:`Inventory.select` results.
 """
@@ -23,13 +31,15 @@ from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, fields
+from functools import partial
 from typing import Any, TypeVar
 
 from stalkview.client import commands as cmd
 from stalkview.client.client import Client
-from stalkview.client.commands import Call
+from stalkview.client.commands import Call, Job
 from stalkview.client.errors import Error, NotFoundError
 from stalkview.client.protocol import Reply, parse_stats
+from stalkview.format import duration_words
 
 STATES = ("ready", "delayed", "reserved", "buried")
 
@@ -158,11 +168,36 @@ _identity = operator.attrgetter(*_IDENTITY_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
+class Missing:
+    """Jobs of one tube and state the counters announce but the scan has not found yet."""
+
+    tube: str
+    state: str
+    count: int
+    below: int  #: every id above this one has been scanned (the jobs are older)
+
+    def __str__(self) -> str:
+        jobs = "job" if self.count == 1 else "jobs"
+        return (
+            f"{self.count:,} {self.state} {jobs} in {self.tube} not found yet: "
+            f"older than id {self.below + 1:,}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ScanProgress:
     scanned: int  #: ids probed so far
     found: int  #: live jobs found so far
     expected: int  #: live jobs the server's counters announce (sum of current-jobs-*)
     done: bool
+    #: Every id above this one has been probed (0: none yet, or done).
+    lowest: int = 0
+    #: Ids probed per second at the current pace (0.0: not measured yet).
+    rate: float = 0.0
+    #: stalkview's measured share of one server CPU so far (None: not measured).
+    share: float | None = None
+    #: Per tube and state, the announced jobs not found yet (largest first).
+    missing: tuple[Missing, ...] = ()
 
     @property
     def fraction(self) -> float:
@@ -172,6 +207,27 @@ class ScanProgress:
         if self.expected <= 0:
             return 0.0
         return min(1.0, self.found / self.expected)
+
+    def summary(self) -> str:
+        """One line: "1,204 of 100,000 jobs · 5,000,000 ids scanned · 180,000 ids/s ·
+        at most 2m 3s left · server 24% of a CPU"."""
+        parts = [f"{self.found:,} of {self.expected:,} jobs", f"{self.scanned:,} ids scanned"]
+        if self.rate > 0 and not self.done:
+            parts.append(f"{self.rate:,.0f} ids/s")
+        eta = self.eta
+        if eta is not None:
+            parts.append(f"at most {duration_words(eta)} left")
+        if self.share is not None:
+            parts.append(f"server {self.share * 100:.0f}% of a CPU")
+        return " · ".join(parts)
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds until the scan reaches id 1 at the current pace: the most it can
+        still take (it stops sooner once every announced job is found)."""
+        if self.done or self.rate <= 0 or self.lowest <= 0:
+            return None
+        return self.lowest / self.rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +241,12 @@ class InventoryChange:
 
 
 ProgressCallback = Callable[[ScanProgress], None]
+JobsCallback = Callable[[list["JobInfo"]], None]
+
+_STATE_ORDER = {state: n for n, state in enumerate(STATES)}
+_PEEKS = {"ready": cmd.PEEK_READY, "delayed": cmd.PEEK_DELAYED, "buried": cmd.PEEK_BURIED}
+#: Tubes whose heads are peeked in one write (each head's body comes along, up to 64 KiB).
+_HEAD_TUBES = 32
 
 
 # --- the fast stats-job decoder ---------------------------------------------------------
@@ -288,6 +350,14 @@ async def _read_ahead(
             task.cancel()
 
 
+async def _one_by_one(
+    read: Callable[[Sequence[int]], Awaitable[R]], batches: Iterable[Sequence[int]]
+) -> AsyncGenerator[tuple[Sequence[int], R], None]:
+    """``(batch, await read(batch))`` for each batch, one read at a time."""
+    for batch in batches:
+        yield batch, await read(batch)
+
+
 def _stats_job_call(job_id: int) -> Call[JobInfo | None]:
     return Call(b"stats-job %d\r\n" % job_id, _decode_stats_job)
 
@@ -361,6 +431,153 @@ class _Tally:
         return InventoryChange(frozenset(added), frozenset(changed), frozenset(removed))
 
 
+def server_cpu(stats: dict[str, Any]) -> float:
+    """Seconds of CPU the server has used since it started (user + system)."""
+    return float(stats.get("rusage-utime", 0) or 0) + float(stats.get("rusage-stime", 0) or 0)
+
+
+#: Default share of one server CPU (percent) a scan may take.
+DEFAULT_BUDGET = 25.0
+#: Share (percent) refreshes may take once the inventory is complete.
+STEADY_BUDGET = 5.0
+#: Ids per batch while pacing. A batch is answered in ~1-2 ms of server time,
+#: so a worker's command waits at most that long behind one.
+PACED_BATCH = 500
+
+
+class LoadMeter:
+    """Keeps the server CPU that our commands cost under ``budget`` percent of one core.
+
+    Every burst of commands is sent between two ``stats`` and timed. The CPU the
+    server used between them, minus its baseline (the rate it burns while we
+    are idle: measured between our bursts), is our cost; the pause after the
+    burst is what brings cost / (burst + pause) down to the budget. With a
+    budget of 100 or more there is no measuring and no pause: full speed.
+    """
+
+    __slots__ = ("_last", "_next", "baseline", "budget", "busy", "longest", "spent", "started")
+
+    def __init__(self, budget: float = DEFAULT_BUDGET) -> None:
+        if not 0 < budget <= 100:
+            raise ValueError(
+                f"scan budget {budget:g}% is out of range: use a percentage of one server "
+                "CPU, more than 0 and at most 100 (100 is full speed)"
+            )
+        self.budget = budget
+        #: Server CPU seconds per second while we send nothing (None: not measured yet).
+        self.baseline: float | None = None
+        #: Server CPU seconds our commands cost so far.
+        self.spent = 0.0
+        #: Seconds our bursts took (round trips included).
+        self.busy = 0.0
+        #: The most server CPU one burst cost: about the longest another client's
+        #: command could wait behind us.
+        self.longest = 0.0
+        self.started = time.monotonic()
+        self._last: tuple[float, float] | None = None  # (monotonic, server cpu) after a burst
+        self._next = 0.0  # monotonic time the next burst may start
+
+    @property
+    def full_speed(self) -> bool:
+        return self.budget >= 100
+
+    @property
+    def share(self) -> float | None:
+        """Our share of one server CPU since the meter started (None: not measured)."""
+        elapsed = time.monotonic() - self.started
+        if self.full_speed or elapsed <= 0 or self._last is None:
+            return None
+        return self.spent / elapsed
+
+    async def run(self, client: Client, work: Callable[[], Awaitable[R]]) -> R:
+        """``await work()`` bracketed by ``stats``, then pause as the budget asks."""
+        if self.full_speed:
+            return await work()
+        # The pause is taken before the next burst, so the time we spend between
+        # bursts (decoding, applying) counts towards it.
+        wait = self._next - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        t0 = time.monotonic()
+        # Tasks start in order and each sends before its first wait, so the three
+        # requests go out in this order on the one connection.
+        before, result, after = await asyncio.gather(
+            client.run_many([cmd.STATS], raise_on_error=True),
+            work(),
+            client.run_many([cmd.STATS], raise_on_error=True),
+        )
+        t1 = time.monotonic()
+        cpu0, cpu1 = server_cpu(before[0]), server_cpu(after[0])
+        last = self._last
+        if last is not None and t0 - last[0] > 0.001:
+            idle = max(0.0, cpu0 - last[1]) / (t0 - last[0])
+            self.baseline = idle if self.baseline is None else 0.7 * self.baseline + 0.3 * idle
+        burst = t1 - t0
+        ours = max(0.0, cpu1 - cpu0 - (self.baseline or 0.0) * burst)
+        self.spent += ours
+        self.busy += burst
+        self.longest = max(self.longest, ours)
+        self._last = (t1, cpu1)
+        self._next = t0 + min(ours * 100 / self.budget, burst + 5.0)
+        return result  # type: ignore[no-any-return]
+
+
+class _Pace:
+    """A scan's progress reports: found jobs streamed, ids/s over the last batches,
+    and which announced jobs are still missing."""
+
+    def __init__(
+        self,
+        inventory: Inventory,
+        expected: int,
+        on_progress: ProgressCallback | None,
+        on_jobs: JobsCallback | None,
+    ) -> None:
+        self.inventory = inventory
+        self.expected = expected
+        self.on_progress = on_progress
+        self.on_jobs = on_jobs
+        self.announced: dict[tuple[str, str], int] = {}
+        #: Jobs found since the last report (None: nobody listens).
+        self.sink: list[JobInfo] | None = [] if on_jobs is not None else None
+        self._points: deque[tuple[float, int]] = deque(maxlen=32)
+
+    def rate(self) -> float:
+        points = self._points
+        if len(points) < 2:
+            return 0.0
+        (t0, n0), (t1, n1) = points[0], points[-1]
+        return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
+
+    def report(self, scanned: int, found: int, lowest: int, tally: _Tally) -> None:
+        self._points.append((time.monotonic(), scanned))
+        if self.sink:
+            assert self.on_jobs is not None
+            jobs, self.sink = self.sink, []
+            self.on_jobs(jobs)
+        if self.on_progress is None:
+            return
+        inventory = self.inventory
+        missing = []
+        for (tube, state), count in self.announced.items():
+            short = count - len(inventory._buckets.get((tube, state), ()))
+            if short > 0:
+                missing.append(Missing(tube, state, short, lowest))
+        missing.sort(key=lambda m: (-m.count, m.tube, m.state))
+        self.on_progress(
+            ScanProgress(
+                scanned,
+                found,
+                self.expected,
+                False,
+                lowest,
+                self.rate(),
+                inventory.meter.share,
+                tuple(missing),
+            )
+        )
+
+
 class Inventory:
     """Every live job of one server, by id, kept current by :meth:`scan` and :meth:`refresh`.
 
@@ -375,6 +592,7 @@ class Inventory:
         batch_size: int = 5000,
         gap_limit: int = 100_000,
         depth: int = 3,
+        budget: float = DEFAULT_BUDGET,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size {batch_size} must be at least 1")
@@ -388,6 +606,15 @@ class Inventory:
         #: How many consecutive missing ids past the highest job found end an
         #: upward probe (the restart-with-binlog trap): the bound that makes every scan end.
         self.gap_limit = gap_limit
+        #: Percent of one server CPU a scan may take (100: full speed); refreshes
+        #: take at most STEADY_BUDGET of it.
+        self.budget = budget
+        LoadMeter(budget)  # the range check, before anything starts
+        #: The meter of the pass running now (scan or refresh).
+        self.meter = LoadMeter(100)
+        self._refresh_meter = LoadMeter(100 if budget >= 100 else min(budget, STEADY_BUDGET))
+        #: Ids re-read by every refresh (the rows a person is looking at).
+        self.shown: tuple[int, ...] = ()
         self.jobs: dict[int, JobInfo] = {}
         self.scanned = False
         #: Server ``stats`` from the last scan or refresh.
@@ -485,9 +712,15 @@ class Inventory:
     # --- low level: reading ids ------------------------------------------------------------
 
     async def _read(self, ids: Sequence[int]) -> list[JobInfo | None]:
-        """stats-job for each id, in one write; None where the job does not exist."""
-        rows = await self.client.stats_job_fields(ids)
+        """stats-job for each id, in one write, paced by the meter; None where the
+        job does not exist."""
+        rows = await self.meter.run(self.client, lambda: self.client.stats_job_fields(ids))
         return _jobs_from_fields(rows, time.monotonic())
+
+    @property
+    def _step(self) -> int:
+        """Ids per batch: small while paced, so other clients never wait long."""
+        return self.batch_size if self.meter.full_speed else min(self.batch_size, PACED_BATCH)
 
     def _pipelined(
         self, batches: Iterable[Sequence[int]]
@@ -499,20 +732,30 @@ class Inventory:
         ``contextlib.aclosing`` so a consumer that stops early cancels the read
         ahead (its replies are then dropped by the connection).
         """
+        if not self.meter.full_speed:
+            # Paced: one batch at a time, or the pause after one would not delay the next.
+            return _one_by_one(self._read, batches)
         return _read_ahead(self._read, batches, self.depth)
 
     async def _read_many(self, ids: Sequence[int], tally: _Tally) -> int:
         """Re-read known ids in batches; apply; return how many are alive."""
         alive = 0
-        step = self.batch_size
+        step = self._step
         chunks = (ids[start : start + step] for start in range(0, len(ids), step))
         async with aclosing(self._pipelined(chunks)) as reads:
             async for chunk, results in reads:
                 alive += self._apply(chunk, results, tally)
         return alive
 
-    def _apply(self, ids: Sequence[int], results: list[JobInfo | None], tally: _Tally) -> int:
-        """Store what was found, drop what was not; return how many were found."""
+    def _apply(
+        self,
+        ids: Sequence[int],
+        results: list[JobInfo | None],
+        tally: _Tally,
+        sink: list[JobInfo] | None = None,
+    ) -> int:
+        """Store what was found, drop what was not; return how many were found.
+        Jobs new to the inventory are also appended to ``sink``."""
         alive = 0
         jobs = self.jobs
         buckets = self._buckets
@@ -536,6 +779,8 @@ class Inventory:
             bucket[jid] = info
             touched.add(key)
             added.add(jid)
+            if sink is not None:
+                sink.append(info)
             if self._counting:
                 self._count_flows(None, info)
         for tube, state in touched:
@@ -625,22 +870,33 @@ class Inventory:
 
     # --- full scan -------------------------------------------------------------------------
 
-    async def scan(self, on_progress: ProgressCallback | None = None) -> InventoryChange:
-        """Find every live job: newest id downwards until the counters are satisfied.
+    async def scan(
+        self,
+        on_progress: ProgressCallback | None = None,
+        on_jobs: JobsCallback | None = None,
+    ) -> InventoryChange:
+        """Find every live job: the head of every tube and state first, then ids
+        from the newest downwards until the counters are satisfied.
 
-        Cancellable at any batch boundary: what was read so far is applied
-        (ids scanned are exact, ids not reached keep their previous state).
+        ``on_jobs`` gets each batch of jobs new to the inventory as it arrives
+        (heads first), ``on_progress`` a :class:`ScanProgress` after each batch.
+        Paced by :attr:`budget`. Cancellable at any batch boundary: what was
+        read so far is applied (ids scanned are exact, ids not reached keep
+        their previous state).
         """
         self._counting = False
         try:
-            return await self._scan(on_progress)
+            return await self._scan(on_progress, on_jobs)
         finally:
             self._counting = self.scanned
             for tube in self.tubes:
                 self.flows.setdefault(tube, dict.fromkeys(FLOW_FIELDS, 0))
 
-    async def _scan(self, on_progress: ProgressCallback | None) -> InventoryChange:
+    async def _scan(
+        self, on_progress: ProgressCallback | None, on_jobs: JobsCallback | None
+    ) -> InventoryChange:
         tally = _Tally()
+        self.meter = LoadMeter(self.budget)
         previous_id = self._server_id
         stats = await self._stats()
         if previous_id is not None and self._server_id != previous_id:
@@ -649,37 +905,89 @@ class Inventory:
         expected = live_count(stats)
         deletes0 = int(stats.get("cmd-delete", 0))
         top = total + self._offset
+        pace = _Pace(self, expected, on_progress, on_jobs)
+        announced: dict[tuple[str, str], int] = {}
+        heads: set[int] = set()
+        if expected:
+            tube_counts = await self._tube_counts()
+            announced = {(t, s): n for t, c in tube_counts.items() for s, n in c.items() if n}
+            heads = await self._read_heads(tube_counts, tally, pace)
+        pace.announced = announced
         found = 0
         scanned = 0
         highest = 0
         hi = top
-        step = self.batch_size
+        step = self._step
         batches = (range(h, max(0, h - step), -1) for h in range(top, 0, -step))
-        async with aclosing(self._pipelined(batches)) as reads:
-            async for ids, results in reads:
-                found += self._apply(ids, results, tally)
-                if highest == 0:
-                    highest = next((j for j, r in zip(ids, results, strict=True) if r), 0)
-                scanned += len(ids)
-                hi = ids[-1] - 1
-                if on_progress is not None:
-                    on_progress(ScanProgress(scanned, found, expected, False))
-                if found >= expected:
-                    break
+        pace.report(0, len(heads), hi, tally)
+        if len(heads) < expected:
+            async with aclosing(self._pipelined(batches)) as reads:
+                async for ids, results in reads:
+                    found += self._apply(ids, results, tally, pace.sink)
+                    if highest == 0:
+                        highest = next((j for j, r in zip(ids, results, strict=True) if r), 0)
+                    scanned += len(ids)
+                    hi = ids[-1] - 1
+                    # Heads below the ids reached are live jobs the scan has yet to meet.
+                    ahead = sum(1 for h in heads if h <= hi and h in self.jobs)
+                    pace.report(scanned, found + ahead, hi, tally)
+                    if found + ahead >= expected:
+                        break
+            found += sum(1 for h in heads if h <= hi and h in self.jobs)
+        else:
+            found = len(heads)  # the heads are all there is (or nothing is)
         probed = top
         if found < expected:
+            streamed = set(tally.added)
             found, scanned, highest, probed = await self._probe_upwards(
                 top, found, scanned, highest, expected, deletes0, tally, on_progress
             )
+            if on_jobs is not None:
+                on_jobs([self.jobs[j] for j in tally.added - streamed if j in self.jobs])
         # Every announced job is accounted for: what we remember below the
-        # stopping point or above the last id probed is gone.
-        for jid in [j for j in self.jobs if j <= hi or j > probed]:
+        # stopping point or above the last id probed is gone (the heads just read are not).
+        for jid in [j for j in self.jobs if (j <= hi and j not in heads) or j > probed]:
             self._remove(jid, tally)
         self._top = max(top, highest)
         self.scanned = True
         if on_progress is not None:
-            on_progress(ScanProgress(scanned, found, expected, True))
+            on_progress(
+                ScanProgress(scanned, found, expected, True, 0, pace.rate(), self.meter.share)
+            )
         return tally.freeze()
+
+    async def _read_heads(
+        self, tube_counts: dict[str, dict[str, int]], tally: _Tally, pace: _Pace
+    ) -> set[int]:
+        """The first job of every tube and state (the job a worker or ``kick``
+        takes next), read with stats-job; return their ids.
+
+        ``use`` only of tubes ``list-tubes`` just named and that hold jobs, on the
+        inventory's own connection, then ``use default`` in the same write: no
+        tube is kept alive.
+        """
+        plan = [
+            (tube, [state for state in _PEEKS if counts.get(state)])
+            for tube, counts in tube_counts.items()
+        ]
+        plan = [(tube, states) for tube, states in plan if states]
+        ids: list[int] = []
+        # Peeks carry whole bodies: a few tubes per write bound the bytes in flight.
+        for start in range(0, len(plan), _HEAD_TUBES):
+            calls: list[Call[Any]] = []
+            for tube, states in plan[start : start + _HEAD_TUBES]:
+                calls.append(cmd.use(tube))
+                calls += [_PEEKS[state] for state in states]
+            calls.append(cmd.use("default"))
+            replies = await self.meter.run(self.client, partial(self.client.run_many, calls))
+            ids += [r.id for r in replies if isinstance(r, Job)]
+        wanted = sorted(set(ids), reverse=True)
+        if wanted:
+            self._apply(wanted, await self._read(wanted), tally, pace.sink)
+        if pace.sink:
+            # Shown in the order workers meet them: ready, delayed, then buried.
+            pace.sink.sort(key=lambda j: (_STATE_ORDER[j.state], j.tube, j.id))
+        return {j for j in wanted if j in self.jobs}
 
     async def _probe_upwards(
         self,
@@ -709,8 +1017,9 @@ class Inventory:
         last_found = max(top, highest)
         pos = start
         while pos - last_found <= self.gap_limit:
-            ids = range(pos, pos + self.batch_size)
-            replies = await self.client.run_many([*(_stats_job_call(j) for j in ids), cmd.STATS])
+            ids = range(pos, pos + self._step)
+            calls: list[Call[Any]] = [*(_stats_job_call(j) for j in ids), cmd.STATS]
+            replies = await self.meter.run(self.client, partial(self.client.run_many, calls))
             stats = replies.pop()
             if isinstance(stats, Error):
                 raise stats
@@ -749,6 +1058,7 @@ class Inventory:
         stats = await self._stats()
         if not self.scanned or (previous_id and self._server_id != previous_id):
             return await self.scan(on_progress)
+        self.meter = self._refresh_meter
         tally = _Tally()
         expected = live_count(stats)
         deletes0 = int(stats.get("cmd-delete", 0))
@@ -770,6 +1080,9 @@ class Inventory:
         for (t, _s), bucket in list(self._buckets.items()):
             if t not in tube_counts:
                 suspects += bucket
+        # The rows a person is looking at, so what is shown is never stale.
+        suspects += [j for j in self.shown if j in self.jobs]
+        suspects = list(dict.fromkeys(suspects))
         await self._read_many(suspects + new_ids, tally)
         scanned += len(suspects) + len(new_ids)
         self._top = max(self._top, top)
@@ -811,7 +1124,7 @@ class Inventory:
         """Re-read ``ids`` of ``tube`` in batches until its known counts match the
         server's; return how many ids were read."""
         read = 0
-        step = self.batch_size
+        step = self._step
         chunks = (ids[start : start + step] for start in range(0, len(ids), step))
         async with aclosing(self._pipelined(chunks)) as reads:
             async for chunk, results in reads:
@@ -835,17 +1148,25 @@ class Inventory:
         # The first batch alone: its body sizes decide whether peeking goes on.
         first = ids[:_FIRST_PEEK_BATCH]
         peeked = len(first)
-        found = await self.client.peek_sizes(first)
+        found = await self._peek_sizes(first)
         if self._apply_peeks(first, found, tubes, tube_counts, tally):
             return peeked
-        step = self.batch_size
+        step = self._step
         chunks = (ids[a : a + step] for a in range(len(first), len(ids), step))
-        async with aclosing(_read_ahead(self.client.peek_sizes, chunks, self.depth)) as reads:
+        reads_of = (
+            _read_ahead(self._peek_sizes, chunks, self.depth)
+            if self.meter.full_speed
+            else _one_by_one(self._peek_sizes, chunks)
+        )
+        async with aclosing(reads_of) as reads:
             async for chunk, sizes in reads:
                 peeked += len(chunk)
                 if self._apply_peeks(chunk, sizes, tubes, tube_counts, tally):
                     break
         return peeked
+
+    async def _peek_sizes(self, ids: Sequence[int]) -> list[int | Error | None]:
+        return await self.meter.run(self.client, partial(self.client.peek_sizes, ids))
 
     def _apply_peeks(
         self,
@@ -879,7 +1200,8 @@ class Inventory:
     async def _tube_counts(self) -> dict[str, dict[str, int]]:
         """Per tube, the server's live-job count per state (vanished tubes left out)."""
         (names,) = await self.client.run_many([cmd.LIST_TUBES], raise_on_error=True)
-        replies = await self.client.run_many([cmd.stats_tube(t) for t in names])
+        calls = [cmd.stats_tube(t) for t in names]
+        replies = await self.meter.run(self.client, partial(self.client.run_many, calls))
         out: dict[str, dict[str, int]] = {}
         for name, reply in zip(names, replies, strict=True):
             if isinstance(reply, NotFoundError):

@@ -15,7 +15,14 @@ from stalkview.client.client import Client
 from stalkview.client.errors import Error
 from stalkview.inventory import Inventory
 from stalkview.model.joblike import JobLike
-from stalkview.model.logsize import LogReport, LogWatch, enabled
+from stalkview.model.logsize import (
+    FULL_RECORD,
+    FileFacts,
+    LogReport,
+    LogWatch,
+    enabled,
+    file_facts,
+)
 
 #: Bodies sized at most per report; past that the live data is extrapolated from a spread sample.
 SIZE_SAMPLE = 2000
@@ -59,17 +66,18 @@ class BodySizes:
         return round(sum(known) / len(known) * len(jobs)), False
 
 
-DiskBytes = Callable[[], "int | None"]
-
-
 async def sample(
     client: Client,
     window: float,
     *,
-    disk_bytes: DiskBytes | None = None,
+    log_dir: LogDir | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> LogReport | None:
-    """Two full readings ``window`` seconds apart; None when the server keeps no binlog."""
+    """Two full readings ``window`` seconds apart; None when the server keeps no binlog.
+
+    With ``log_dir`` the sizes, the bytes written and the live data come from the files
+    (no peeks); the directory is read in a thread, off the event loop.
+    """
     watch = LogWatch()
     inventory = Inventory(client)
     sizes = BodySizes()
@@ -84,7 +92,11 @@ async def sample(
         jobs = inventory.jobs
         now = clock()
         tubes = await client.stats_tubes(await client.tubes())
-        live, exact = await sizes.live_bytes(client, jobs)
+        if log_dir is not None:
+            await asyncio.to_thread(log_dir.read)
+            live, exact = log_dir.live_bytes, True
+        else:
+            live, exact = await sizes.live_bytes(client, jobs)
         report = watch.update(
             inventory.server_stats,
             now,
@@ -93,6 +105,45 @@ async def sample(
             jobs_complete=True,
             live_bytes=live,
             live_exact=exact,
-            disk_bytes=disk_bytes() if disk_bytes is not None else None,
+            disk_bytes=None if log_dir is None else log_dir.disk_bytes,
+            written_bytes=None if log_dir is None else log_dir.appended,
         )
     return report
+
+
+class LogDir:
+    """A binlog directory read alongside the server: real sizes, bytes appended, live
+    bodies (``stalkview.binlog`` reads it, incrementally and read-only)."""
+
+    def __init__(self, directory: str) -> None:
+        from stalkview.binlog import Binlog
+
+        self.log = Binlog(directory)
+        self._ends: dict[int, int] = {}
+        #: Bytes appended to the files since the first read.
+        self.appended = 0
+
+    def read(self) -> None:
+        self.log.read()
+        ends = {seq: f.end for seq, f in self.log.files.items()}
+        if self._ends:
+            self.appended += sum(max(0, end - self._ends.get(seq, 0)) for seq, end in ends.items())
+        self._ends = ends
+
+    @property
+    def disk_bytes(self) -> int:
+        return sum(f.size for f in self.log.files.values())
+
+    @property
+    def live_bytes(self) -> int:
+        return sum(j.body_size for j in self.log.jobs.values())
+
+    @property
+    def live_record_bytes(self) -> int:
+        """The live jobs' full records: namelen, name, Jobrec, body and its CRLF."""
+        return sum(
+            FULL_RECORD + len(j.tube.encode()) + j.body_size + 2 for j in self.log.jobs.values()
+        )
+
+    def facts(self) -> list[FileFacts]:
+        return file_facts(self.log.files, self.log.jobs, time.time_ns())

@@ -36,7 +36,7 @@ from stalkview.client import commands as cmd
 from stalkview.client.commands import Call, Job
 from stalkview.client.protocol import check_tube
 from stalkview.format import json_line
-from stalkview.inventory import STATES, Inventory, JobInfo
+from stalkview.inventory import DEFAULT_BUDGET, STATES, Inventory, JobInfo
 from stalkview.journal import encode_body
 from stalkview.ops import (
     HIDE_DELAY,
@@ -77,6 +77,7 @@ async def export_jobs(
     server_label: str | None = None,
     on_progress: ExportProgress | None = None,
     batch_size: int = EXPORT_BATCH,
+    scan_budget: float = DEFAULT_BUDGET,
 ) -> int:
     """Write the selected jobs to ``out`` as JSON Lines, in server order; return how many.
 
@@ -84,13 +85,18 @@ async def export_jobs(
     bodies are read again in pipelined batches of ``batch_size`` (so ``time-left``
     is fresh and memory stays bounded) and written batch by batch. Jobs deleted
     meanwhile are left out. ``address`` may be an open client (``encoding=None``).
+    The scan takes at most ``scan_budget`` percent of one server CPU.
     """
     if state is not None and state not in STATES:
         raise ValueError(f"unknown job state {state!r}: use one of {', '.join(STATES)}")
     if isinstance(address, Client):
-        return await _export(address, tube, state, ids, out, server_label, on_progress, batch_size)
+        return await _export(
+            address, tube, state, ids, out, server_label, on_progress, batch_size, scan_budget
+        )
     async with Client(address, encoding=None) as client:
-        return await _export(client, tube, state, ids, out, server_label, on_progress, batch_size)
+        return await _export(
+            client, tube, state, ids, out, server_label, on_progress, batch_size, scan_budget
+        )
 
 
 async def _export(
@@ -102,8 +108,9 @@ async def _export(
     server_label: str | None,
     on_progress: ExportProgress | None,
     batch_size: int,
+    scan_budget: float,
 ) -> int:
-    inventory = Inventory(client)
+    inventory = Inventory(client, budget=scan_budget)
     await inventory.scan()
     jobs: list[JobInfo] = inventory.select(tube, state)
     if ids is not None:

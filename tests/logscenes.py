@@ -15,9 +15,11 @@ from stalkview.client.errors import Error, TimedOutError
 #: The file size the scenes use (``-s``): ten files are 640 KiB.
 FILE_SIZE = 65536
 #: Counters that move when a job changes: a read-only tool must leave them alone.
+# Not cmd-use: the inventory peeks each tube's heads through `use` of existing
+# tubes on its own connection (the tests check no tube is created or kept alive).
 CHANGE_COUNTERS = (
     "cmd-put", "cmd-reserve", "cmd-reserve-with-timeout", "cmd-delete", "cmd-release",
-    "cmd-bury", "cmd-kick", "cmd-touch", "cmd-pause-tube", "cmd-use", "cmd-watch",
+    "cmd-bury", "cmd-kick", "cmd-touch", "cmd-pause-tube", "cmd-watch",
     "cmd-ignore", "binlog-records-written",
 )  # fmt: skip
 
@@ -38,6 +40,13 @@ async def wait_stats(
 
 def files(stats: dict[str, Any]) -> int:
     return int(stats["binlog-current-index"]) - int(stats["binlog-oldest-index"]) + 1
+
+
+def runaway_files(jobs: int, tube: str = "retry", body: int = 20) -> int:
+    """Files the log must span to be a runaway one: at least 10, and 12x (a margin over
+    10x) the live jobs' own records (namelen, name, Jobrec, body, CRLF), plus the pinned job."""
+    records = jobs * (4 + len(tube) + 80 + body + 2) + 200
+    return max(10, -(-12 * records // FILE_SIZE))
 
 
 async def pin_old_job(client: Client, tube: str = "emails") -> int:
@@ -65,6 +74,7 @@ class Churn:
     worker that retries with a delay for ever (every release writes a binlog record)."""
 
     def __init__(self, address: str, tube: str = "retry", jobs: int = 500) -> None:
+        # 500 jobs release 500 times a second (delay=1): ~42 KiB of records a second.
         self.address = address
         self.tube = tube
         self.count = jobs

@@ -16,12 +16,15 @@ def run_app(
     interval: float = 1.0,
     read_only: bool = False,
     title: str | None = None,
+    scan_budget: float = 25.0,
 ) -> int:
     """Open the app on a beanstalkd server; return the process exit code."""
     # Imported here so `import stalkview.app` stays cheap for the CLI's other commands.
     from stalkview.app.app import StalkviewApp
 
-    app = StalkviewApp(address, interval=interval, read_only=read_only, title=title)
+    app = StalkviewApp(
+        address, interval=interval, read_only=read_only, title=title, scan_budget=scan_budget
+    )
     result = app.run()
     if app.return_code not in (None, 0):
         return int(app.return_code or 1)
@@ -29,13 +32,17 @@ def run_app(
 
 
 def run_fleet_app(
-    targets: Sequence[Target], *, interval: float = 1.0, read_only: bool = False
+    targets: Sequence[Target],
+    *,
+    interval: float = 1.0,
+    read_only: bool = False,
+    scan_budget: float = 25.0,
 ) -> int:
     """Open the app on several servers (each target keeps its own read-only setting;
     ``read_only`` makes all of them read-only); return the process exit code."""
     from stalkview.app.fleetapp import FleetApp
 
-    app = FleetApp(targets, interval=interval, read_only=read_only)
+    app = FleetApp(targets, interval=interval, read_only=read_only, scan_budget=scan_budget)
     result = app.run()
     if app.return_code not in (None, 0):
         return int(app.return_code or 1)

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.timer import Timer
@@ -44,7 +45,7 @@ from stalkview.app.screens.help import HelpScreen
 from stalkview.app.screens.main import MainScreen
 from stalkview.client import BeanstalkConnectionError, Client, Error, NotFoundError
 from stalkview.format import printable
-from stalkview.inventory import Inventory, InventoryChange, JobInfo, ScanProgress
+from stalkview.inventory import DEFAULT_BUDGET, Inventory, InventoryChange, JobInfo, ScanProgress
 from stalkview.logprobe import BodySizes
 from stalkview.model import Query, RateTracker, ServerRates, TubeRateBook, rate_view
 from stalkview.model.logsize import LogReport, LogWatch, enabled
@@ -71,6 +72,8 @@ class StalkviewApp(App[int]):
     CSS_PATH = Path(__file__).with_name("stalkview.tcss")
     TITLE = "stalkview"
     COMMANDS: ClassVar[set[Any]] = {*App.COMMANDS, StalkviewCommands}
+    # Dialogs compact themselves below 32 lines (stalkview.tcss); MainScreen has its own.
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]  # noqa: RUF012 (Textual's type)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="quit"),
         Binding("question_mark", "help", "Help", id="help"),
@@ -102,6 +105,7 @@ class StalkviewApp(App[int]):
         interval: float = 1.0,
         read_only: bool = False,
         title: str | None = None,
+        scan_budget: float = DEFAULT_BUDGET,
     ) -> None:
         super().__init__()
         if interval <= 0:
@@ -118,7 +122,9 @@ class StalkviewApp(App[int]):
         self.inventory_client = Client(
             address, encoding=None, connect_timeout=CONNECT_TIMEOUT, command_timeout=COMMAND_TIMEOUT
         )
-        self.inventory = Inventory(self.inventory_client, batch_size=2000)
+        #: Percent of one server CPU the inventory scan may take (--scan-budget).
+        self.scan_budget = scan_budget
+        self.inventory = Inventory(self.inventory_client, batch_size=2000, budget=scan_budget)
         self.snapshot: Snapshot | None = None
         self.rates = RateTracker()
         self.tube_rates = TubeRateBook()
@@ -182,8 +188,15 @@ class StalkviewApp(App[int]):
     async def _on_message(self, message: Message) -> None:
         if isinstance(message, ServerResult) and message.generation != self.generation:
             return  # a result about the server the app showed before a switch
-        with contextlib.suppress(_NoScreen):
+        try:
             await super()._on_message(message)
+        except _NoScreen:
+            pass
+        except NoMatches:
+            # A worker's result that arrives while the app shuts down finds the
+            # screen's widgets already gone; at any other time it is a bug.
+            if self._running:
+                raise
 
     def _result(self, generation: int, message: ServerResult) -> None:
         """Post a worker's result to the main screen, stamped with the server it is about.
@@ -298,6 +311,8 @@ class StalkviewApp(App[int]):
     async def refresh_inventory(self) -> None:
         """Scan once, then refresh; pace refreshes by their own cost so a huge
         inventory never hogs the server."""
+        if self._closing:
+            return  # the app closed its connections: opening one now would leak it
         gen = self.generation
         start = time.perf_counter()
         first = not self.inventory.scanned
@@ -305,9 +320,11 @@ class StalkviewApp(App[int]):
             await self.inventory_client.open()
             if first:
                 change = await self.inventory.scan(
-                    lambda progress: self._result(gen, InventoryProgress(progress))
+                    lambda progress: self._result(gen, InventoryProgress(progress, self.inventory))
                 )
             else:
+                # The rows on screen are re-read every time, whatever the counters say.
+                self.inventory.shown = self.main.shown_job_ids()
                 change = await self.inventory.refresh(None)
         except asyncio.CancelledError:
             raise
@@ -326,7 +343,12 @@ class StalkviewApp(App[int]):
             self.tube_rates.update_flows(self.inventory.flows, time.monotonic())
         self._result(gen, InventoryUpdated(self.inventory, change, first))
         self._result(gen, BinlogUpdated(report))
-        self._schedule_inventory(max(self.interval, 3 * elapsed))
+        if self.inventory.meter.full_speed:
+            # Unpaced: a pause of twice its time keeps a huge inventory from hogging the server.
+            self._schedule_inventory(max(self.interval, 3 * elapsed))
+        else:
+            # The meter kept the refresh under its share of the server's CPU already.
+            self._schedule_inventory(self.interval)
 
     async def _binlog_report(self, change: InventoryChange | None) -> LogReport | None:
         """The binlog against the live data, after an inventory pass (None without -b).

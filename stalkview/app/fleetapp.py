@@ -22,7 +22,7 @@ from stalkview.app.app import StalkviewApp
 from stalkview.client import Client, Error
 from stalkview.config import Target
 from stalkview.fleet import Fleet, ServerState
-from stalkview.inventory import Inventory
+from stalkview.inventory import DEFAULT_BUDGET, Inventory
 from stalkview.logprobe import BodySizes
 from stalkview.model import RateTracker, TubeRateBook
 from stalkview.model.logsize import LogWatch
@@ -46,12 +46,22 @@ class FleetApp(StalkviewApp):
     """Several servers; jobs, detail and actions on the current one."""
 
     def __init__(
-        self, targets: Sequence[Target], *, interval: float = 1.0, read_only: bool = False
+        self,
+        targets: Sequence[Target],
+        *,
+        interval: float = 1.0,
+        read_only: bool = False,
+        scan_budget: float = DEFAULT_BUDGET,
     ) -> None:
         if not targets:
             raise ValueError("no server to open: give at least one address")
         first = targets[0]
-        super().__init__(first.address, interval=interval, read_only=read_only or first.read_only)
+        super().__init__(
+            first.address,
+            interval=interval,
+            read_only=read_only or first.read_only,
+            scan_budget=scan_budget,
+        )
         self.targets = list(targets)
         #: --read-only: every server read-only, whatever its saved setting.
         self.force_read_only = read_only
@@ -183,7 +193,7 @@ class FleetApp(StalkviewApp):
         self.inventory_client = Client(
             address, encoding=None, connect_timeout=CONNECT_TIMEOUT, command_timeout=COMMAND_TIMEOUT
         )
-        self.inventory = Inventory(self.inventory_client, batch_size=2000)
+        self.inventory = Inventory(self.inventory_client, batch_size=2000, budget=self.scan_budget)
         self.snapshot = None
         self.rates = RateTracker()
         self.tube_rates = TubeRateBook()

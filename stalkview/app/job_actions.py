@@ -408,7 +408,7 @@ class ActionsMixin:
             new_id = await put_job(
                 client, parsed.tube, parsed.body, pri=parsed.pri, delay=parsed.delay, ttr=parsed.ttr
             )
-            where = f"delayed {parsed.delay}s" if parsed.delay else "ready"
+            where = f"delayed {duration_words(parsed.delay)}" if parsed.delay else "ready"
             self._screen.notify(f"put job {new_id} into {parsed.tube} ({where})", title="Put")
 
         await self._guarded("Put", run)
@@ -663,7 +663,9 @@ class ActionsMixin:
             session = self.session()
             await session.open()
             held = await session.reserve_job(job_id)
-            self._screen.notify(f"holding job {held.id}: {held.ttr}s to run", title="Reserve job")
+            self._screen.notify(
+                f"holding job {held.id}: {duration_words(held.ttr)} to run", title="Reserve job"
+            )
             self.open_held()
 
         await self._guarded("Reserve job", run)

@@ -69,9 +69,16 @@ class ServerLost(ServerResult):
 
 
 class InventoryProgress(ServerResult):
-    def __init__(self, progress: ScanProgress) -> None:
+    """The first scan's progress; ``inventory`` holds the jobs found so far (streamed)."""
+
+    def __init__(self, progress: ScanProgress, inventory: Inventory) -> None:
         super().__init__()
         self.progress = progress
+        self.inventory = inventory
+
+    def can_replace(self, message: Message) -> bool:
+        # A paced scan reports every few milliseconds: only the latest counts.
+        return isinstance(message, InventoryProgress)
 
 
 class InventoryUpdated(ServerResult):

@@ -228,7 +228,58 @@ def _classify(data: bytes, partial: bool, parsed: tuple[Any] | None) -> tuple[st
     text = _utf8(data, partial)
     if text is None or _mostly_controls(text):
         return "binary", None, None
+    if partial:
+        cut = _json_prefix(text)
+        if cut is not None:
+            # The start of a JSON document (a 1 MB body, shown in part): JSON, not text.
+            # The part shown is pretty-printed when it can be closed into a document.
+            if cut:
+                try:
+                    pretty = json.dumps(cut[0], indent=2, ensure_ascii=False)
+                except (ValueError, RecursionError):
+                    return "json", text, None
+                return "json", pretty + "\n…", cut[0]
+            return "json", text, None
     return "text", text, None
+
+
+_JSON_TOKEN = re.compile(r'(?P<s>"(?:[^"\\]|\\.)*")|(?P<open>"(?:[^"\\]|\\.)*\\?\Z)|[\[\]{}]')
+_JSON_TAIL = re.compile(r"[\s,:]+\Z")
+
+
+def _json_prefix(text: str) -> tuple[Any] | tuple[()] | None:
+    """Whether ``text`` is the start of a JSON object or array: None when it is not; else the
+    value it holds when closed (a 1-tuple), or () when it cannot be closed into a document."""
+    body = text.lstrip("\ufeff").lstrip()
+    if not body or body[0] not in "{[":
+        return None
+    closers: list[str] = []
+    end = 0
+    open_string = False
+    for match in _JSON_TOKEN.finditer(body):
+        token = match.group()
+        if token == "{" or token == "[":
+            closers.append("}" if token == "{" else "]")
+        elif token == "}" or token == "]":
+            if not closers or closers.pop() != token:
+                return None
+        elif match.group("open") is not None:
+            open_string = True
+        end = match.end()
+        if not closers and not open_string:
+            return None  # a whole document followed by more: not a cut-off one
+    if not closers:
+        return None
+    head = body if open_string else body[:end]
+    if open_string:
+        head = head.rstrip("\\") + '"'
+    for candidate in (head, head[: head.rfind(",")] if "," in head else head):
+        candidate = _JSON_TAIL.sub("", candidate)
+        try:
+            return (json.loads(candidate + "".join(reversed(closers))),)
+        except (ValueError, RecursionError):
+            continue
+    return ()
 
 
 def _mostly_controls(text: str) -> bool:

@@ -4,7 +4,8 @@ Recognised, in this order:
 - Laravel queue: ``displayName``; or ``job`` == ``Illuminate\\Queue\\CallQueuedHandler@call`` with
   ``data.commandName``;
 - Celery / kombu messages: ``headers.task`` (protocol 2) or ``task`` (protocol 1);
-- Backburner: ``class`` (with ``args``);
+- Resque / Backburner: ``class`` (with ``args``);
+- fivebeans (Node): a JSON array ``["emailjob", {...}]``, the type first;
 - any JSON object with a string ``type``, ``task``, ``job``, ``class``, ``name`` or ``event`` key.
 Long names are shortened to 40 characters, keeping the end of a namespaced name
 (``…\\Notifications\\SendWelcomeEmail``). A body prefix that is cut-off JSON falls back to a regex.
@@ -25,6 +26,7 @@ GENERIC_KEYS: tuple[str, ...] = ("type", "task", "job", "class", "name", "event"
 _REGEX_KEYS: tuple[str, ...] = ("displayName", "commandName", "task", "class", *GENERIC_KEYS)
 _REGEX_SCAN_LIMIT = 8192
 _SEPARATORS = ("\\", "::", ".", "/")
+_FIVEBEANS_PREFIX = re.compile(r'\s*\[\s*"((?:[^"\\]|\\.)*)"\s*,\s*\{')
 
 
 def job_type(raw: bytes | DecodedBody) -> str | None:
@@ -37,7 +39,10 @@ def job_type(raw: bytes | DecodedBody) -> str | None:
             raw[:PREVIEW_MAX_OUTPUT], truncated=True, max_output=PREVIEW_MAX_OUTPUT
         )
     if decoded.kind == "json":
-        return type_from_value(decoded.value)
+        found = type_from_value(decoded.value)
+        if found is None and decoded.truncated and decoded.text is not None:
+            return _type_from_prefix(decoded.text)  # cut-off JSON that could not be closed
+        return found
     if decoded.kind == "text" and decoded.text is not None:
         return _type_from_prefix(decoded.text)
     return None
@@ -45,10 +50,20 @@ def job_type(raw: bytes | DecodedBody) -> str | None:
 
 def type_from_value(value: Any) -> str | None:
     """The type name from an already parsed JSON value."""
+    if isinstance(value, list):
+        return _fivebeans(value)
     if not isinstance(value, dict):
         return None
     name = _laravel(value) or _celery(value) or _first_string(value, ("class", *GENERIC_KEYS))
     return shorten(name) if name else None
+
+
+def _fivebeans(items: list[Any]) -> str | None:
+    """fivebeans puts ``[type, payload]``: a short name, then an object."""
+    if len(items) == 2 and isinstance(items[0], str) and isinstance(items[1], dict):
+        name = items[0].strip()
+        return shorten(name) if name else None
+    return None
 
 
 def _laravel(obj: dict[str, Any]) -> str | None:
@@ -83,6 +98,10 @@ def _first_string(obj: dict[str, Any], keys: tuple[str, ...]) -> str | None:
 def _type_from_prefix(text: str) -> str | None:
     """Cut-off JSON cannot be parsed: look for ``"key": "value"`` pairs instead."""
     head = text[:_REGEX_SCAN_LIMIT]
+    fivebeans = _FIVEBEANS_PREFIX.match(head)
+    if fivebeans is not None:
+        name = _json_unescape(fivebeans.group(1))
+        return shorten(name) if name else None
     if not head.lstrip().startswith("{"):
         return None
     for key in _REGEX_KEYS:

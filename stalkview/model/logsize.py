@@ -33,6 +33,9 @@ from stalkview.model.rates import format_rate
 SHORT_RECORD = 4 + 80
 #: A full record without its tube name and body.
 FULL_RECORD = 4 + 80
+#: beanstalkd compacts (copies the oldest file's jobs forward) only while the log is at
+#: least this many times the bytes it counts as alive.
+COMPACTION_RATIO = 3
 #: The log runs away at this many files and this many times the live data...
 RUNAWAY_FILES = 10
 RUNAWAY_FACTOR = 10.0
@@ -142,6 +145,9 @@ class LogReport:
     migrated: int
     live_exact: bool = True
     """False when ``live_bytes`` is extrapolated from a sample of the bodies."""
+    live_record_bytes: int | None = None
+    """What the live jobs' own records take in the log: bodies, names and record headers
+    (the least the log can be; the amplification is against this)."""
     records_per_s: float | None = None
     migrated_per_s: float | None = None
     bytes_per_s: float | None = None
@@ -164,9 +170,14 @@ class LogReport:
 
     @property
     def amplification(self) -> float | None:
-        if not self.live_bytes:
+        """The log's size over the live jobs' records (bodies when only those are known).
+
+        Against the records, not the bodies alone: a million 10-byte jobs need ~100 bytes
+        each in any log, and that is not a log running away."""
+        live = self.live_record_bytes or self.live_bytes
+        if not live:
             return None
-        return self.bytes / self.live_bytes
+        return self.bytes / live
 
     @property
     def too_big(self) -> bool:
@@ -195,6 +206,7 @@ class LogReport:
             "bytes_exact": self.bytes_exact,
             "live_bytes": self.live_bytes,
             "live_bytes_exact": self.live_exact,
+            "live_record_bytes": self.live_record_bytes,
             "live_jobs": self.live_jobs,
             "amplification": None if amp is None else round(amp, 2),
             "records_written": self.written,
@@ -231,11 +243,11 @@ def glance(report: LogReport) -> str:
         size = f"{report.files:,} x {fmt.size(report.max_size)} = {fmt.size(report.bytes)}"
     parts = [f"files {report.oldest}..{report.current} ({size})"]
     if report.live_bytes is not None:
-        live = f"live {'' if report.live_exact else '~'}{fmt.size(report.live_bytes)}"
+        approx = "" if report.live_exact else "~"
+        parts.append(f"live {report.live_jobs:,} jobs, {approx}{fmt.size(report.live_bytes)}")
         amp = report.amplification
         if amp is not None:
-            live += f" ({amp:,.0f}x)" if amp >= 10 else f" ({amp:.1f}x)"
-        parts.append(live)
+            parts.append(f"log {_times(amp)} their records")
     if report.records_per_s is not None:
         rate = f"writes {per_second(report.records_per_s)} records/s"
         if report.bytes_per_s is not None:
@@ -244,6 +256,10 @@ def glance(report: LogReport) -> str:
             )
         parts.append(rate)
     return "  ".join(parts)
+
+
+def _times(amp: float) -> str:
+    return f"{amp:,.0f}x" if amp >= 10 else f"{amp:.1f}x"
 
 
 def per_second(x: float) -> str:
@@ -288,7 +304,7 @@ def known_text(report: LogReport) -> str:
     """What is known when no cause is visible: span, size, rate."""
     text = f"binlog {size_text(report)}"
     if report.amplification is not None:
-        text += f", {report.amplification:,.0f}x the live data"
+        text += f", {_times(report.amplification)} the live jobs' records"
     if report.records_per_s is not None:
         text += f", {per_second(report.records_per_s)} records/s"
     if report.growing_for >= GROWTH_SECONDS:
@@ -322,11 +338,16 @@ def log_hints(report: LogReport | None) -> list[Hint]:
         short = f"binlog kept by job {first.id}"
         hints.append(Hint("warning", None, pinning, short, first.id, first.state, "binlog-pinned"))
     writer = _churner(report)
-    churn = churn_text(report)
-    if writer is not None and churn:
+    if writer is not None:
+        # The hint is the tube's: lists show "retry: writes ...".
         job = writer.jobs[0][0] if writer.jobs else None
-        short = f"binlog: {per_second(writer.records)} records/s"
-        hints.append(Hint("warning", writer.tube, churn, short, job, None, "binlog-churn"))
+        text = (
+            f"writes {per_second(writer.records)} binlog records/s: "
+            "jobs released with a delay (#622)"
+        )
+        hints.append(
+            Hint("warning", writer.tube, text, "binlog churn (#622)", job, None, "binlog-churn")
+        )
     if not hints:
         hints.append(Hint("warning", None, known_text(report), "binlog runs away", kind="binlog"))
     return hints
@@ -340,6 +361,7 @@ class _Sample:
     puts: int
     bytes: int
     live: int | None
+    written_bytes: int | None = None
 
 
 @dataclass
@@ -445,6 +467,7 @@ class LogWatch:
         live_bytes: int | None = None,
         live_exact: bool = True,
         disk_bytes: int | None = None,
+        written_bytes: int | None = None,
     ) -> LogReport | None:
         """Take in one refresh and return the report (None when the server keeps no binlog).
 
@@ -453,7 +476,9 @@ class LogWatch:
         :meth:`note_jobs`); ``jobs`` the live
         jobs known (the inventory), ``jobs_complete`` True when they are all of them (a
         finished scan), so the holders of the oldest file can be named. ``disk_bytes`` is
-        the directory's real size when it can be read.
+        the directory's real size when it can be read, ``written_bytes`` a running total of
+        the bytes appended to its files (they are preallocated, so their size does not
+        grow byte by byte): the exact bytes/s.
         """
         if not enabled(stats):
             self.clear()
@@ -477,6 +502,7 @@ class LogWatch:
             live_bytes=live_bytes,
             live_exact=live_exact,
             disk_bytes=disk_bytes,
+            written_bytes=written_bytes,
         )
 
     def _report(
@@ -490,6 +516,7 @@ class LogWatch:
         live_bytes: int | None,
         live_exact: bool,
         disk_bytes: int | None,
+        written_bytes: int | None,
     ) -> LogReport:
         oldest = _int(stats, "binlog-oldest-index")
         current = _int(stats, "binlog-current-index")
@@ -498,16 +525,19 @@ class LogWatch:
         migrated = _int(stats, "binlog-records-migrated")
         exact = disk_bytes is not None
         size = disk_bytes if disk_bytes is not None else max(0, current - oldest + 1) * max_size
-        sample = _Sample(now, written, migrated, _int(stats, "cmd-put"), size, live_bytes)
+        pinners, count, live, names = self._pinners(jobs, oldest, touched)
+        # A job's full record: int namelen, the name, the Jobrec, the body and its CRLF.
+        records = None if live_bytes is None else live_bytes + live * (FULL_RECORD + 2) + names
+        sample = _Sample(
+            now, written, migrated, _int(stats, "cmd-put"), size, records, written_bytes
+        )
         if self.samples and (written < self.samples[-1].written):
             self.samples.clear()  # a restart: the counters began again
         self.samples.append(sample)
         while self.samples and now - self.samples[0].at > HISTORY_SECONDS:
             self.samples.popleft()
-        pinners, count, live, names = self._pinners(jobs, oldest, touched)
-        # A full record: int namelen, the name, the Jobrec, the body (with its CRLF).
-        full = FULL_RECORD + (names + (live_bytes or 0)) / max(live, 1)
-        rps, mps, bps, window = self._rates(sample, exact, full)
+        full = (records or 0) / live if live else FULL_RECORD + 2.0
+        rps, mps, bps, window = self._rates(sample, full)
         return LogReport(
             oldest=oldest,
             current=current,
@@ -517,13 +547,14 @@ class LogWatch:
             live_bytes=live_bytes,
             live_jobs=live,
             live_exact=live_exact,
+            live_record_bytes=records,
             written=written,
             migrated=migrated,
             records_per_s=rps,
             migrated_per_s=mps,
             bytes_per_s=bps,
             window=window,
-            bytes_rate_exact=exact,
+            bytes_rate_exact=written_bytes is not None,
             pinners=pinners,
             pinner_count=count,
             pinners_known=jobs_complete,
@@ -532,7 +563,7 @@ class LogWatch:
         )
 
     def _rates(
-        self, last: _Sample, exact: bool, full: float
+        self, last: _Sample, full: float
     ) -> tuple[float | None, float | None, float | None, float]:
         """Records, migrated records and bytes per second over the rate window.
 
@@ -552,8 +583,8 @@ class LogWatch:
             return None, None, None, 0.0
         records = (last.written - first.written) / dt
         migrated = (last.migrated - first.migrated) / dt
-        if exact:
-            written_bytes = max(0, last.bytes - first.bytes) / dt
+        if last.written_bytes is not None and first.written_bytes is not None:
+            written_bytes = max(0, last.written_bytes - first.written_bytes) / dt
         else:
             fulls = max(0, last.puts - first.puts) + max(0, last.migrated - first.migrated)
             shorts = max(0, last.written - first.written - fulls)
@@ -605,8 +636,8 @@ class LogWatch:
     def _growing_for(self, max_size: int) -> float:
         """How long (s) the log has grown faster than the live data, up to now.
 
-        Each step between samples must not shrink the log, and over the whole stretch
-        the log must have grown by at least one file more than the live data.
+        Each step between samples must not shrink the log, and over the whole stretch the
+        log must have grown by at least one file, and by more than 3x the live records.
         """
         samples = list(self.samples)
         if len(samples) < 2:
@@ -619,7 +650,8 @@ class LogWatch:
         if first.live is None or last.live is None:
             return 0.0
         live_growth = last.live - first.live
-        if log_growth < max(max_size, 1) or log_growth <= live_growth:
+        # The server lets its log reach 3x the live records before it compacts.
+        if log_growth < max(max_size, 1) or log_growth <= COMPACTION_RATIO * live_growth:
             return 0.0
         return last.at - first.at
 
@@ -640,9 +672,16 @@ def report_lines(report: LogReport) -> list[str]:
         lines.append(f"live data   unknown ({report.live_jobs:,} live jobs)")
     else:
         how = "" if report.live_exact else ", estimated from a sample of bodies"
-        lines.append(f"live data   {fmt.size(report.live_bytes)} in {report.live_jobs:,} jobs{how}")
+        records = ""
+        if report.live_record_bytes is not None:
+            records = f" (their records: {fmt.size(report.live_record_bytes)})"
+        lines.append(
+            f"live data   {fmt.size(report.live_bytes)} in {report.live_jobs:,} jobs{how}{records}"
+        )
     amp = report.amplification
-    lines.append("amplif.     " + ("-" if amp is None else f"{amp:,.1f}x the live data"))
+    lines.append(
+        "amplif.     " + ("-" if amp is None else f"{amp:,.1f}x what the live jobs' records take")
+    )
     rate = ""
     if report.records_per_s is not None:
         rate = f"  ({per_second(report.records_per_s)}/s over {report.window:.1f}s)"
@@ -654,10 +693,12 @@ def report_lines(report: LogReport) -> list[str]:
     if report.bytes_per_s is not None:
         how = "" if report.bytes_rate_exact else " (estimated from the record counts)"
         lines.append(f"bytes/s     {fmt.size(int(report.bytes_per_s))}/s{how}")
-    lines.append(
-        "status      "
-        + ("RUNAWAY: " + "; ".join(h.text for h in log_hints(report)) if report.runaway else "ok")
-    )
+    status = "ok"
+    if report.runaway:
+        status = "RUNAWAY: " + "; ".join(
+            f"{h.tube} {h.text}" if h.tube is not None else h.text for h in log_hints(report)
+        )
+    lines.append(f"status      {status}")
     lines.append("")
     if not report.pinners_known:
         lines.append(f"jobs in binlog.{report.oldest}: unknown (the job scan did not finish)")
@@ -772,7 +813,7 @@ def file_facts(
     out: list[FileFacts] = []
     written = [seq for seq, f in files.items() if f.put_records or f.state_records]
     current = max(written, default=0)
-    first_held: int | None = None
+    last_held: int | None = None
     for seq in sorted(files):
         f = files[seq]
         holders = [jobs[i] for i in f.holds if i in jobs and jobs[i].file == seq]
@@ -794,14 +835,13 @@ def file_facts(
                 f"whose full record is here, oldest job {first.id} in {first.tube}, "
                 f"{first.state} {fmt.duration_words(first.age)}"
             )
-            if first_held is None:
-                first_held = seq
+            last_held = seq
         elif seq == current:
             why = "the file the server writes to now"
         elif seq > current:
             why = "made ready for the next records (preallocated, nothing written yet)"
-        elif first_held is not None:
-            why = f"no live job needs it; files go oldest first, after binlog.{first_held}"
+        elif last_held is not None:
+            why = f"no live job needs it; it goes after binlog.{last_held} (oldest first)"
         else:
             why = "no live job needs it: the server deletes it"
         out.append(
@@ -820,7 +860,27 @@ def file_facts(
     return out
 
 
-def files_lines(facts: Sequence[FileFacts], jobs: int, live_bytes: int) -> list[str]:
+def _runs(facts: Sequence[FileFacts]) -> list[tuple[str, list[FileFacts]]]:
+    """Files in rows: consecutive files no job holds, kept for the same reason, in one."""
+    runs: list[list[FileFacts]] = []
+    for f in facts:
+        last = runs[-1][-1] if runs else None
+        if last is not None and not f.holders and not last.holders and f.why == last.why:
+            runs[-1].append(f)
+        else:
+            runs.append([f])
+    out = []
+    for run in runs:
+        name = f"binlog.{run[0].seq}"
+        if len(run) > 1:
+            name += f"..{run[-1].seq} ({len(run):,} files)"
+        out.append((name, run))
+    return out
+
+
+def files_lines(
+    facts: Sequence[FileFacts], jobs: int, live_bytes: int, live_records: int = 0
+) -> list[str]:
     """The offline report: totals, then one block a file."""
     size = sum(f.size for f in facts)
     written = sum(f.written for f in facts)
@@ -834,22 +894,26 @@ def files_lines(facts: Sequence[FileFacts], jobs: int, live_bytes: int) -> list[
     lines.append(
         f"size        {fmt.size(size)} on disk ({size:,} bytes), {fmt.size(written)} written"
     )
-    lines.append(f"live data   {fmt.size(live_bytes)} in {jobs:,} jobs")
-    if live_bytes:
-        lines.append(f"amplif.     {size / live_bytes:,.1f}x the live data")
+    theirs = f" (their records: {fmt.size(live_records)})" if live_records else ""
+    lines.append(f"live data   {fmt.size(live_bytes)} in {jobs:,} jobs{theirs}")
+    if live_records or live_bytes:
+        lines.append(
+            f"amplif.     {size / (live_records or live_bytes):,.1f}x what the live jobs' "
+            "records take"
+        )
     records = sum(f.put_records + f.state_records for f in facts)
     lines.append(f"records     {records:,} ({sum(f.put_records for f in facts):,} full)")
     lines.append("")
     rows = [
         [
-            f"binlog.{f.seq}",
-            fmt.size(f.size),
-            f"{f.put_records:,}",
-            f"{f.state_records:,}",
-            f"{f.holders:,}",
-            fmt.printable(f.why),
+            name,
+            fmt.size(sum(f.size for f in run)),
+            f"{sum(f.put_records for f in run):,}",
+            f"{sum(f.state_records for f in run):,}",
+            f"{sum(f.holders for f in run):,}",
+            fmt.printable(run[0].why),
         ]
-        for f in facts
+        for name, run in _runs(facts)
     ]
     headers = ["file", "size", "full", "updates", "live jobs", "why it stays"]
     lines += fmt.table(headers, rows, align="<>>>><")

@@ -336,17 +336,23 @@ async def test_poison_jobs_are_flagged() -> None:
 async def test_columns_fit_the_width(width: int) -> None:
     app = ListHarness([Job(id=1, pri=4_294_967_295)])
     async with app.run_test(size=(width, 10)) as pilot:
-        app.query_one(JobList).set_bodies({1: b"hello world"})
+        job_list = app.query_one(JobList)
+        job_list.set_bodies({1: b"hello world"})
         await pilot.pause()
         header = screen_text(app).splitlines()[0]
-        assert header.split()[:3] == ["id", "state", "pri"]
-        assert "body" in header
-        assert "4294967295" in row_text(app, 1)
+        assert header.split()[:2] == ["id", "state"]
+        assert "type" in header and "body" in header
         assert "hello world" in row_text(app, 1)
         if width == 200:
-            assert "kick" in header
+            assert "kick" in header and "pri" in header
+            assert "4294967295" in row_text(app, 1)
+            assert job_list.hidden_columns == ()
         else:
-            assert "kick" not in header
+            # Narrow: the numbers go, whole, before the body preview is squeezed.
+            assert "kick" not in header and "pri" not in header
+            assert "4294967295" not in row_text(app, 1)
+            assert {"kick", "pri", "ttr"} <= set(job_list.hidden_columns)
+            assert "type" not in job_list.hidden_columns
 
 
 # --------------------------------------------------------------------------- JobDetail

@@ -279,3 +279,33 @@ async def test_jobs_across_tubes_have_a_tube_column(server: Beanstalkd) -> None:
         await wait_for(pilot, lambda: app.main.tube == "emails")
         await pilot.pause()
         assert rows()[0].split()[:2] == ["id", "state"]
+
+
+async def test_slash_name_enter_selects_the_tube_and_shows_its_jobs(server: Beanstalkd) -> None:
+    put_many(server, "reports", 3)
+    put_many(server, "reports-archive", 1)
+    put_many(server, "emails", 2)
+    async with first_screen(server, lambda app: app.main.tube is None) as (app, pilot):
+        table = app.main.query_one(TubesTable)
+        table.focus()
+        await pilot.press("slash", *"reports", "enter")
+        await wait_for(pilot, lambda: app.main.tube == "reports")
+        assert table.selected_tube == "reports" and app.focused is table
+        await wait_for(pilot, lambda: len(app.main.query_one(JobList).jobs) == 3)
+        await pilot.press("slash", *"mail", "enter")
+        await wait_for(pilot, lambda: app.main.tube == "emails")
+
+
+async def test_the_search_count_follows_the_list(server: Beanstalkd) -> None:
+    put_many(server, "emails", 4)
+    async with first_screen(server, lambda app: len(app.inventory) == 4) as (app, pilot):
+        assert app.main.run_query("state=ready")
+        status = app.main.query_one("#query-status")
+
+        def says(text: str) -> bool:
+            return str(getattr(status, "content", "")) == text
+
+        await wait_for(pilot, lambda: says("4 jobs match"))
+        put_many(server, "emails", 3)
+        await wait_for(pilot, lambda: says("7 jobs match"))
+        assert len(app.main.query_one(JobList).jobs) == 7

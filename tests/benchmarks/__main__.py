@@ -1,6 +1,6 @@
 """Run every stalkview benchmark and print one JSON document.
 
-    .venv/bin/python -m tests.benchmarks                 # client, inventory, app, fleet
+    .venv/bin/python -m tests.benchmarks                 # client, inventory, app, fleet, scale
     .venv/bin/python -m tests.benchmarks --only client   # one section
     .venv/bin/python -m tests.benchmarks --quick         # smaller sizes, a smoke run
 
@@ -14,7 +14,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from tests.benchmarks import bench_app, bench_client, bench_fleet, bench_inventory
+from tests.benchmarks import bench_app, bench_client, bench_fleet, bench_inventory, bench_scale
 from tests.benchmarks.common import emit, environment
 
 FULL: dict[str, Callable[[], dict[str, Any]]] = {
@@ -22,12 +22,16 @@ FULL: dict[str, Callable[[], dict[str, Any]]] = {
     "inventory": lambda: bench_inventory.run(),
     "app": lambda: bench_app.run(),
     "fleet": lambda: bench_fleet.run(),
+    "scale": lambda: bench_scale.run(),
 }
 QUICK: dict[str, Callable[[], dict[str, Any]]] = {
     "client": lambda: bench_client.run(jobs=2_000, reps=3),
     "inventory": lambda: bench_inventory.run(jobs=10_000, reps=1, sample=2_000),
     "app": lambda: bench_app.run(tubes=100, jobs=10_000, reps=3),
     "fleet": lambda: bench_fleet.run(servers=5, tubes=50, reps=3),
+    "scale": lambda: bench_scale.run(
+        ids=500_000, live=10_000, old=100, steady=50_000, steady_seconds=8, settle=1.0
+    ),
 }
 
 

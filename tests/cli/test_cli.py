@@ -66,7 +66,7 @@ async def test_jobs_json_lists_exactly_the_live_jobs(
     code, out, err = await run_cli(["jobs", filled["address"], "--json", "--bodies"], capsys)
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
-    # Server order: ready, then delayed, then buried.
+    # Streamed as found: the heads of each state first (ready, delayed, buried).
     assert [r["id"] for r in rows] == [filled["ids"][0], filled["delayed"], filled["buried"]]
     by_id = {r["id"]: r for r in rows}
     assert set(by_id) == {filled["ids"][0], filled["buried"], filled["delayed"]}
@@ -83,7 +83,8 @@ async def test_jobs_json_lists_exactly_the_live_jobs(
     # side-effect free
     async with Client(filled["address"]) as c:
         after = await c.stats()
-    for key in ("cmd-reserve", "cmd-delete", "cmd-bury", "cmd-kick", "cmd-use", "cmd-watch"):
+    # `use` of existing tubes is allowed (the head peeks act on the used tube).
+    for key in ("cmd-reserve", "cmd-delete", "cmd-bury", "cmd-kick", "cmd-watch"):
         assert after[key] == filled["stats"][key], key
 
 
@@ -184,8 +185,10 @@ def test_address_goes_to_the_app_and_subcommand_names_are_not_addresses(
 
     calls: list[tuple[Any, ...]] = []
 
-    def run_app(address: str, *, interval: float, read_only: bool) -> int:
-        calls.append(("app", address, interval, read_only))
+    def run_app(
+        address: str, *, interval: float, read_only: bool, title: str | None, scan_budget: float
+    ) -> int:
+        calls.append(("app", address, interval, read_only, scan_budget))
         return 0
 
     fake_demo = types.ModuleType("stalkview.demo")
@@ -198,19 +201,24 @@ def test_address_goes_to_the_app_and_subcommand_names_are_not_addresses(
     monkeypatch.setattr(cli, "run_app", run_app)
     monkeypatch.setitem(sys.modules, "stalkview.demo", fake_demo)
     assert main(["localhost:11300", "--interval", "2.5", "--read-only"]) == 0
-    assert main(["--read-only", "/run/b.sock"]) == 0
+    assert main(["--read-only", "--scan-budget", "10", "/run/b.sock"]) == 0
     assert main(["--demo"]) == 0
     assert main(["demo", "--read-only", "--interval", "3"]) == 0
     assert calls == [
-        ("app", "localhost:11300", 2.5, True),
-        ("app", "/run/b.sock", 1.0, True),
+        ("app", "localhost:11300", 2.5, True, 25.0),
+        ("app", "/run/b.sock", 1.0, True, 10.0),
         ("demo", False, 1.0),
         ("demo", True, 3.0),
     ]
     assert main(["export"]) == 2
-    assert "required: ADDRESS" in capsys.readouterr().err
+    assert "needs a server ADDRESS, or --binlog DIR" in capsys.readouterr().err
 
     assert main(["host:99999"]) == 1  # a bad address never reaches the app
+    for bad in ("0", "101", "lots"):
+        assert main(["localhost", "--scan-budget", bad]) == 2
+        err = capsys.readouterr().err
+        assert "--scan-budget" in err and "percentage of one server CPU" in err
+        assert "Traceback" not in err
     assert len(calls) == 4
 
 
@@ -333,18 +341,23 @@ def test_the_app_gets_names_groups_and_several_servers_go_to_the_fleet_app(
 ) -> None:
     config = tmp_path / "config.toml"
     config.write_text(
-        'interval = 3.0\n[servers.eu]\naddress = "h1:11300"\nread_only = true\n'
+        'interval = 3.0\nscan_budget = 50\n[servers.eu]\naddress = "h1:11300"\nread_only = true\n'
         '[groups.prod]\nservers = ["eu", "h2:11300"]\n'
     )
     monkeypatch.setenv("STALKVIEW_CONFIG", str(config))
     calls: list[tuple[Any, ...]] = []
 
-    def run_app(address: str, *, interval: float, read_only: bool, title: str | None = None) -> int:
-        calls.append(("app", address, interval, read_only, title))
+    def run_app(
+        address: str, *, interval: float, read_only: bool, title: str | None, scan_budget: float
+    ) -> int:
+        calls.append(("app", address, interval, read_only, title, scan_budget))
         return 0
 
-    def run_fleet_app(targets: list[Any], *, interval: float, read_only: bool) -> int:
-        calls.append(("fleet", [(t.label, t.read_only) for t in targets], interval, read_only))
+    def run_fleet_app(
+        targets: list[Any], *, interval: float, read_only: bool, scan_budget: float
+    ) -> int:
+        labels = [(t.label, t.read_only) for t in targets]
+        calls.append(("fleet", labels, interval, read_only, scan_budget))
         return 0
 
     monkeypatch.setattr(cli, "run_app", run_app)
@@ -353,10 +366,12 @@ def test_the_app_gets_names_groups_and_several_servers_go_to_the_fleet_app(
     assert main(["prod", "--interval", "2"]) == 0
     assert main(["prod", "h3", "--read-only"]) == 1  # bare unknown word: not a host
     assert main(["prod", "h3:1", "--read-only"]) == 0
+    assert main(["eu", "--scan-budget", "100"]) == 0
     assert calls == [
-        ("app", "h1:11300", 3.0, True, "eu"),
-        ("fleet", [("eu", True), ("h2:11300", False)], 2.0, False),
-        ("fleet", [("eu", True), ("h2:11300", False), ("h3:1", False)], 3.0, True),
+        ("app", "h1:11300", 3.0, True, "eu", 50.0),
+        ("fleet", [("eu", True), ("h2:11300", False)], 2.0, False, 50.0),
+        ("fleet", [("eu", True), ("h2:11300", False), ("h3:1", False)], 3.0, True, 50.0),
+        ("app", "h1:11300", 3.0, True, "eu", 100.0),
     ]
 
 

@@ -16,12 +16,24 @@ from stalkview.inventory import (
     Inventory,
     InventoryChange,
     JobInfo,
+    Missing,
     ScanProgress,
 )
 from tests.beanstalkd import Beanstalkd
 
-#: Counters a read-only inventory may move (everything else must stay put).
-ALLOWED = ("cmd-stats", "cmd-stats-job", "cmd-stats-tube", "cmd-peek", "cmd-list-tubes")
+#: Counters a read-only inventory may move (everything else must stay put): the
+#: head peeks act on the used tube, so ``use`` of an existing tube is allowed too.
+ALLOWED = (
+    "cmd-stats",
+    "cmd-stats-job",
+    "cmd-stats-tube",
+    "cmd-peek",
+    "cmd-list-tubes",
+    "cmd-use",
+    "cmd-peek-ready",
+    "cmd-peek-delayed",
+    "cmd-peek-buried",
+)
 
 
 async def put_many(c: Client, tube: str, bodies: list[bytes], **kw: Any) -> list[int]:
@@ -89,6 +101,7 @@ async def test_scan_is_side_effect_free(world: dict[str, Any]) -> None:
         before_jobs = await truth(world["address"])
         before = await c.stats()
         before_tubes = sorted(await c.tubes())
+        using = {t: (await c.stats_tube(t))["current-using"] for t in before_tubes}
         inv = Inventory(c, batch_size=5)
         await inv.scan()
         await inv.refresh()
@@ -96,6 +109,11 @@ async def test_scan_is_side_effect_free(world: dict[str, Any]) -> None:
         await inv.peek_body(world["held"])
         after = await c.stats()
         assert sorted(await c.tubes()) == before_tubes
+        # The heads were peeked through `use`: the connection is back on default
+        # and uses no other tube (nothing kept alive).
+        assert await c.using() == "default"
+        assert {t: (await c.stats_tube(t))["current-using"] for t in before_tubes} == using
+    assert after["cmd-peek-buried"] > before["cmd-peek-buried"]  # the heads were read
     assert cmd_counters(after) == cmd_counters(before)
     assert after["cmd-stats-job"] > before["cmd-stats-job"]  # the counters do count
     after_jobs = await truth(world["address"])
@@ -143,8 +161,13 @@ async def test_progress_reports_and_early_stop(server: Beanstalkd) -> None:
         reports: list[ScanProgress] = []
         await inv.scan(reports.append)
     assert set(inv.jobs) == set(ids[40:])
-    assert reports[-1] == ScanProgress(scanned=10, found=10, expected=10, done=True)
-    assert [r.scanned for r in reports[:-1]] == [5, 10]  # stopped once all 10 were found
+    last = reports[-1]
+    assert (last.scanned, last.found, last.expected, last.done) == (10, 10, 10, True)
+    # The head (the oldest ready job) first, before any id was scanned; then the
+    # scan stopped once all 10 were found.
+    assert [(r.scanned, r.found) for r in reports[:-1]] == [(0, 1), (5, 6), (10, 10)]
+    assert reports[0].missing == (Missing("p", "ready", 9, 50),)
+    assert str(reports[0].missing[0]) == "9 ready jobs in p not found yet: older than id 51"
     assert all(r.expected == 10 for r in reports)
     assert reports[-1].fraction == 1.0
 
@@ -166,7 +189,8 @@ async def test_cancel_mid_scan_leaves_a_consistent_partial_state(server: Beansta
             await task
         assert not inv.scanned
         assert 20 <= len(inv.jobs) < 100
-        assert set(inv.jobs) == set(ids[-len(inv.jobs) :])  # the newest, contiguous
+        # The head (the oldest ready job), then the newest, contiguous.
+        assert set(inv.jobs) == {ids[0], *ids[-(len(inv.jobs) - 1) :]}
         assert sum(inv.counts().values()) == len(inv.jobs)
         assert len(inv.select()) == len(inv.jobs)
         # The connection is still usable and a new scan completes.

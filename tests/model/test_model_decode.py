@@ -140,7 +140,9 @@ def test_truncated_gzip_prefix_decodes_when_flagged() -> None:
     assert unflagged.layers == ()
     flagged = decode_body(prefix, truncated=True, total_size=len(body))
     assert flagged.layers == ("gzip",)
-    assert flagged.kind == "text"  # a JSON prefix does not parse
+    # The start of a JSON document is JSON (closed where it was cut, to show its part).
+    assert flagged.kind == "json"
+    assert flagged.value["displayName"] == "App\\Jobs\\Big"
     assert flagged.truncated is True
     assert flagged.size == len(body)
     assert payload.startswith(flagged.data)
@@ -386,6 +388,10 @@ LARAVEL = {
         ({"type": ""}, None),
         ({"user_id": 42}, None),
         ([{"type": "in-a-list"}], None),
+        (["emailjob", {"to": "a@example.com"}], "emailjob"),  # fivebeans
+        (["emailjob", "not an object"], None),
+        ({"job": "ProcessPodcast", "data": {}}, "ProcessPodcast"),
+        ({"class": "Resque::Job", "args": [{"id": 1}]}, "Resque::Job"),
     ],
 )
 def test_job_type_shapes(payload: object, expected: str | None) -> None:
@@ -413,6 +419,7 @@ def test_job_type_from_truncated_json_prefix() -> None:
     )
     assert job_type(cut_laravel) == "App\\Jobs\\X"
     assert job_type(b'{"class":"Backburner::Job", "args": [1, 2') == "Backburner::Job"
+    assert job_type(b'["emailjob", {"to": "a@exam') == "emailjob"
 
 
 @pytest.mark.parametrize(
@@ -447,3 +454,21 @@ def test_model_never_imports_textual() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_1_mb_json_body_shown_in_part_is_labelled_json() -> None:
+    items = [{"n": n, "note": "x" * 40} for n in range(20_000)]
+    body = json.dumps({"type": "report.generate", "items": items}).encode()
+    assert len(body) > 1_000_000
+    shown = decode_body(body[: 256 * 1024], truncated=True, total_size=len(body))
+    assert (shown.kind, shown.truncated, shown.size) == ("json", True, len(body))
+    assert shown.value["type"] == "report.generate" and 0 < len(shown.value["items"]) < 20_000
+    assert shown.text is not None and shown.text.startswith("{\n")
+    # Cut inside a string, or where it cannot be closed: still JSON, shown as it is.
+    assert decode_body(b'{"a": "abc', truncated=True).value == {"a": "abc"}
+    cut = decode_body(b'{"a": tru', truncated=True)
+    assert (cut.kind, cut.text) == ("json", '{"a": tru')
+    # Not JSON: text stays text, and a whole document followed by more is not cut JSON.
+    assert decode_body(b"hello {", truncated=True).kind == "text"
+    assert decode_body(b'{"a": 1} trailing', truncated=True).kind == "text"
+    assert decode_body(b'{"a": "abc').kind == "text"  # not flagged as cut: not JSON

@@ -8,6 +8,7 @@ from typing import Any
 from stalkview.model.logsize import (
     GROWTH_SECONDS,
     LogWatch,
+    churn_text,
     file_facts,
     files_lines,
     glance,
@@ -48,7 +49,9 @@ def test_size_from_stats_is_files_times_max_size() -> None:
     assert (report.files, report.bytes, report.bytes_exact) == (5, 5 * MIB, False)
     assert report.amplification == 5.0
     assert not report.runaway  # 5 files
-    assert glance(report) == "files 3..7 (5 x 1.0 MiB = 5.0 MiB)  live 1.0 MiB (5.0x)"
+    assert glance(report) == (
+        "files 3..7 (5 x 1.0 MiB = 5.0 MiB)  live 0 jobs, 1.0 MiB  log 5.0x their records"
+    )
 
 
 def test_real_bytes_when_the_directory_is_read() -> None:
@@ -115,7 +118,8 @@ def test_release_churn_names_the_tube() -> None:
     assert writer.delayed_releases == 100.0  # 10 jobs x 20 releases / 2 s
     assert writer.jobs[0] == (1, 10.0)
     [hint] = log_hints(report)
-    assert hint.text == "retry writes 100 records/s: jobs released with a delay (#622)"
+    assert hint.text == "writes 100 binlog records/s: jobs released with a delay (#622)"
+    assert churn_text(report) == "retry writes 100 records/s: jobs released with a delay (#622)"
     assert (hint.tube, hint.job, hint.kind) == ("retry", 1, "binlog-churn")
     assert any("retry" in line for line in report_lines(report))
 
@@ -204,7 +208,7 @@ def test_file_facts_say_who_keeps_each_file_and_why() -> None:
         facts[0].why
         == "kept by 1 live job whose full record is here, oldest job 1 in emails, buried 1m 40s"
     )
-    assert facts[1].why == "no live job needs it; files go oldest first, after binlog.1"
+    assert facts[1].why == "no live job needs it; it goes after binlog.1 (oldest first)"
     assert (
         facts[2].why.startswith("kept by 2 live jobs")
         and "oldest job 7 in retry, delayed 50s" in facts[2].why
@@ -215,6 +219,22 @@ def test_file_facts_say_who_keeps_each_file_and_why() -> None:
     lines = files_lines(facts, jobs=3, live_bytes=45)
     assert lines[0] == "span        binlog.1 .. binlog.5 (5 files)"
     assert any(line.startswith("binlog.2 ") and "after binlog.1" in line for line in lines)
+
+
+def test_file_rows_gather_the_files_nobody_holds() -> None:
+    jobs = {1: FakeLogJob(1, "emails", 5, 1, 0, "buried"), 2: FakeLogJob(2, "retry", 5, 2, 0)}
+    files = {
+        1: FakeFile(1, end=100, put_records=1, holds={1}),
+        2: FakeFile(2, end=100, put_records=1, holds={2}),
+    }
+    files |= {n: FakeFile(n, end=60000, state_records=700) for n in range(3, 103)}
+    files[103] = FakeFile(103, end=100, state_records=1)
+    facts = file_facts(files, jobs, now_ns=0)
+    assert facts[2].why == "no live job needs it; it goes after binlog.2 (oldest first)"
+    lines = files_lines(facts, jobs=2, live_bytes=10)
+    [row] = [line for line in lines if line.startswith("binlog.3..")]
+    assert row.startswith("binlog.3..102 (100 files)") and "70,000" in row and "6.2 MiB" in row
+    assert sum(1 for line in lines if line.startswith("binlog.")) == 4
     assert "jobs in binlog.1 (1), oldest first:" in lines
 
 
@@ -246,3 +266,16 @@ def test_holders_and_writers_follow_only_the_touched_jobs() -> None:
         stats(2, 20), 3.0, jobs=jobs, touched=set(), jobs_complete=True, live_bytes=1
     )
     assert moved is not None and [p.id for p in moved.pinners] == [3]
+
+
+def test_amplification_is_against_the_live_records_not_the_bodies_alone() -> None:
+    # 12,000 jobs of 10-byte bodies in tube "t": 12,000 x (84 + 1 + 10 + 2) bytes of records
+    # in 10 files of 1 MiB is 9x: a log of many tiny jobs, not a runaway one.
+    jobs = by_id([FakeJob(id=i, tube="t", file=5) for i in range(1, 12_001)])
+    report = LogWatch().update(stats(1, 10), 0.0, jobs=jobs, jobs_complete=True, live_bytes=120_000)
+    assert report is not None
+    assert report.live_record_bytes == 12_000 * 97
+    assert report.amplification == 10 * MIB / (12_000 * 97)
+    assert report.bytes / 120_000 > 80  # against the bodies alone it would look runaway
+    assert not report.runaway
+    assert "log 9.0x their records" in glance(report)

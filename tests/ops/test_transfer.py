@@ -130,10 +130,10 @@ async def test_export_sends_nothing_that_changes_the_server(server: Beanstalkd) 
         "cmd-delete",
         "cmd-bury",
         "cmd-kick",
-        "cmd-use",
         "cmd-watch",
         "current-tubes",
     ):
+        # (`use` of existing tubes is allowed: the inventory peeks heads through it.)
         assert after[key] == before[key], key
 
 

@@ -14,7 +14,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, ProgressBar, Static
 
 from stalkview.app.screens.dialog import Dialog
@@ -55,9 +55,11 @@ class ConfirmScreen(Dialog[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog"):
-            yield Static(self.question, id="confirm-question", classes="dialog-title")
-            if self.detail:
-                yield Static(self.detail, id="confirm-detail", classes="dialog-detail")
+            # The question and what will happen scroll when long; the buttons stay below.
+            with VerticalScroll(id="confirm-body"):
+                yield Static(self.question, id="confirm-question", classes="dialog-title")
+                if self.detail:
+                    yield Static(self.detail, id="confirm-detail", classes="dialog-detail")
             yield Static(
                 Text("y or enter on the button: confirm · n or esc: cancel", style="dim"),
                 id="confirm-keys",

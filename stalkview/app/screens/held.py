@@ -17,11 +17,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from stalkview.app.screens.confirm import DIALOG_CSS, ConfirmScreen
 from stalkview.app.screens.dialog import Dialog
 from stalkview.app.screens.prompt import bury_prompt, release_prompt, reserve_prompt
+from stalkview.app.widgets.footer import Footer
 from stalkview.client import BeanstalkConnectionError, Error
 from stalkview.model import preview
 from stalkview.ops import ActionError, plain_reason

@@ -17,10 +17,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from stalkview.app.screens.confirm import DIALOG_CSS, ConfirmScreen
 from stalkview.app.screens.dialog import Dialog
+from stalkview.app.widgets.footer import Footer
 from stalkview.format import printable
 from stalkview.journal import Journal, JournalContents, JournalEntry, RestoreReport
 

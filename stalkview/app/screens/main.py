@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -77,12 +77,48 @@ FLOW_LABELS = ("reserves", "releases", "timeouts", "buries", "kicks")
 """Rates a tube's diagram estimates from its jobs' counters (stats-tube has none of them)."""
 QUERY_HELP = 'e.g. state=buried reserves>=3 age>1h body~"user_id": 42   (enter: run, esc: clear)'
 
+PANES = ("tubes-pane", "jobs-pane", "side")
+NARROW = 100
+"""Below this many columns the job detail opens over the jobs list (enter) instead of
+beside it: at 80 columns a side pane would leave the body preview a dozen cells."""
+TALL = 40
+"""From this many lines the tubes pane has its full height: 12 table lines (header
+included) and up to 5 problems. A shorter screen gives the pane about a third of its
+lines, so the jobs pane keeps at least 8 rows at 24 lines."""
+TUBES_MAX_ROWS = 12
+PROBLEMS_MAX_ROWS = 5
+
+
+def tubes_pane_heights(screen_height: int) -> tuple[int, int]:
+    """The most lines the tubes table (header included) and the problems summary get."""
+    if screen_height >= TALL:
+        return TUBES_MAX_ROWS, PROBLEMS_MAX_ROWS
+    inner = screen_height // 3 - 1  # a third of the screen, less the pane's border
+    problems = max(1, min(PROBLEMS_MAX_ROWS, inner // 3))
+    return max(3, min(TUBES_MAX_ROWS, inner - problems)), problems
+
 
 class MainScreen(ActionsMixin, Screen[None]):
     """Everything on one screen; tab / shift+tab move between the panes."""
 
     # Focus the tubes table straight away: a second focus change would rebuild the footer.
     AUTO_FOCUS = "#tubes"
+    # Classes for the stylesheet: "-narrow" opens the detail over the jobs list; the
+    # server bar drops its sparklines ("-medium"), then its totals ("-short"), then its
+    # rates ("-tiny") as the terminal gets shorter.
+    # (Textual types these "ClassVar[...] | None", so a ClassVar annotation here fails mypy.)
+    HORIZONTAL_BREAKPOINTS = [  # noqa: RUF012
+        (0, "-narrow"),
+        (NARROW, "-wide"),
+    ]
+    # esc backs out of an input first (action_back), then restores a zoomed pane.
+    ESCAPE_TO_MINIMIZE: ClassVar[bool | None] = False
+    VERTICAL_BREAKPOINTS = [  # noqa: RUF012
+        (0, "-tiny"),
+        (20, "-short"),
+        (32, "-medium"),
+        (40, "-tall"),
+    ]
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
@@ -99,6 +135,13 @@ class MainScreen(ActionsMixin, Screen[None]):
             show=False,  # "/" searches in the jobs pane; the footer has no room for both
             id="search",
             tooltip="Search jobs: stats conditions and body text or regex",
+        ),
+        Binding(
+            "z",
+            "zoom",
+            "Zoom",
+            id="zoom",
+            tooltip="Zoom: the focused pane fills the screen; z again restores",
         ),
         Binding("colon", "jump", "Jump", id="jump", tooltip="Jump to a job by id"),
         Binding(
@@ -149,6 +192,8 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.current_job_id: int | None = None
         self.current_job: JobInfo | None = None
         self.hints: list[Hint] = []
+        #: When the last body search finished, and how many bodies it read.
+        self._bodies_read: tuple[str, int] | None = None
         self.log_report: LogReport | None = None
         #: The runaway-binlog hints of the last inventory pass (model/logsize.py).
         self.log_hints: list[Hint] = []
@@ -158,10 +203,15 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.problems: list[Hint] = []
         self.problem_book = ProblemBook()
         self._titles: dict[str, str] = {}
+        self._tube_count = 0
+        # The tubes table's and the problems' max heights (None: zoomed).
+        self._tubes_heights: tuple[int, int] | None = (-1, -1)
         #: What the app's workers last reported (messages): the screen's own copy.
         self.snapshot: Snapshot | None = None
         self.refreshed: ServerRefreshed | None = None
         self.inventory: Inventory | None = None
+        #: When the jobs list may next be redrawn while the first scan streams jobs in.
+        self._next_stream = 0.0
         #: The server the results shown are about (the fleet app switches servers).
         self.generation = 0
 
@@ -194,6 +244,7 @@ class MainScreen(ActionsMixin, Screen[None]):
                 classes="hidden",
             )
             yield TubesTable(id="tubes")
+            yield Static("", id="tube-detail", classes="hidden")
             if self.fleet_app is not None:
                 with Vertical(id="breakdown-pane"):
                     yield Static("", id="breakdown-title")
@@ -205,6 +256,7 @@ class MainScreen(ActionsMixin, Screen[None]):
                 yield Input(placeholder=QUERY_HELP, id="job-query", classes="hidden")
                 yield Static("", id="query-status", classes="hidden")
                 yield ProgressBar(id="scan-progress", show_eta=False)
+                yield Static("", id="scan-status", classes="hidden")
                 yield JobList(id="jobs", empty_message="Scanning jobs…")
             with ContentSwitcher(initial="detail", id="side"):
                 yield JobDetail(id="detail")
@@ -223,6 +275,86 @@ class MainScreen(ActionsMixin, Screen[None]):
             self.show_all_view()
         self._action_state = self.disabled_reasons()  # what the footer was composed with
         self.sv.start_polling()
+
+    # --- fitting the terminal --------------------------------------------------------
+
+    def on_resize(self) -> None:
+        self._fit_heights()
+
+    def _fit_heights(self) -> None:
+        """Cap the tubes pane so the jobs pane keeps its rows (not while zoomed)."""
+        table = self.query_one(TubesTable)
+        zoomed = self.maximized is not None
+        heights = None if zoomed else tubes_pane_heights(self.size.height)
+        if self._tubes_heights == heights:
+            return
+        self._tubes_heights = heights
+        table.styles.max_height = None if heights is None else heights[0]
+        problems = self.query_one(ProblemList)
+        problems.styles.max_height = PROBLEMS_MAX_ROWS if heights is None else heights[1]
+        # The cursor rows stay in view when the table and the list get shorter.
+        table.call_after_refresh(table.move_cursor, row=table.cursor_row, animate=False)
+        if problems.highlighted is not None:
+            problems.call_after_refresh(problems.scroll_to_highlight)
+
+    @property
+    def narrow(self) -> bool:
+        return self.has_class("-narrow")
+
+    @property
+    def zoomed_pane(self) -> str | None:
+        """The id of the pane that fills the screen, or None."""
+        return None if self.maximized is None else self.maximized.id
+
+    def action_zoom(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+        else:
+            pane = self.query_one(f"#{self._focused_pane_id()}")
+            if pane.id == "side":
+                self._open_side()
+            self.maximized = pane
+        self._fit_heights()
+        self._show_tube_detail()
+
+    def _focused_pane_id(self) -> str:
+        pane = self._focused_pane()
+        return "side" if pane == "side" else f"{pane}-pane"
+
+    def _open_side(self, focus: str = "#detail") -> None:
+        """Show the side pane and focus it: beside the jobs (wide) or over them (narrow)."""
+        self.add_class("-side-open")
+        target = self.query_one(focus)
+        # Until the class has taken effect the pane is not displayed and cannot focus.
+        self.call_after_refresh(target.focus)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        in_side = self._focused_pane() == "side"
+        self.set_class(in_side, "-side-open")
+        maximized = self.maximized
+        if maximized is not None and maximized.id in PANES:
+            # Focus moved out of the zoomed pane (a jump, an action): follow it.
+            pane = self.query_one(f"#{self._focused_pane_id()}")
+            if pane is not maximized:
+                self.maximized = pane
+
+    def _show_tube_detail(self) -> None:
+        """The zoomed tubes pane also shows every column of the selected tube."""
+        detail = self.query_one("#tube-detail", Static)
+        shown = self.zoomed_pane == "tubes-pane" and bool(self.query_one(TubesTable).hidden_columns)
+        detail.set_class(not shown, "hidden")
+        if shown:
+            detail.update(self.query_one(TubesTable).describe_row())
+
+    @on(JobList.ColumnsChanged)
+    def _job_columns_changed(self, event: JobList.ColumnsChanged) -> None:
+        if self.inventory is not None and self.inventory.scanned:
+            self.show_jobs()  # (while scanning, the title shows the progress)
+
+    @on(TubesTable.ColumnsChanged)
+    def _columns_changed(self, event: TubesTable.ColumnsChanged) -> None:
+        self._title_tubes(self._tube_count)
+        self._show_tube_detail()
 
     def binding_nodes(self) -> list[DOMNode]:
         """Where the help screen reads bindings from: the app, this screen, each pane."""
@@ -337,6 +469,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.query_one(ProblemList).show_problems(self.problems, ages, infos)
 
     def _title_tubes(self, count: int) -> None:
+        self._tube_count = count
         table = self.query_one(TubesTable)
         title = Text(f"Tubes ({count:,})")
         if self.fleet_app is not None:
@@ -349,6 +482,10 @@ class MainScreen(ActionsMixin, Screen[None]):
         if table.name_filter:
             title.append("  filter: ", style="dim")
             title.append(table.name_filter, style="bold")
+        hidden = table.hidden_columns
+        if hidden:
+            # Said, not silently dropped: widen the terminal or zoom (z) to see them.
+            title.append(f"  hidden: {' '.join(hidden)} (z)", style="dim")
         self._set_title("#tubes-pane", title)
 
     @on(ServerLost)
@@ -403,6 +540,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         if self.snapshot is not None:
             self._show_problems()
         self.update_lifecycle()
+        self._show_tube_detail()
         if self._all_view():
             self._show_breakdown()
 
@@ -439,9 +577,22 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     @on(Input.Submitted, "#tube-filter")
     def _tube_filter_submitted(self, event: Input.Submitted) -> None:
+        table = self.query_one(TubesTable)
         if not event.value:
             event.input.add_class("hidden")
-        self.query_one(TubesTable).focus()
+        else:
+            # Enter picks the match (the exact name, else the first row shown): its jobs show.
+            match = self._tube_match(event.value)
+            if match is not None:
+                table.select_tube(match)
+        table.focus()
+
+    def _tube_match(self, text: str) -> str | None:
+        table = self.query_one(TubesTable)
+        shown = table.shown_tubes()
+        if text in shown:
+            return text
+        return shown[0] if shown else None
 
     def _apply_tube_filter(self, text: str) -> None:
         table = self.query_one(TubesTable)
@@ -492,9 +643,31 @@ class MainScreen(ActionsMixin, Screen[None]):
             title.append(" · ")
         title.append("all tubes" if self.tube is None else self.tube, style="bold")
         title.append(f" · {self.state_filter or 'all states'} · {len(jobs):,}")
+        if inventory is None or not inventory.scanned:
+            title.append(" · scanning…", style="italic")
         if self.job_query is not None and not self.job_query.is_empty:
             title.append(f" · search: {self.job_query}", style="italic")
+            self._count_matches(len(jobs))
+        hidden = job_list.hidden_columns
+        if hidden:
+            title.append(f"  hidden: {' '.join(hidden)} (enter)", style="dim")
         self._set_title("#jobs-pane", title)
+
+    def _count_matches(self, shown: int) -> None:
+        """The search status says how many jobs the list shows, whatever changed since."""
+        query = self.job_query
+        if query is None or self.query_one("#job-query", Input).has_focus:
+            return  # while a new search is typed, the status is its help or its error
+        if not (query.needs_body or query.needs_type):
+            self._query_status(Text(f"{shown:,} jobs match", style="green"))
+        elif self._bodies_read is not None:
+            at, checked = self._bodies_read
+            self._query_status(
+                Text(
+                    f"{shown:,} jobs match (of {checked:,} bodies read at {at}; enter re-runs)",
+                    style="green",
+                )
+            )
 
     def _set_title(self, selector: str, title: Text) -> None:
         # A border title change repaints the pane: only when the text differs.
@@ -504,12 +677,27 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     @on(InventoryProgress)
     def _inventory_progress(self, message: InventoryProgress) -> None:
+        """The first scan's progress: how many found, how fast, how long at most, and
+        which announced jobs are still missing (the two largest groups)."""
         progress = message.progress
+        self.inventory = message.inventory
         bar = self.query_one("#scan-progress", ProgressBar)
         bar.update(total=max(progress.expected, progress.found, 1), progress=progress.found)
-        self._set_title(
-            "#jobs-pane", Text(f"Jobs · scanning… {progress.found:,} of ~{progress.expected:,}")
-        )
+        status = self.query_one("#scan-status", Static)
+        lines = [f"scanning: {progress.summary()}"]
+        lines += [str(m) for m in progress.missing[:2]]
+        if len(progress.missing) > 2:
+            lines[-1] += f" (and {len(progress.missing) - 2} more tube/state groups)"
+        # Tube names come from the server: shown as plain text, never as markup.
+        status.update(Text("\n".join(lines), style="dim"))
+        status.remove_class("hidden")
+        # Jobs appear as the scan finds them, the heads first. Redrawing the list costs
+        # more as it grows: at most a tenth of the UI's time goes to it.
+        now = time.monotonic()
+        if now >= self._next_stream and progress.found:
+            started = time.perf_counter()
+            self.show_jobs()
+            self._next_stream = now + max(0.25, 10 * (time.perf_counter() - started))
 
     @on(InventoryUpdated)
     def _inventory_updated(self, message: InventoryUpdated) -> None:
@@ -519,6 +707,7 @@ class MainScreen(ActionsMixin, Screen[None]):
             self.show_jobs()
         if message.first:
             self.query_one("#scan-progress", ProgressBar).add_class("hidden")
+            self.query_one("#scan-status", Static).add_class("hidden")
         job_id = self.detail_job_id()
         if job_id is not None:
             self.sv.refresh_job(job_id)
@@ -548,7 +737,7 @@ class MainScreen(ActionsMixin, Screen[None]):
     @on(JobList.Selected)
     def _job_selected(self, event: JobList.Selected) -> None:
         self.query_one(ContentSwitcher).current = "detail"
-        self.query_one(JobDetail).focus()
+        self._open_side()
 
     @on(JobLoaded)
     def _job_loaded(self, loaded: JobLoaded) -> None:
@@ -591,6 +780,12 @@ class MainScreen(ActionsMixin, Screen[None]):
             return Text("Job")
         return self._job_title(detail.job.id, " · gone" if detail.gone else "")
 
+    def shown_job_ids(self) -> tuple[int, ...]:
+        """Ids of the job rows on screen now (and the one in the detail pane)."""
+        ids = self.query_one(JobList).visible_ids()
+        shown = self.detail_job_id()
+        return ids if shown is None else (*ids, shown)
+
     def detail_job_id(self) -> int | None:
         """The job the detail pane shows, while it is still there to follow."""
         detail = self.query_one(JobDetail)
@@ -622,7 +817,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.show_jobs()
         self.query_one(JobList).select_job_id(job.id)
         self.query_one(ContentSwitcher).current = "detail"
-        self.query_one(JobDetail).focus()
+        self._open_side()
 
     # --- search -----------------------------------------------------------------------------
 
@@ -649,6 +844,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.query_text = text
         self.job_query = None if query.is_empty else query
         self.body_matches = None
+        self._bodies_read = None
         if self.job_query is not None and (query.needs_body or query.needs_type):
             candidates = [
                 job for job in self.selected_jobs_unsearched() if query.matches_stats(job)
@@ -659,9 +855,6 @@ class MainScreen(ActionsMixin, Screen[None]):
         elif self.job_query is None:
             self._query_status(None)
         self.show_jobs()
-        if self.job_query is not None and not (query.needs_body or query.needs_type):
-            count = len(self.query_one(JobList).jobs)
-            self._query_status(Text(f"{count:,} jobs match", style="green"))
         self.query_one(JobList).focus()
         return True
 
@@ -678,14 +871,8 @@ class MainScreen(ActionsMixin, Screen[None]):
         if text != self.query_text:
             return
         self.body_matches = ids
+        self._bodies_read = (time.strftime("%H:%M:%S"), checked)
         self.show_jobs()
-        self._query_status(
-            Text(
-                f"{len(ids):,} of {checked:,} jobs match (bodies as of "
-                f"{time.strftime('%H:%M:%S')}; enter re-runs)",
-                style="green",
-            )
-        )
 
     def _query_status(self, text: Text | None) -> None:
         status = self.query_one("#query-status", Static)
@@ -743,10 +930,14 @@ class MainScreen(ActionsMixin, Screen[None]):
     def action_toggle_lifecycle(self) -> None:
         switcher = self.query_one(ContentSwitcher)
         showing = switcher.current == "lifecycle-view"
+        in_side = self._focused_pane() == "side"
         switcher.current = "detail" if showing else "lifecycle-view"
         self.query_one("#side").border_title = self._detail_title() if showing else "Lifecycle"
         if not showing:
             self.update_lifecycle()
+        if in_side or self.narrow:
+            # Narrow: no room beside the jobs, so the diagram (or the detail) opens over them.
+            self._open_side("#detail" if showing else "#lifecycle-view")
 
     def action_state(self, state: str | None) -> None:
         self.state_filter = state
@@ -768,8 +959,12 @@ class MainScreen(ActionsMixin, Screen[None]):
             focused.add_class("hidden")
             self.run_query("")
             self._query_status(None)
+        elif self.maximized is not None:
+            self.action_zoom()
         elif self._focused_pane() == "side":
-            self.query_one(JobList).focus()
+            self.remove_class("-side-open")  # narrow: the jobs list shows again
+            job_list = self.query_one(JobList)
+            self.call_after_refresh(job_list.focus)
         elif self._focused_pane() == "jobs":
             self.query_one(TubesTable).focus()
         elif self.query_one(ContentSwitcher).current == "lifecycle-view":
@@ -887,6 +1082,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         job_list = self.query_one(JobList)
         job_list.clear_marks()
         self.query_one("#scan-progress", ProgressBar).remove_class("hidden")
+        self.query_one("#scan-status", Static).update("")
         detail = self.query_one(JobDetail)
         detail.show_message(f"Jobs of {fleet_app.server_label}: pick one in the jobs pane")
         self.query_one("#side").border_title = Text("Job")

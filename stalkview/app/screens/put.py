@@ -105,7 +105,7 @@ class PutScreen(Dialog[ParsedPut | None]):
                 yield Static("", id="put-error-body", classes="put-error")
                 with Horizontal(id="put-numbers"):
                     for name, label in (
-                        ("pri", "Priority (0 = most urgent)"),
+                        ("pri", "Priority (0 = urgent)"),
                         ("delay", "Delay (e.g. 0, 30s, 5m)"),
                         ("ttr", "TTR (time to run)"),
                     ):

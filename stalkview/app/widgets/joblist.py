@@ -59,7 +59,7 @@ def type_label(kind: str) -> str:
     return shorten(kind, TYPE_WIDTH)
 
 
-MIN_BODY_WIDTH = 16
+MIN_BODY_WIDTH = 28
 WANTED_INTERVAL = 0.1
 NEARBY = 2000
 GUTTER = 3  # mark, poison marker, space
@@ -74,6 +74,14 @@ class _Column:
     # Columns with a higher rank are dropped first when the pane is narrow; 0 never.
     drop: int = 0
 
+
+#: (key, label) of every column but the body, in display order.
+ALL_COLUMNS = (
+    ("id", "id"), ("tube", "tube"), ("state", "state"), ("pri", "pri"), ("age", "age"),
+    ("delay", "delay"), ("ttr", "ttr"), ("time_left", "left"), ("reserves", "resv"),
+    ("timeouts", "tout"), ("releases", "rels"), ("buries", "bury"), ("kicks", "kick"),
+    ("type", "type"),
+)  # fmt: skip
 
 _STATE_CLASSES = {
     "ready": "joblist--ready",
@@ -169,6 +177,18 @@ class JobList(ScrollView, can_focus=True):
         def control(self) -> JobList:
             return self.job_list
 
+    class ColumnsChanged(Message):
+        """The width now shows other columns; ``hidden`` are the labels left out."""
+
+        def __init__(self, job_list: JobList, hidden: tuple[str, ...]) -> None:
+            super().__init__()
+            self.job_list = job_list
+            self.hidden = hidden
+
+        @property
+        def control(self) -> JobList:
+            return self.job_list
+
     class BodiesWanted(Message):
         """Visible rows lack a body preview: the app should fetch these bodies and
         hand them to ``set_bodies``."""
@@ -211,6 +231,8 @@ class JobList(ScrollView, can_focus=True):
         self._show_tube = False
         self._layout_key: tuple[int, int, int, int, bool] = (-1, -1, -1, -1, False)
         self._columns: list[_Column] = []
+        #: The labels of the columns the width leaves out.
+        self.hidden_columns: tuple[str, ...] = ()
         self._body_width = 0
         self._wanted_pending = False
         self._wanted_last = 0.0
@@ -399,6 +421,10 @@ class JobList(ScrollView, can_focus=True):
         top = self.scroll_offset.y
         return range(top, min(len(self._jobs), top + self._body_height))
 
+    def visible_ids(self) -> tuple[int, ...]:
+        """Ids of the rows on screen now."""
+        return tuple(job.id for job in self._visible_jobs())
+
     def _visible_jobs(self) -> Iterable[JobInfo]:
         jobs = self._jobs
         return (jobs[i] for i in self._visible_range())
@@ -472,25 +498,28 @@ class JobList(ScrollView, can_focus=True):
         key = (width, self._id_width, self._pri_width, self._tube_width, self._show_tube)
         if key == self._layout_key:
             return self._columns
+        # Rank: who goes first when the pane is narrow (highest first; 0 never). The
+        # body preview and the job type say what a job is: the numbers go before them.
         columns = [
             _Column("id", "id", self._id_width),
             *(
-                [_Column("tube", "tube", self._tube_width, right=False, drop=3)]
+                # Across tubes the tube says most after the state: it goes last.
+                [_Column("tube", "tube", self._tube_width, right=False, drop=1)]
                 if self._show_tube
                 else []
             ),
             _Column("state", "state", 8, right=False),
-            _Column("pri", "pri", self._pri_width, drop=4),
-            _Column("age", "age", 5, drop=3),
-            _Column("delay", "delay", 5, drop=9),
-            _Column("ttr", "ttr", 5, drop=10),
-            _Column("time_left", "left", 5, drop=2),
-            _Column("reserves", "resv", 4, drop=6),
-            _Column("timeouts", "tout", 4, drop=5),
-            _Column("releases", "rels", 4, drop=8),
-            _Column("buries", "bury", 4, drop=7),
-            _Column("kicks", "kick", 4, drop=11),
-            _Column("type", "type", TYPE_WIDTH, right=False, drop=1),
+            _Column("pri", "pri", self._pri_width, drop=6),
+            _Column("age", "age", 5, drop=4),
+            _Column("delay", "delay", 5, drop=11),
+            _Column("ttr", "ttr", 5, drop=12),
+            _Column("time_left", "left", 5, drop=5),
+            _Column("reserves", "resv", 4, drop=7),
+            _Column("timeouts", "tout", 4, drop=8),
+            _Column("releases", "rels", 4, drop=10),
+            _Column("buries", "bury", 4, drop=9),
+            _Column("kicks", "kick", 4, drop=13),
+            _Column("type", "type", TYPE_WIDTH, right=False, drop=2),
         ]
 
         def fixed(cols: list[_Column]) -> int:
@@ -504,6 +533,13 @@ class JobList(ScrollView, can_focus=True):
         self._columns = columns
         self._body_width = max(0, width - fixed(columns))
         self._layout_key = key
+        kept = {c.key for c in columns}
+        hidden = tuple(
+            label for k, label in ALL_COLUMNS if k not in kept and (k != "tube" or self._show_tube)
+        )
+        if hidden != self.hidden_columns:
+            self.hidden_columns = hidden
+            self.post_message(self.ColumnsChanged(self, hidden))
         return columns
 
     def _style(self, name: str) -> Style:

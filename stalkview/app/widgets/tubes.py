@@ -7,13 +7,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
-from stalkview.format import duration
+from stalkview.format import duration_words
 
 ALL_TUBES = "\x00all"
 """Row key of the whole-server row: no tube name can contain NUL."""
@@ -33,8 +34,10 @@ class Column:
     numeric: bool = True
 
 
+#: In priority order: a narrow table keeps a prefix of these (see ``fit_columns``).
 COLUMNS: tuple[Column, ...] = (
     Column("name", "tube", "name", numeric=False),
+    Column("health", "health", "", numeric=False),
     Column("ready", "ready", "current-jobs-ready"),
     Column("delayed", "delayed", "current-jobs-delayed"),
     Column("reserved", "reserved", "current-jobs-reserved"),
@@ -46,7 +49,6 @@ COLUMNS: tuple[Column, ...] = (
     Column("paused", "paused", "pause-time-left"),
     Column("total", "total jobs", "total-jobs"),
     Column("deletes", "deletes", "cmd-delete"),
-    Column("health", "health", "", numeric=False),
 )
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)
 
@@ -57,7 +59,74 @@ SERVER_FIELDS = {
 }
 
 HEALTH_WIDTH = 44
+"""The widest a health cell gets: the whole hint is in the hints bar under the table."""
+HEALTH_MIN = 14
+"""The narrowest health cell: an icon and a couple of words ("▲ no consumers")."""
+NAME_MIN = 12
+"""Tube names are cut (with "…") to no fewer cells than this when the width is short."""
+CORE = ("ready", "delayed", "reserved", "buried")
 LEVEL_STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The columns a table width shows: a prefix of COLUMNS, with their content widths."""
+
+    shown: tuple[str, ...]
+    widths: dict[str, int]
+
+    @property
+    def hidden(self) -> tuple[str, ...]:
+        return tuple(k for k in COLUMN_KEYS if k not in self.shown)
+
+
+def fit_columns(natural: Mapping[str, int], width: int, padding: int = 2) -> Fit:
+    """Which columns fit ``width`` cells, in priority order, and how wide each is.
+
+    ``natural`` is each column's content width (header included); every column also
+    takes ``padding`` cells. The tube name and the health cell come first (the name cut
+    to make room, health shortened to whole words), then the four job states, then the
+    rest while they fit. A column is shown whole or not at all.
+    """
+    core = sum(natural[k] + padding for k in CORE)
+    health_min = min(natural["health"], HEALTH_MIN)
+    name = min(natural["name"], max(NAME_MIN, width - core - health_min - 2 * padding))
+    room = width - name - padding - core
+    health = max(health_min, min(natural["health"], room - padding))
+    widths = {"name": name, "health": health}
+    used = name + health + 2 * padding
+    for key in COLUMN_KEYS[2:]:
+        if used + natural[key] + padding > width:
+            break
+        widths[key] = natural[key]
+        used += natural[key] + padding
+    return Fit(tuple(widths), widths)
+
+
+def short_health(cell: Text, width: int) -> Text:
+    """A health cell in at most ``width`` cells, cut between words, never inside one.
+
+    The "+N more" count goes first, then words from the end (an "…" says some went).
+    """
+    if cell.cell_len <= width:
+        return cell
+    plain = cell.plain
+    more = plain.rfind(" +")
+    if more > 0 and plain[more + 2 :].isdigit():
+        cell = cell[:more]
+        if cell.cell_len <= width:
+            return cell
+        plain = cell.plain
+    cut = len(plain)
+    while (cut := plain.rfind(" ", 0, cut)) > 1:  # index 1 is the space after the icon
+        kept = plain[:cut].rstrip(",:;")  # "backlog growing…", not "growing:…"
+        if cell_len(kept) + 1 <= width:
+            shorter = cell[: len(kept)]
+            shorter.append("…", style="dim")
+            return shorter
+    shorter = cell.copy()
+    shorter.truncate(width, overflow="ellipsis")
+    return shorter
 
 
 def server_row_stats(stats: Mapping[str, Any]) -> dict[str, Any]:
@@ -94,6 +163,13 @@ class TubesTable(DataTable[Any]):
             super().__init__()
             self.tube = tube
 
+    class ColumnsChanged(Message):
+        """The width now shows other columns; ``hidden`` are the ones left out."""
+
+        def __init__(self, hidden: tuple[str, ...]) -> None:
+            super().__init__()
+            self.hidden = hidden
+
     class TubeOpened(Message):
         """Enter on a tube: the user wants its jobs."""
 
@@ -113,10 +189,88 @@ class TubesTable(DataTable[Any]):
         self._row_health: dict[str, Text | None] = {}
         # New rows still to add (ADD_CHUNK at a time), in sort order.
         self._pending: dict[str, dict[str, Any]] = {}
+        # The columns the width allows (None until the table has a size: all of them).
+        self.fit: Fit | None = None
 
     def on_mount(self) -> None:
         for column in COLUMNS:
             self.add_column(self._header(column), key=column.key)
+
+    def on_resize(self) -> None:
+        self.refit()
+
+    @property
+    def shown_columns(self) -> tuple[str, ...]:
+        return COLUMN_KEYS if self.fit is None else self.fit.shown
+
+    @property
+    def hidden_columns(self) -> tuple[str, ...]:
+        """The columns the width leaves out (they show when the pane is wider)."""
+        return () if self.fit is None else self.fit.hidden
+
+    # --- fitting the width ------------------------------------------------------
+
+    def _natural_widths(self) -> dict[str, int]:
+        """Each column's content width: its header and its widest cell."""
+        rows = [*self._raw.items(), *self._pending.items()]
+        widths = {c.key: cell_len(self._header(c).plain) for c in COLUMNS}
+        names = (cell_len(ALL_LABEL if key == ALL_TUBES else key) for key, _ in rows)
+        widths["name"] = max(widths["name"], *names, 0)
+        cells = (self._health.get(key) for key, _ in rows)
+        longest = max((c.cell_len for c in cells if c is not None), default=0)
+        widths["health"] = max(widths["health"], min(longest, HEALTH_WIDTH))
+        for column in COLUMNS[2:]:
+            values = [int(stats.get(column.stat, 0) or 0) for _, stats in rows]
+            if column.key == "paused":
+                longest = max((len(duration_words(v)) for v in values if v > 0), default=0)
+            else:
+                longest = len(f"{max(values, default=0):,}")
+            widths[column.key] = max(widths[column.key], longest)
+        return widths
+
+    def refit(self) -> None:
+        """Show the columns that fit the width, whole; drop the rest from the end."""
+        width = self.scrollable_content_region.width
+        if width <= 0 or not self.is_attached:
+            return
+        fit = fit_columns(self._natural_widths(), width, 2 * self.cell_padding)
+        if fit == self.fit:
+            return
+        old, self.fit = self.fit, fit
+        keep = self._cursor_key()
+        with self.app.batch_update():
+            self._apply_fit(old, fit)
+        if keep is not None and keep in self._raw:
+            self.move_cursor(row=self.get_row_index(keep), animate=False)
+        self.post_message(self.ColumnsChanged(fit.hidden))
+
+    def _apply_fit(self, old: Fit | None, fit: Fit) -> None:
+        current = tuple(str(c.key.value) for c in self.ordered_columns)
+        common = 0
+        while common < min(len(current), len(fit.shown)) and current[common] == fit.shown[common]:
+            common += 1
+        for key in current[common:]:
+            self.remove_column(key)
+        by_key = {c.key: c for c in COLUMNS}
+        for key in fit.shown[common:]:
+            self.add_column(
+                self._header(by_key[key]), key=key, width=fit.widths[key], default=Text("")
+            )
+        added = fit.shown[common:]
+        health_changed = old is None or old.widths.get("health") != fit.widths.get("health")
+        if health_changed and "health" not in added:
+            added = (*added, "health")
+        for column in self.ordered_columns:
+            width = fit.widths[str(column.key.value)]
+            if column.auto_width or column.width != width:
+                column.auto_width, column.width = False, width
+        for row_key, stats in self._raw.items():
+            for key in added:
+                self.update_cell(row_key, key, self._cell(row_key, by_key[key], stats))
+        # Widths changed in place: rendered rows and the virtual size are stale.
+        self._clear_caches()
+        self._require_update_dimensions = True
+        self.refresh()
 
     def _header(self, column: Column) -> Text:
         label = column.label
@@ -180,6 +334,7 @@ class TubesTable(DataTable[Any]):
                 self._resort(keep)
         if self._pending:
             self.call_after_refresh(self._add_pending)
+        self.refit()
         self._announce_highlight()
 
     def _defer_new_rows(self, wanted: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -207,27 +362,28 @@ class TubesTable(DataTable[Any]):
 
     def _update_row(self, key: str, cells: list[Text]) -> None:
         current = self.get_row(key)
-        for column, old, new in zip(COLUMN_KEYS, current, cells, strict=True):
+        for column, old, new in zip(self.shown_columns, current, cells, strict=True):
             if old != new:
                 self.update_cell(key, column, new)
 
     def _cells(self, key: str, stats: Mapping[str, Any]) -> list[Text]:
-        cells: list[Text] = []
-        for column in COLUMNS:
-            cells.append(self._cell(key, column, stats))
-        return cells
+        shown = self.shown_columns
+        return [self._cell(key, column, stats) for column in COLUMNS if column.key in shown]
 
     def _cell(self, key: str, column: Column, stats: Mapping[str, Any]) -> Text:
         if column.key == "name":
             style = "bold" if key == ALL_TUBES else ""
-            return Text(ALL_LABEL if key == ALL_TUBES else key, style=style)
+            # A name wider than its column (a short terminal) ends in "…".
+            name = ALL_LABEL if key == ALL_TUBES else key
+            return Text(name, style=style, no_wrap=True, overflow="ellipsis")
         if column.key == "health":
-            cell = self._health.get(key, Text("")).copy()
-            cell.truncate(HEALTH_WIDTH, overflow="ellipsis")
-            return cell
+            width = HEALTH_WIDTH if self.fit is None else self.fit.widths["health"]
+            return short_health(self._health.get(key, Text("")), min(width, HEALTH_WIDTH))
         value = int(stats.get(column.stat, 0) or 0)
         if column.key == "paused":
-            return Text(duration(value) if value > 0 else "", style="bold magenta", justify="right")
+            # The hints' style ("59m 54s"): one duration style on the screen.
+            text = duration_words(value) if value > 0 else ""
+            return Text(text, style="bold magenta", justify="right")
         style = "dim" if value == 0 else ""
         if value and column.key == "buried":
             style = "bold red"
@@ -269,9 +425,12 @@ class TubesTable(DataTable[Any]):
         if reverse is None:
             reverse = not self.sort_reverse if column == self.sort_column else column != "name"
         self.sort_column, self.sort_reverse = column, reverse
+        shown = self.shown_columns
         for spec in COLUMNS:
-            self.columns[self._col_key(spec.key)].label = self._header(spec)
+            if spec.key in shown:
+                self.columns[self._col_key(spec.key)].label = self._header(spec)
         self._resort(self._cursor_key())
+        self.refit()  # the sort mark widens a header
         self.refresh()
 
     def _col_key(self, key: str) -> Any:
@@ -322,6 +481,32 @@ class TubesTable(DataTable[Any]):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         self.post_message(self.TubeOpened(self.selected_tube))
+
+    def shown_tubes(self) -> list[str]:
+        """The tubes in the table, in the order shown (the whole-server row left out)."""
+        keys = (row.key.value for row in self.ordered_rows)
+        return [key for key in keys if key is not None and key != ALL_TUBES]
+
+    def describe_row(self) -> Text:
+        """Every column of the row under the cursor, labelled: what a narrow table hides."""
+        key = self._cursor_key()
+        if key is None:
+            return Text("")
+        stats = self._raw.get(key, {})
+        text = Text()
+        for column in COLUMNS:
+            if column.key == "health":
+                continue
+            if text:
+                text.append("  ")
+            text.append(f"{column.label} ", style="dim")
+            cell = self._cell(key, column, stats)
+            text.append_text(cell if cell.plain else Text("-", style="dim"))
+        health = self._health.get(key)
+        if health is not None:
+            text.append("\n")
+            text.append_text(health)
+        return text
 
     def tube_names(self) -> Iterable[str]:
         return (k for k in self._raw if k != ALL_TUBES)
