@@ -25,10 +25,12 @@ from stalkview.client import (
     BuriedError,
     Client,
     DrainingError,
+    Error,
     InternalError,
     JobTooBigError,
     NotFoundError,
     OutOfMemoryError,
+    ProtocolError,
 )
 from stalkview.client import commands as cmd
 from stalkview.client.commands import Call
@@ -151,10 +153,15 @@ class BulkReport:
     aborted: str | None = None
     #: Moves: original id -> id of the copy.
     new_ids: dict[int, int] = field(default_factory=dict)
+    #: Ids whose outcome a lost connection left unknown and that could not be
+    #: checked since (the server stayed unreachable).
+    uncertain: list[int] = field(default_factory=list)
+    #: What the user can do about the uncertain ones: "journaled, restorable".
+    uncertain_note: str = "check them when the server is back"
 
     @property
     def done(self) -> int:
-        return len(self.succeeded) + len(self.failed)
+        return len(self.succeeded) + len(self.failed) + len(self.uncertain)
 
     @property
     def not_attempted(self) -> int:
@@ -166,6 +173,8 @@ class BulkReport:
         text = f"{verb} {len(self.succeeded)} of {self.total} {_without_count(self.what)}"
         if self.failed:
             text += f"; {len(self.failed)} failed: {_group_reasons(self.failed.values())}"
+        if self.uncertain:
+            text += f"; uncertain: {len(self.uncertain)} ({self.uncertain_note})"
         if self.aborted:
             text += f"; stopped: {self.aborted}"
         elif self.cancelled:
@@ -211,6 +220,53 @@ async def _finish_even_if_cancelled(coro: Coroutine[Any, Any, None]) -> None:
         raise
 
 
+#: Checks ids whose command a lost connection left in doubt, on a new
+#: connection: id -> None (it was done) or why it was not. Ids left out stay
+#: uncertain. Raises the client's Error when the server cannot be reached.
+Recover = Callable[[list[int]], Awaitable[dict[int, str | None]]]
+
+#: Reconnect attempts after a lost connection, and the pause before each: a
+#: server restarted by its supervisor is usually back within a few seconds.
+RECONNECT_PAUSES = (0.2, 0.5, 1.0, 2.0)
+
+
+async def reconnect(client: Client, pauses: Sequence[float] = RECONNECT_PAUSES) -> None:
+    """Open a new connection for ``client``, retrying; raise the last failure."""
+    failure: Error | None = None
+    for pause in pauses:
+        await asyncio.sleep(pause)
+        try:
+            await client.reconnect()
+            return
+        except Error as exc:
+            failure = exc
+    assert failure is not None
+    raise failure
+
+
+async def _settle_uncertain(
+    report: BulkReport, uncertain: list[int], recover: Recover | None
+) -> None:
+    """After a lost connection: reconnect and check each id, or say they are uncertain."""
+    if recover is None:
+        report.uncertain += uncertain
+        return
+    try:
+        outcome = await recover(uncertain)
+    except Error as exc:
+        report.aborted = f"{report.aborted}; reconnecting failed ({exc})"
+        report.uncertain += uncertain
+        return
+    report.aborted = f"{report.aborted}; reconnected and checked each job in doubt"
+    for jid in uncertain:
+        if jid not in outcome:
+            report.uncertain.append(jid)
+        elif outcome[jid] is None:
+            report.succeeded.append(jid)
+        else:
+            report.failed[jid] = outcome[jid] or "not done"
+
+
 async def run_batches(
     report: BulkReport,
     ids: Iterable[int],
@@ -218,7 +274,14 @@ async def run_batches(
     on_progress: ProgressCallback | None,
     cancel: asyncio.Event | None,
     do_batch: Callable[[list[int]], Awaitable[None]],
+    recover: Recover | None = None,
 ) -> BulkReport:
+    """Run ``do_batch`` over the ids, a batch at a time; stop at a cancel or a lost connection.
+
+    After a lost connection the batch's undecided ids are checked by ``recover``
+    on a new connection, so the report is exact: done, not done, and uncertain
+    only for ids that could not be checked (the server stayed unreachable).
+    """
     unique = list(dict.fromkeys(ids))
     report.total = len(unique)
     for start in range(0, len(unique), max(1, batch_size)):
@@ -232,14 +295,10 @@ async def run_batches(
 
         try:
             await _finish_even_if_cancelled(run())
-        except BeanstalkConnectionError as exc:
-            for jid in chunk:
-                if jid not in report.failed and jid not in report.succeeded:
-                    report.failed[jid] = (
-                        "unknown (the connection was lost before the server answered); "
-                        "check whether the job still exists"
-                    )
+        except (BeanstalkConnectionError, ProtocolError) as exc:
             report.aborted = f"connection lost: {exc}"
+            decided = {*report.failed, *report.succeeded}
+            await _settle_uncertain(report, [j for j in chunk if j not in decided], recover)
         except JournalWriteError as exc:
             report.aborted = str(exc)
         if on_progress is not None:
