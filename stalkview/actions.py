@@ -40,6 +40,7 @@ from stalkview.ops import (
     JournalWriteError,
     ProgressCallback,
     bury_parked,
+    find_puts,
     job_message,
     plain_reason,
     raw_call,
@@ -172,10 +173,6 @@ async def delete_jobs(
     return await run_batches(report, ids, batch_size, on_progress, cancel, batch, recover)
 
 
-#: How many ids after a batch's a lost move looks through for copies it never heard of.
-COPY_SEARCH = 2048
-#: Ids never issued (or gone) at the end of the search that make it conclusive.
-COPY_GAP = 256
 #: Why a job the lost connection left in doubt turned out untouched.
 NOT_DONE = "not done: the connection was lost before the command reached the server (unchanged)"
 
@@ -583,35 +580,15 @@ class _Mover:
         return outcome
 
     async def _find_copies(self, claims: list[_Claim]) -> dict[int, int | None]:
-        """Copies put but never answered: ids issued after the highest we know,
-        in the target tube, with a claim's body and priority. A claim maps to
-        None when the search proves no copy exists: before any copy was seen
-        the start is unknown, and the ids searched must end in a long run of
-        ids never issued (or already gone)."""
-        start = self.highest + 1
-        ids = list(range(start, start + COPY_SEARCH))
-        fields = await self.client.stats_job_fields(ids)
-        last = max((n for n, f in enumerate(fields) if f is not None), default=-1)
-        conclusive = self.copies_seen and len(fields) - 1 - last >= COPY_GAP
-        candidates = [
-            int(f[0])
-            for f in fields
-            if isinstance(f, tuple) and f[1].decode("utf-8", "replace") == self.to_tube
-        ]
-        if not candidates:
-            return {c.id: None for c in claims} if conclusive else {}
-        peeks = await self.client.run_many([raw_call(cmd.peek(jid)) for jid in candidates])
-        found: dict[int, int | None] = {}
-        wanted = {(c.body, c.entry.pri): c.id for c in claims}
-        stats = {int(f[0]): int(f[3]) for f in fields if isinstance(f, tuple)}
-        for jid, job in zip(candidates, peeks, strict=True):
-            if isinstance(job, Job):
-                original = wanted.pop((bytes(job.body), stats[jid]), None)
-                if original is not None:
-                    found[original] = jid
-        if conclusive:
-            found.update((original, None) for original in wanted.values())
-        return found
+        """Copies put but never answered (see :func:`~stalkview.ops.find_puts`); a claim
+        maps to None when the search proves it has no copy. Before any copy was
+        answered the ids' start is unknown, and nothing is proven."""
+        wanted = [(self.to_tube, c.body, c.entry.pri) for c in claims]
+        found, conclusive = await find_puts(self.client, self.highest, wanted)
+        out: dict[int, int | None] = {claims[n].id: jid for n, jid in found.items()}
+        if conclusive and self.copies_seen:
+            out.update((c.id, None) for c in claims if c.id not in out)
+        return out
 
     async def _give_back_all(self, claims: list[_Claim], reason: str) -> None:
         await self.client.run_many([_give_back(c.id, c.stats) for c in claims])

@@ -310,6 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", help="the JSON Lines file; - reads stdin")
     p.add_argument("--tube", help="put every job into this tube instead of its own")
     p.add_argument("--dry-run", action="store_true", help="say what would be put, put nothing")
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="ignore the progress of an earlier interrupted import of this file; put every line",
+    )
     _force_write_option(p)
     _timeout_option(p)
 
@@ -1116,6 +1121,24 @@ async def _max_job_size(target: Target, timeout: float) -> int | None:
     return size
 
 
+def _resume_key(path: str, address: str) -> tuple[str | None, int | None]:
+    """The progress-record key of importing a file into a server, and its record count.
+
+    stdin cannot be read twice: an import from it has no key, so no resume.
+    """
+    from stalkview.transfer import file_digest, import_key
+
+    if path == "-":
+        return None, None
+    try:
+        digest = file_digest(path)
+        with open(path, "rb") as stream:
+            records = sum(1 for line in stream if line.strip())
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return import_key(digest, _parsed(address)), records
+
+
 async def cmd_import(args: argparse.Namespace) -> int:
     from stalkview.transfer import import_jobs
 
@@ -1128,6 +1151,7 @@ async def cmd_import(args: argparse.Namespace) -> int:
     if not args.dry_run:
         _refuse_read_only(args, target.label, target.address, target.read_only)
     max_job_size = await _max_job_size(target, args.timeout) if args.dry_run else None
+    key, expected = _resume_key(args.file, target.address)
     progress = _CountProgress(sys.stderr, "checked" if args.dry_run else "imported")
     try:
         report = await import_jobs(
@@ -1137,6 +1161,9 @@ async def cmd_import(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             on_progress=progress,
             max_job_size=max_job_size,
+            resume_key=None if key is None else f"{key} tube={args.tube or ''}",
+            restart=args.restart,
+            expected=expected,
         )
     except UnicodeDecodeError as exc:
         raise CliError(

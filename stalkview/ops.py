@@ -105,6 +105,50 @@ async def bury_parked(
     ]
 
 
+#: How many ids after the highest known one a search for unanswered puts reads.
+PUT_SEARCH = 2048
+#: Ids never issued (or gone) at the end of that search that make it conclusive.
+PUT_SEARCH_GAP = 256
+
+
+async def find_puts(
+    client: Client, after: int, wanted: Sequence[tuple[str, bytes, int]]
+) -> tuple[dict[int, int], bool]:
+    """Find jobs whose ``put`` went out but whose reply a lost connection swallowed.
+
+    ``wanted`` holds (tube, body, priority) of each put, in the order sent;
+    ``after`` is an id the server issued before them (ids only grow). Returns
+    {index in wanted: job id} for the ones found, and whether the search was
+    conclusive: the ids read end in a long run of ids not (or no longer) in
+    use, so an index not found was never put (or is gone since).
+    """
+    ids = list(range(after + 1, after + 1 + PUT_SEARCH))
+    fields = await client.stats_job_fields(ids)
+    last = max((n for n, f in enumerate(fields) if f is not None), default=-1)
+    conclusive = len(fields) - 1 - last >= PUT_SEARCH_GAP
+    tubes = {tube for tube, _body, _pri in wanted}
+    candidates = [
+        (int(f[0]), f[1].decode("utf-8", "replace"), int(f[3]))
+        for f in fields
+        if isinstance(f, tuple) and f[1].decode("utf-8", "replace") in tubes
+    ]
+    if not candidates:
+        return {}, conclusive
+    peeks = await client.run_many([raw_call(cmd.peek(jid)) for jid, _t, _p in candidates])
+    # Several puts may carry the same job: match them in the order they were sent.
+    open_: dict[tuple[str, bytes, int], list[int]] = {}
+    for n, key in enumerate(wanted):
+        open_.setdefault(key, []).append(n)
+    found: dict[int, int] = {}
+    for (jid, tube, pri), job in zip(candidates, peeks, strict=True):
+        if isinstance(job, BaseException):
+            continue
+        waiting = open_.get((tube, bytes(job.body), pri))
+        if waiting:
+            found[waiting.pop(0)] = jid
+    return found, conclusive
+
+
 def plain_reason(exc: BaseException, verb: str = "command") -> str:
     """A server or connection error in plain words: what happened and what to do."""
     if isinstance(exc, NotFoundError):

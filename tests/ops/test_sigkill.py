@@ -8,6 +8,7 @@ none lost, none duplicated, none hidden (parked), and the report equal to the tr
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from stalkview.actions import delete_jobs, kick_jobs, move_jobs
 from stalkview.client import Client, NotFoundError
 from stalkview.client import commands as cmd
 from stalkview.journal import Journal, restore
+from stalkview.transfer import ImportLedger, import_jobs, import_key
 from tests.beanstalkd import Beanstalkd
 
 N = 3000
@@ -266,3 +268,74 @@ async def test_move_dropped_after_copies_were_sent(
     moved = {jid for jid, (tube, *_r) in jobs.items() if tube == "elsewhere"}
     assert {report.new_ids[j] for j in report.succeeded} == moved
     assert "reconnected and checked" in str(report.aborted)
+
+
+# --- import: stopped part-way, reported, resumed without duplicates ------------------------
+
+
+def import_lines(n: int) -> list[str]:
+    states = ("ready", "buried", "buried", "delayed")
+    return [
+        json.dumps(
+            {
+                "tube": "imported",
+                "pri": 10 + i % 5,
+                "ttr": 60,
+                "state": states[i % 4],
+                "time-left": 3600 if states[i % 4] == "delayed" else 0,
+                "body": f"record {i}",
+            }
+        )
+        for i in range(n)
+    ]
+
+
+def assert_imported_once(jobs: dict[int, tuple[str, str, int, bytes]], n: int) -> None:
+    bodies = sorted(b for t, _s, _d, b in jobs.values() if t == "imported")
+    assert bodies == sorted(f"record {i}".encode() for i in range(n)), "lost or duplicated"
+    states = {b: s for t, s, _d, b in jobs.values() if t == "imported"}
+    expected = ("ready", "buried", "buried", "delayed")
+    assert all(states[f"record {i}".encode()] == expected[i % 4] for i in range(n))
+
+
+@pytest.mark.parametrize("restart", [True, False], ids=["server-back", "server-gone"])
+async def test_sigkill_during_import_then_resume(
+    binlog_server: Beanstalkd, tmp_path: Path, restart: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not restart:
+        monkeypatch.setattr(ops, "RECONNECT_PAUSES", (0.01, 0.01))
+    lines = import_lines(N)
+    ledger = ImportLedger(tmp_path / "imports.json")
+    key = import_key("digest-of-the-file", binlog_server.address)
+    killer = Killer(binlog_server, after=2, restart=restart)
+    report = await import_jobs(
+        binlog_server.address, lines, batch_size=BATCH, on_progress=killer,
+        resume_key=key, ledger=ledger, expected=N,
+    )  # fmt: skip
+    killer.join()
+    assert report.stopped is not None and report.stopped_line is not None
+    summary = report.summary()
+    assert summary.startswith(f"put {len(report.put):,} of {N:,} jobs")
+    assert f"stopped at line {report.stopped_line:,}: connection lost" in summary
+    if not restart:
+        assert any("stayed unreachable" in n for n in report.notes)
+        binlog_server.restart()
+    jobs = await census(binlog_server)
+    if restart:
+        # Checked on a new connection: the report is the truth, nothing parked.
+        assert_nothing_hidden(jobs)
+        assert len(jobs) == len(report.put)
+    # The same import again: it continues, finishes what was parked, puts nothing twice.
+    again = await import_jobs(
+        binlog_server.address, lines, batch_size=BATCH, resume_key=key, ledger=ledger,
+        expected=N,
+    )  # fmt: skip
+    assert again.ok, again.lines()[-3:]
+    assert any(n.startswith("resumed an interrupted import") for n in again.notes)
+    jobs = await census(binlog_server)
+    assert_nothing_hidden(jobs)
+    assert_imported_once(jobs, N)
+    # A third run knows the file is in: nothing is put.
+    third = await import_jobs(binlog_server.address, lines, resume_key=key, ledger=ledger)
+    assert third.put == [] and "already imported" in third.notes[0]
+    assert len(await census(binlog_server)) == N
