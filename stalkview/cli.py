@@ -343,6 +343,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
+    p = add(
+        "parked",
+        "list jobs an interrupted import, move or restore left parked; bury or release them",
+        f"{PROG} parked localhost:11300\n  {PROG} parked localhost:11300 --bury",
+    )
+    _address(p)
+    _tube_option(p, "only jobs in this tube")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument(
+        "--bury", action="store_true", help="finish them: bury each (what the operation meant)"
+    )
+    what.add_argument("--release", action="store_true", help="make each ready for the workers")
+    _force_write_option(p)
+    _timeout_option(p)
+
     p = add("demo", "open the UI on a built-in demo server", f"{PROG} demo --read-only")
     _app_options(p)
 
@@ -717,6 +732,7 @@ async def cmd_jobs(args: argparse.Namespace) -> int:
                 await _stream_jobs(inventory, args, progress)
             finally:
                 progress.clear()
+            _warn_parked(inventory.select(args.tube, None))
             return 0
         try:
             await inventory.scan(progress)
@@ -729,7 +745,19 @@ async def cmd_jobs(args: argparse.Namespace) -> int:
     finally:
         await client.close()
     _print_jobs(args, jobs, bodies)
+    _warn_parked(inventory.select(args.tube, None))
     return 0
+
+
+def _warn_parked(jobs: Sequence[JobInfo]) -> None:
+    """Name jobs left parked in the tubes listed: never leave them silently."""
+    from stalkview.ops import parked_note
+
+    parked = _parked_in(jobs)
+    if parked:
+        sys.stderr.write(
+            f"{PROG}: note: {parked_note(len(parked), (j.tube for j in parked), PARKED_FIX)}\n"
+        )
 
 
 def _jobs_from_log(args: argparse.Namespace) -> int:
@@ -1175,6 +1203,49 @@ async def cmd_import(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+PARKED_FIX = "'stalkview parked ADDRESS --bury' finishes them, '--release' makes them ready"
+
+
+def _parked_in(jobs: Sequence[JobInfo]) -> list[JobInfo]:
+    from stalkview.ops import is_parked
+
+    return [j for j in jobs if is_parked(j.state, j.delay)]
+
+
+async def cmd_parked(args: argparse.Namespace) -> int:
+    from stalkview.ops import bury_parked, parked_note, plain_reason
+
+    _check_tube_option(args.tube)
+    target = _one_target(args, args.address)
+    if args.bury or args.release:
+        _refuse_read_only(args, target.label, target.address, target.read_only)
+    client = await _connect(target.address, args.timeout)
+    try:
+        inventory = Inventory(client)
+        await inventory.scan()
+        parked = _parked_in(inventory.select(args.tube, "delayed"))
+        if not parked:
+            sys.stderr.write(f"no parked job on {target.label}\n")
+            return 0
+        if not (args.bury or args.release):
+            rows = [[j.id, j.tube, j.pri, fmt.duration(j.ttr)] for j in parked]
+            _print_lines(fmt.table(["id", "tube", "pri", "ttr"], rows, align="><>>"))
+            sys.stderr.write(parked_note(len(parked), (j.tube for j in parked), PARKED_FIX) + "\n")
+            return 0
+        if args.bury:
+            outcomes = await bury_parked(client, [(j.id, j.pri) for j in parked])
+        else:
+            outcomes = await client.run_many([commands.kick_job(j.id) for j in parked])
+    finally:
+        await client.close()
+    failed = [(j, o) for j, o in zip(parked, outcomes, strict=True) if isinstance(o, BaseException)]
+    verb = "buried" if args.bury else "released"
+    for job, exc in failed:
+        sys.stderr.write(f"job {job.id}: {plain_reason(exc, verb[:-2])}\n")
+    print(f"{verb} {len(parked) - len(failed):,} of {_n_jobs(len(parked))} parked")
+    return 1 if failed else 0
+
+
 # --- the UI and the demo --------------------------------------------------------------
 
 
@@ -1229,6 +1300,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = 
     "journal": cmd_journal,
     "export": cmd_export,
     "import": cmd_import,
+    "parked": cmd_parked,
 }
 #: Every subcommand: a first positional argument with one of these names is never
 #: taken as a server address.

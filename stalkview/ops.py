@@ -48,6 +48,26 @@ NOT_KICKABLE = "not buried or delayed (or already gone)"
 #: Copies of buried jobs are put delayed this long, so no worker can take them
 #: in the moment before they are buried again; the delay never runs out.
 HIDE_DELAY = MAX_SECONDS
+#: A delayed job put with a delay this long (~10 years) was parked by stalkview
+#: (an import, move or restore puts buried jobs hidden, then buries them) and
+#: the bury never came: the operation was interrupted. No one else parks jobs
+#: for a decade; such a job must be named, never left silently.
+PARKED_DELAY = 10 * 365 * 86400
+
+
+def is_parked(state: str, delay: int) -> bool:
+    """Whether a job (its stats-job state and put delay) was left parked."""
+    return state == "delayed" and delay >= PARKED_DELAY
+
+
+def parked_note(count: int, tubes: Iterable[str], fix: str) -> str:
+    """ "3 jobs in emails are parked ..." with what to do about them."""
+    names = ", ".join(sorted(set(tubes)))
+    noun = "job in" if count == 1 else "jobs in"
+    return (
+        f"{count:,} {noun} {names} {'is' if count == 1 else 'are'} parked: delayed for "
+        f"~136 years by an interrupted import, move or restore; {fix}"
+    )
 
 
 class ActionError(Exception):

@@ -48,6 +48,7 @@ from stalkview.inventory import DEFAULT_BUDGET, STATES, Inventory, JobInfo
 from stalkview.journal import encode_body
 from stalkview.ops import (
     HIDE_DELAY,
+    PARKED_DELAY,
     ActionError,
     bury_parked,
     find_puts,
@@ -491,10 +492,6 @@ async def import_jobs(
 
 
 # --- resuming interrupted imports ----------------------------------------------------------
-
-#: A delayed job whose delay is at least this was parked by stalkview (an
-#: interrupted import or move put it hidden, to bury it next) and never finished.
-PARKED_DELAY = 10 * 365 * 86400
 
 
 def ledger_path() -> Path:

@@ -133,6 +133,8 @@ class StalkviewApp(App[int]):
         self.body_sizes = BodySizes()
         self.refreshes = 0
         self.inventory_refreshes = 0
+        #: The parked jobs last named in a notice (named again only when they change).
+        self._parked_named: frozenset[int] = frozenset()
         self.connected = False
         self.last_good: float | None = None
         self._failures = 0
@@ -383,6 +385,28 @@ class StalkviewApp(App[int]):
     @on(InventoryUpdated)
     def _inventory_updated(self, message: InventoryUpdated) -> None:
         self.inventory_refreshes += 1
+        self._name_parked()
+
+    def _name_parked(self) -> None:
+        """Say once (and again when they change) that jobs are left parked."""
+        from stalkview.ops import parked_note
+
+        stats = self.snapshot.stats if self.snapshot is not None else {}
+        parked = self.inventory.parked() if stats.get("current-jobs-delayed") else []
+        ids = frozenset(j.id for j in parked)
+        if ids == self._parked_named:
+            return
+        self._parked_named = ids
+        if parked:
+            fix = (
+                f"'stalkview parked {self.address} --bury' finishes them, '--release' readies them"
+            )
+            self.notify(
+                parked_note(len(parked), (j.tube for j in parked), fix),
+                title="Parked jobs",
+                severity="warning",
+                timeout=30,
+            )
 
     # --- bodies ------------------------------------------------------------------------------
 

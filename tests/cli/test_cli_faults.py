@@ -377,3 +377,63 @@ async def test_one_job_is_one_job(server: Beanstalkd, capsys: pytest.CaptureFixt
     code, _out, err = await run_cli(["jobs", server.address], capsys)
     assert code == 0
     assert err.strip() == "1 job"
+
+
+# --- 1: parked jobs are named, and one command finishes or releases them -----------------
+
+
+async def _park(server: Beanstalkd, n: int) -> list[int]:
+    async with Client(server.address, use="emails") as c:
+        await c.put("normal", delay=60)
+        return [await c.put(f"parked {i}", priority=7, delay=2**32 - 1) for i in range(n)]
+
+
+async def test_jobs_names_parked_jobs(
+    server: Beanstalkd, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await _park(server, 3)
+    for argv in (["jobs", server.address], ["jobs", server.address, "--json"]):
+        code, _out, err = await run_cli(argv, capsys)
+        assert code == 0
+        assert "note: 3 jobs in emails are parked" in err and "parked ADDRESS --bury" in err
+
+
+@pytest.mark.parametrize("how, state", [("--bury", "buried"), ("--release", "ready")])
+async def test_parked_command_finishes_or_releases(
+    server: Beanstalkd, capsys: pytest.CaptureFixture[str], how: str, state: str
+) -> None:
+    ids = await _park(server, 3)
+    code, out, err = await run_cli(["parked", server.address], capsys)
+    assert code == 0 and all(str(i) in out for i in ids) and "are parked" in err
+    code, out, err = await run_cli(["parked", server.address, how], capsys)
+    assert code == 0, err
+    assert out.strip() == f"{state if state == 'buried' else 'released'} 3 of 3 jobs parked"
+    async with Client(server.address) as c:
+        for jid in ids:
+            stats = await c.stats_job(jid)
+            assert (stats["state"], stats["pri"]) == (state, 7)
+    code, _out, err = await run_cli(["jobs", server.address], capsys)
+    assert "parked" not in err
+
+
+async def test_parked_command_honours_read_only(
+    server: Beanstalkd, read_only_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await _park(server, 1)
+    code, _out, err = await run_cli(["parked", "prod", "--bury"], capsys)
+    assert code == 1 and "--force-write" in one_line_error(err)
+
+
+async def test_import_resumes_and_says_so(
+    server: Beanstalkd, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "in.jsonl"
+    data.write_text("".join(_record(state="buried") + "\n" for _ in range(3)))
+    code, out, _err = await run_cli(["import", server.address, str(data)], capsys)
+    assert code == 0 and "put 3 jobs" in out
+    code, out, _err = await run_cli(["import", server.address, str(data)], capsys)
+    assert code == 0 and "already imported" in out and "--restart" in out
+    code, out, _err = await run_cli(["import", server.address, str(data), "--restart"], capsys)
+    assert code == 0 and "put 3 jobs" in out
+    async with Client(server.address) as c:
+        assert (await c.stats_tube("mail"))["current-jobs-buried"] == 6
