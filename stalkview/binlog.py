@@ -763,3 +763,37 @@ class Binlog:
                 f.state_bytes += end - pos
             pos = end
         return pos, stopped
+
+
+class BinlogSource:
+    """A log as the live inventory's candidate source
+    (:class:`stalkview.inventory.CandidateSource`): the ids of the jobs it names."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.log = Binlog(directory)
+        self.label = f"binlog {directory}"
+
+    def mismatch(self, stats: dict[str, object]) -> str | None:
+        """Why this log cannot be the server's (``stats`` of the server), or None."""
+        try:
+            current = int(str(stats.get("binlog-current-index", 0)))
+        except ValueError:
+            return None
+        if current == 0:
+            return f"the server writes no binlog, so {self.log.directory} is not its log"
+        try:
+            seqs = self.log._list()
+        except BinlogError:
+            return None  # reading will say what is wrong
+        if seqs and current not in seqs and current != max(seqs) + 1:
+            return (
+                f"the server writes binlog.{current}, and {self.log.directory} holds "
+                f"binlog.{min(seqs)}..{max(seqs)}: it is another server's log"
+            )
+        return None
+
+    def candidates(self, everything: bool) -> tuple[set[int], set[int]]:
+        change = self.log.read()
+        if everything:
+            return set(self.log.jobs), set(change.removed)
+        return set(change.named), set(change.removed)

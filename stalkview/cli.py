@@ -37,7 +37,7 @@ from stalkview.inventory import STATES, Inventory, JobInfo, ScanProgress
 PROG = "stalkview"
 PREVIEW = 60
 #: Options of the app command line that take a value (skipped when looking for the address).
-_VALUE_OPTIONS = ("--interval", "--config", "--scan-budget")
+_VALUE_OPTIONS = ("--interval", "--config", "--scan-budget", "--binlog")
 
 
 class CliError(Exception):
@@ -160,6 +160,16 @@ def _app_options(parser: argparse.ArgumentParser) -> None:
     _scan_budget_option(parser)
 
 
+def _app_binlog_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--binlog",
+        metavar="DIR",
+        help="with ADDRESS: the server's -b directory, whose job ids the inventory reads "
+        "(found by itself for a server on this machine); alone: show a stopped server's "
+        "log, read-only",
+    )
+
+
 ADDRESS_HELP = (
     "host:port, [v6]:port, a Unix socket path (port defaults to 11300), "
     "or a server name saved in the config"
@@ -203,7 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="See and operate beanstalkd work queues from the terminal.",
-        usage=f"{PROG} ADDRESS|NAME ... [--interval S] [--read-only] [--config PATH]\n"
+        usage=f"{PROG} ADDRESS|NAME ... [--interval S] [--read-only] [--binlog DIR] "
+        "[--config PATH]\n"
+        f"       {PROG} --binlog DIR   (a stopped server's log, read-only)\n"
         f"       {PROG} --demo | demo\n"
         f"       {PROG} {{stats,tubes,jobs,peek,binlog,export,import,journal}} ADDRESS ...",
         epilog="examples:\n"
@@ -219,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument("--demo", action="store_true", help="open the UI on a built-in demo server")
     _app_options(parser)
+    _app_binlog_option(parser)
     _config_option(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -324,16 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"{PROG} binlog localhost:11300 --window 5\n  {PROG} binlog prod --json\n"
         f"  {PROG} binlog --binlog /var/lib/beanstalkd      (a stopped server: the files alone)",
     )
-    p.add_argument(
-        "address", metavar="ADDRESS", nargs="?", help=ADDRESS_HELP + " (leave out with --binlog)"
-    )
-    _config_option(p)
-    p.add_argument(
-        "--binlog",
-        metavar="DIR",
-        help="the server's -b directory: real sizes and what each file holds; "
-        "without ADDRESS, a report from the files alone",
-    )
+    _address_or_log(p, "the sizes are the files' own and a table says what each file holds")
     p.add_argument(
         "--window",
         type=_positive,
@@ -416,6 +420,7 @@ def build_app_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("addresses", metavar="ADDRESS", nargs="+", help=ADDRESS_HELP + " or group")
     _app_options(parser)
+    _app_binlog_option(parser)
     _config_option(parser, top=True)
     return parser
 
@@ -718,15 +723,30 @@ def _need_address_or_log(args: argparse.Namespace) -> None:
         )
 
 
+def _log_source(args: argparse.Namespace, target: Target) -> Any:
+    """The server's binlog as the inventory's candidate source: ``--binlog DIR``, the
+    config's ``binlog``, or the -b of a beanstalkd on this machine (else None)."""
+    from stalkview.binlog import BinlogSource
+    from stalkview.binlogfind import find_binlog
+
+    directory = getattr(args, "binlog", None) or target.binlog or find_binlog(target.address)
+    return BinlogSource(directory) if directory else None
+
+
+def _found_by(inventory: Inventory) -> str:
+    return "" if inventory.found_by == "id scan" else f", found by {inventory.found_by}"
+
+
 async def cmd_jobs(args: argparse.Namespace) -> int:
     _need_address_or_log(args)
     _check_tube_option(args.tube)
     if args.address is None:
         return _jobs_from_log(args)
-    client = await _connect(_address_of(args), args.timeout)
+    target = _one_target(args, args.address)
+    client = await _connect(target.address, args.timeout)
     progress = _Progress(sys.stderr)
     try:
-        inventory = Inventory(client, budget=_scan_budget(args))
+        inventory = Inventory(client, budget=_scan_budget(args), source=_log_source(args, target))
         if args.json:
             try:
                 await _stream_jobs(inventory, args, progress)
@@ -744,7 +764,7 @@ async def cmd_jobs(args: argparse.Namespace) -> int:
             bodies = await inventory.peek_bodies([j.id for j in jobs], limit=PREVIEW * 4)
     finally:
         await client.close()
-    _print_jobs(args, jobs, bodies)
+    _print_jobs(args, jobs, bodies, _found_by(inventory))
     _warn_parked(inventory.select(args.tube, None))
     return 0
 
@@ -779,7 +799,9 @@ def _jobs_from_log(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_jobs(args: argparse.Namespace, jobs: list[JobInfo], bodies: dict[int, bytes]) -> None:
+def _print_jobs(
+    args: argparse.Namespace, jobs: list[JobInfo], bodies: dict[int, bytes], how: str = ""
+) -> None:
     import time
 
     if args.json:
@@ -806,7 +828,7 @@ def _print_jobs(args: argparse.Namespace, jobs: list[JobInfo], bodies: dict[int,
     align = ["<" if h in ("tube", "state", "body") else ">" for h in headers]
     _print_lines(fmt.table(headers, rows, align=align))
     scope = " ".join(x for x in (args.tube and f"tube {args.tube}", args.state) if x)
-    sys.stderr.write(f"{_n_jobs(len(jobs))}{' (' + scope + ')' if scope else ''}\n")
+    sys.stderr.write(f"{_n_jobs(len(jobs))}{' (' + scope + ')' if scope else ''}{how}\n")
 
 
 def _peek_log(args: argparse.Namespace) -> tuple[dict[str, Any], bytes]:
@@ -898,20 +920,29 @@ def _print_peek(args: argparse.Namespace, stats: dict[str, Any], body: bytes) ->
 
 async def cmd_binlog(args: argparse.Namespace) -> int:
     from stalkview.binlog import BinlogError
+    from stalkview.binlogfind import find_binlog
     from stalkview.logprobe import LogDir, sample
     from stalkview.model.logsize import HELP, report_lines
 
-    if args.address is None and args.binlog is None:
-        _fail("binlog: give a server ADDRESS, or --binlog DIR to read a stopped server's log")
-        return 2
+    _need_address_or_log(args)
     try:
-        log_dir = None if args.binlog is None else LogDir(args.binlog)
         if args.address is None:
-            assert log_dir is not None
-            await asyncio.to_thread(log_dir.read)
-            return _binlog_offline(args, log_dir)
-        client = await _connect(_address_of(args))
+            offline = LogDir(args.binlog)
+            await asyncio.to_thread(offline.read)
+            return _binlog_offline(args, offline)
+        target = _one_target(args, args.address)
+        # --binlog DIR, the config's binlog, or the -b of a beanstalkd on this machine.
+        directory = args.binlog or target.binlog or find_binlog(target.address)
+        log_dir: LogDir | None = LogDir(directory) if directory else None
+        client = await _connect(target.address)
         try:
+            if log_dir is not None:
+                why = log_dir.mismatch(await client.stats())
+                if why is not None and args.binlog:
+                    raise CliError(f"--binlog {args.binlog}: {why}")
+                if why is not None:
+                    sys.stderr.write(f"{PROG}: warning: not reading {directory}: {why}\n")
+                    log_dir = None
             report = await sample(client, args.window, log_dir=log_dir)
         finally:
             await client.close()
@@ -924,12 +955,14 @@ async def cmd_binlog(args: argparse.Namespace) -> int:
         )
     facts = None if log_dir is None else log_dir.facts()
     if args.json:
-        extra = {} if facts is None else {"files_detail": [f.to_dict() for f in facts]}
+        extra: dict[str, Any] = {}
+        if facts is not None and log_dir is not None:
+            extra = {"binlog_dir": log_dir.directory, "files_detail": [f.to_dict() for f in facts]}
         print(_json_line({"server": args.address, **report.to_dict(), **extra}))
         return 0
     _print_lines(report_lines(report))
-    if facts is not None:
-        _print_lines(["", f"files in {args.binlog}:", *_file_table(facts)])
+    if facts is not None and log_dir is not None:
+        _print_lines(["", f"files in {fmt.printable(log_dir.directory)}:", *_file_table(facts)])
     if report.runaway:
         _print_lines(["", *HELP.splitlines()])
     return 0
@@ -1043,6 +1076,7 @@ async def cmd_export(args: argparse.Namespace) -> int:
     target = _one_target(args, args.address)
     _check_tube_option(args.tube)
     progress = _CountProgress(sys.stderr, "exported")
+    source = _log_source(args, target)
     client = await _connect(target.address, args.timeout)
     try:
         if args.output in (None, "-"):
@@ -1054,6 +1088,7 @@ async def cmd_export(args: argparse.Namespace) -> int:
                 server_label=target.label,
                 on_progress=progress,
                 scan_budget=_scan_budget(args),
+                source=source,
             )
         else:
             try:
@@ -1069,6 +1104,7 @@ async def cmd_export(args: argparse.Namespace) -> int:
                     server_label=target.label,
                     on_progress=progress,
                     scan_budget=_scan_budget(args),
+                    source=source,
                 )
     finally:
         progress.clear()
@@ -1263,12 +1299,19 @@ def open_app(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     interval = args.interval if args.interval is not None else config.interval
     budget = args.scan_budget if args.scan_budget is not None else config.scan_budget
+    if len(targets) > 1 and args.binlog:
+        raise UsageError(
+            "--binlog names one server's log: open one server with it (or set binlog per "
+            "server in the config)"
+        )
     if len(targets) > 1:
         return int(
             run_fleet_app(targets, interval=interval, read_only=args.read_only, scan_budget=budget)
         )
     first = targets[0]
     read_only = args.read_only or first.read_only
+    from stalkview.binlogfind import find_binlog
+
     return int(
         run_app(
             first.address,
@@ -1276,8 +1319,38 @@ def open_app(args: argparse.Namespace) -> int:
             read_only=read_only,
             title=first.name,
             scan_budget=budget,
+            binlog=args.binlog or first.binlog or find_binlog(first.address),
         )
     )
+
+
+def open_log_app(args: argparse.Namespace) -> int:
+    """The UI on a stopped server's log: a private beanstalkd restored from a copy,
+    read-only, under a banner that says so."""
+    from stalkview.binlog import BinlogError
+    from stalkview.logserver import restored_server
+    from stalkview.recovery import describe
+
+    config = _config(args)
+    interval = args.interval if args.interval is not None else config.interval
+    try:
+        with restored_server(args.binlog) as (address, log, copy):
+            banner = (
+                f"LOG, not a live server: {describe(log)}. Shown as beanstalkd restores it "
+                "(reserved jobs ready), from a private copy; read-only."
+            )
+            return int(
+                run_app(
+                    address,
+                    interval=interval,
+                    read_only=True,
+                    title=f"binlog {args.binlog}",
+                    binlog=copy,
+                    log_banner=banner,
+                )
+            )
+    except BinlogError as exc:
+        raise CliError(str(exc)) from None
 
 
 def open_demo(interval: float | None, read_only: bool) -> int:
@@ -1316,6 +1389,8 @@ def _dispatch(argv: list[str]) -> int:
     if args.command is None:
         if args.demo:
             return open_demo(args.interval, args.read_only)
+        if args.binlog:
+            return open_log_app(args)
         parser.print_help(sys.stderr)
         sys.stderr.write(f"\n{PROG}: error: give a server ADDRESS or a command\n")
         return 2

@@ -11,6 +11,10 @@
     read_only = true
 
     [servers.local]
+    address = "127.0.0.1:11300"
+    binlog = "/var/lib/beanstalkd"   # its -b directory: the inventory reads the log's ids
+
+    [servers.sock]
     address = "/run/beanstalkd.sock"
 
     [groups.prod]
@@ -49,7 +53,7 @@ DEFAULT_INTERVAL = 1.0
 #: Percent of one server CPU a job scan may take (the inventory's DEFAULT_BUDGET).
 DEFAULT_SCAN_BUDGET = 25.0
 _TOP_KEYS = ("interval", "read_only", "scan_budget", "servers", "groups")
-_SERVER_KEYS = ("address", "read_only")
+_SERVER_KEYS = ("address", "read_only", "binlog")
 _GROUP_KEYS = ("servers", "read_only")
 #: Bare words taken as host names even though they could be saved names.
 _KNOWN_HOSTS = frozenset({"localhost"})
@@ -75,6 +79,8 @@ class Target:
     name: str | None
     address: str
     read_only: bool = False
+    #: The server's binlog directory (``-b``), when the config names it.
+    binlog: str | None = None
 
     @property
     def label(self) -> str:
@@ -87,6 +93,7 @@ class SavedServer:
     name: str
     address: str
     read_only: bool | None = None
+    binlog: str | None = None
 
 
 @dataclass(frozen=True)
@@ -159,7 +166,9 @@ class Config:
         return [Target(None, word, self.read_only)]
 
     def _server_target(self, server: SavedServer, group: SavedGroup | None) -> Target:
-        return Target(server.name, server.address, self._read_only(server.read_only, group))
+        return Target(
+            server.name, server.address, self._read_only(server.read_only, group), server.binlog
+        )
 
     def _member_target(self, member: str, group: SavedGroup) -> Target:
         if member in self.servers:
@@ -342,7 +351,16 @@ class _Reader:
                 line = self.key_line(where, "address")
                 raise self.error(f"server {name!r}: {exc}", line) from None
             read_only = self.flag(entry, "read_only", where, default=None)
-            out[name] = SavedServer(name, address.strip(), read_only)
+            binlog = entry.get("binlog")
+            if binlog is not None and (not isinstance(binlog, str) or not binlog.strip()):
+                raise self.error(
+                    f"server {name!r}: binlog must be the directory of its -b option, e.g. "
+                    'binlog = "/var/lib/beanstalkd"',
+                    self.key_line(where, "binlog"),
+                )
+            out[name] = SavedServer(
+                name, address.strip(), read_only, os.path.expanduser(binlog) if binlog else None
+            )
         return out
 
     def groups(

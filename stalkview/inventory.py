@@ -32,7 +32,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Seque
 from contextlib import aclosing
 from dataclasses import dataclass, fields
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from stalkview.client import commands as cmd
 from stalkview.client.client import Client
@@ -249,6 +249,28 @@ _PEEKS = {"ready": cmd.PEEK_READY, "delayed": cmd.PEEK_DELAYED, "buried": cmd.PE
 _HEAD_TUBES = 32
 
 
+class CandidateSource(Protocol):
+    """Where the ids of jobs that may be live come from, instead of the id range.
+
+    A binlog (:class:`stalkview.binlog.BinlogSource`) names every job the server
+    logged, so the inventory reads those ids only: O(live jobs), not O(ids issued).
+    Reading may block on files: the inventory calls it in a thread.
+    """
+
+    #: What the server bar calls it: ``binlog /var/lib/beanstalkd``.
+    label: str
+
+    def mismatch(self, stats: dict[str, Any]) -> str | None:
+        """Why the source cannot belong to the server whose ``stats`` these are."""
+        ...
+
+    def candidates(self, everything: bool) -> tuple[set[int], set[int]]:
+        """(ids that may be live, ids known deleted) since the previous call, or
+        every id that may be live when ``everything``. Raises ``OSError`` or the
+        source's own error (with a one-line message) when it cannot be read."""
+        ...
+
+
 # --- the fast stats-job decoder ---------------------------------------------------------
 
 # One regex match beats a generic YAML-ish parse by ~5x, and the scan's speed is
@@ -431,6 +453,14 @@ class _Tally:
         return InventoryChange(frozenset(added), frozenset(changed), frozenset(removed))
 
 
+def _merge(tally: _Tally, later: InventoryChange) -> InventoryChange:
+    """The changes of two passes over one inventory, as one."""
+    tally.added |= later.added
+    tally.changed |= later.changed
+    tally.removed |= later.removed
+    return tally.freeze()
+
+
 def server_cpu(stats: dict[str, Any]) -> float:
     """Seconds of CPU the server has used since it started (user + system)."""
     return float(stats.get("rusage-utime", 0) or 0) + float(stats.get("rusage-stime", 0) or 0)
@@ -593,6 +623,7 @@ class Inventory:
         gap_limit: int = 100_000,
         depth: int = 3,
         budget: float = DEFAULT_BUDGET,
+        source: CandidateSource | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size {batch_size} must be at least 1")
@@ -636,6 +667,11 @@ class Inventory:
         self.timeouts_rose: dict[int, float] = {}
         #: False while a full scan runs: what it finds is the baseline, not a flow.
         self._counting = False
+        #: Where candidate ids come from instead of the id range (a binlog), if anywhere.
+        self.source = source
+        #: How the last scan found the jobs, for the server bar: ``id scan``,
+        #: ``binlog DIR``, or the binlog plus why an id scan was still needed.
+        self.found_by = "id scan" if source is None else source.label
 
     # --- queries ---------------------------------------------------------------------------
 
@@ -899,6 +935,8 @@ class Inventory:
         """
         self._counting = False
         try:
+            if self.source is not None:
+                return await self._scan_candidates(on_progress, on_jobs)
             return await self._scan(on_progress, on_jobs)
         finally:
             self._counting = self.scanned
@@ -959,9 +997,11 @@ class Inventory:
                 on_jobs([self.jobs[j] for j in tally.added - streamed if j in self.jobs])
         # Every announced job is accounted for: what we remember below the
         # stopping point or above the last id probed is gone (the heads just read are not).
-        for jid in [j for j in self.jobs if (j <= hi and j not in heads) or j > probed]:
+        # A head can sit above every id probed: after a restart with a binlog ids
+        # run ahead of total-jobs, and the heads alone may satisfy the counters.
+        for jid in [j for j in self.jobs if j not in heads and (j <= hi or j > probed)]:
             self._remove(jid, tally)
-        self._top = max(top, highest)
+        self._top = max(top, highest, *heads)
         self.scanned = True
         if on_progress is not None:
             on_progress(
@@ -1072,6 +1112,8 @@ class Inventory:
         if not self.scanned or (previous_id and self._server_id != previous_id):
             return await self.scan(on_progress)
         self.meter = self._refresh_meter
+        if self.source is not None:
+            return await self._refresh_candidates(stats, on_progress)
         tally = _Tally()
         expected = live_count(stats)
         deletes0 = int(stats.get("cmd-delete", 0))
@@ -1122,6 +1164,127 @@ class Inventory:
                 self._top, len(self.jobs), scanned, 0, expected, deletes0, tally, on_progress
             )
             self._top = max(self._top, highest)
+        self._report(on_progress, scanned, expected, True)
+        return tally.freeze()
+
+    # --- candidates from a source (a binlog) instead of the id range ------------------------
+
+    async def _candidates(self, everything: bool) -> tuple[set[int], set[int]] | None:
+        """The source's candidates, or None when it failed: the inventory then goes
+        on with id scans and ``found_by`` says why."""
+        source = self.source
+        assert source is not None
+        try:
+            return await asyncio.to_thread(source.candidates, everything)
+        except Exception as exc:  # the source's own error: one line, never fatal here
+            self.source = None
+            self.found_by = f"id scan ({source.label} unreadable: {exc})"
+            return None
+
+    async def _scan_candidates(
+        self, on_progress: ProgressCallback | None, on_jobs: JobsCallback | None
+    ) -> InventoryChange:
+        """A scan that reads the source's ids only; it falls back to the id scan
+        when the server counts jobs the source does not name (put before ``-b``,
+        or while the server could not write its log)."""
+        tally = _Tally()
+        # Polite like the id scan: one stats-job per live job, paced by the budget.
+        self.meter = LoadMeter(self.budget)
+        previous_id = self._server_id
+        stats = await self._stats()
+        if previous_id is not None and self._server_id != previous_id:
+            self._offset = 0
+        assert self.source is not None
+        wrong = self.source.mismatch(stats)
+        if wrong is not None:
+            self.found_by = f"id scan ({wrong})"
+            self.source = None
+            return await self._scan(on_progress, on_jobs)
+        candidates = await self._candidates(everything=True)
+        if candidates is None:
+            return await self._scan(on_progress, on_jobs)
+        named, _gone = candidates
+        expected = live_count(stats)
+        ids = sorted(named, reverse=True)
+        await self._read_many(ids, tally)
+        for jid in [j for j in self.jobs if j not in named]:
+            self._remove(jid, tally)
+        # Jobs deleted or put while we read make the counts move: take one more
+        # look at what the source names since, then compare with fresh counts.
+        scanned = len(ids)
+        for _attempt in range(3):
+            stats = await self._stats()
+            deletes = int(stats.get("cmd-delete", 0))
+            expected = live_count(stats)
+            more = await self._candidates(everything=False)
+            if more is None:
+                return await self._scan(on_progress, on_jobs)
+            named, gone = more
+            for jid in gone:
+                self._remove(jid, tally)
+            await self._read_many(sorted(named), tally)
+            scanned += len(named)
+            after = await self._stats()
+            raced = int(after.get("cmd-delete", 0)) - deletes
+            if len(self.jobs) + raced >= expected:
+                break
+        assert self.source is not None
+        total = int(stats.get("total-jobs", 0))
+        self._top = max([total + self._offset, *self.jobs])
+        self.scanned = True
+        missing = expected - len(self.jobs)
+        if missing > 0:
+            # Jobs the log does not have: only the id range can find them.
+            self.found_by = f"{self.source.label} + id scan ({missing} jobs not in the log)"
+            if on_jobs is not None:
+                on_jobs(list(self.jobs.values()))
+            change = await self._scan(on_progress, on_jobs)
+            return _merge(tally, change)
+        self.found_by = self.source.label
+        if on_jobs is not None:
+            on_jobs(list(self.jobs.values()))
+        if on_progress is not None:
+            on_progress(ScanProgress(scanned, len(self.jobs), expected, True))
+        return tally.freeze()
+
+    async def _refresh_candidates(
+        self, stats: dict[str, Any], on_progress: ProgressCallback | None
+    ) -> InventoryChange:
+        """A refresh that reads only the ids the source named since the last pass
+        (new jobs, logged changes; its deletes are dropped unread), plus what the
+        log cannot say: reserves and TTR timeouts are not logged, so reserved
+        jobs and due delayed jobs are re-read, and tubes whose counts disagree
+        are probed from their heads as the id-scan refresh does."""
+        tally = _Tally()
+        expected = live_count(stats)
+        candidates = await self._candidates(everything=False)
+        if candidates is None:
+            return await self.refresh(on_progress)
+        named, gone = candidates
+        for jid in gone:
+            self._remove(jid, tally)
+        now = time.monotonic()
+        suspects = {
+            j.id
+            for (_t, s), bucket in self._buckets.items()
+            if s in ("reserved", "delayed")
+            for j in bucket.values()
+            if s == "reserved" or j.deadline <= now + _DEADLINE_SLACK
+        }
+        ids = sorted(named | suspects)
+        await self._read_many(ids, tally)
+        scanned = len(ids)
+        tube_counts = await self._tube_counts()
+        for (t, _s), bucket in list(self._buckets.items()):
+            if t not in tube_counts:
+                for jid in list(bucket):
+                    self._remove(jid, tally)
+        if self._mismatched_tubes(tube_counts):
+            scanned += await self._probe_heads(tube_counts, tally)
+        for tube in self._mismatched_tubes(tube_counts):
+            ids = sorted(j for s in STATES for j in self._buckets.get((tube, s), ()))
+            scanned += await self._read_until_agreed(tube, ids, tube_counts, tally)
+        self._top = max([self._top, *named])
         self._report(on_progress, scanned, expected, True)
         return tally.freeze()
 

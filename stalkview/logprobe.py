@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from stalkview.client import commands as cmd
 from stalkview.client.client import Client
@@ -116,12 +117,18 @@ class LogDir:
     bodies (``stalkview.binlog`` reads it, incrementally and read-only)."""
 
     def __init__(self, directory: str) -> None:
-        from stalkview.binlog import Binlog
+        from stalkview.binlog import BinlogSource
 
-        self.log = Binlog(directory)
+        self.directory = directory
+        self._source = BinlogSource(directory)
+        self.log = self._source.log
         self._ends: dict[int, int] = {}
         #: Bytes appended to the files since the first read.
         self.appended = 0
+
+    def mismatch(self, stats: dict[str, Any]) -> str | None:
+        """Why this directory cannot be the log of the server with these ``stats``."""
+        return self._source.mismatch(stats)
 
     def read(self) -> None:
         self.log.read()

@@ -44,7 +44,7 @@ from stalkview.client import commands as cmd
 from stalkview.client.commands import Call, Job
 from stalkview.client.protocol import check_tube
 from stalkview.format import json_line
-from stalkview.inventory import DEFAULT_BUDGET, STATES, Inventory, JobInfo
+from stalkview.inventory import DEFAULT_BUDGET, STATES, CandidateSource, Inventory, JobInfo
 from stalkview.journal import encode_body
 from stalkview.ops import (
     HIDE_DELAY,
@@ -90,6 +90,7 @@ async def export_jobs(
     on_progress: ExportProgress | None = None,
     batch_size: int = EXPORT_BATCH,
     scan_budget: float = DEFAULT_BUDGET,
+    source: CandidateSource | None = None,
 ) -> int:
     """Write the selected jobs to ``out`` as JSON Lines, in server order; return how many.
 
@@ -97,17 +98,36 @@ async def export_jobs(
     bodies are read again in pipelined batches of ``batch_size`` (so ``time-left``
     is fresh and memory stays bounded) and written batch by batch. Jobs deleted
     meanwhile are left out. ``address`` may be an open client (``encoding=None``).
-    The scan takes at most ``scan_budget`` percent of one server CPU.
+    The scan takes at most ``scan_budget`` percent of one server CPU; ``source``
+    (the server's binlog) gives the inventory its candidate ids.
     """
     if state is not None and state not in STATES:
         raise ValueError(f"unknown job state {state!r}: use one of {', '.join(STATES)}")
     if isinstance(address, Client):
         return await _export(
-            address, tube, state, ids, out, server_label, on_progress, batch_size, scan_budget
+            address,
+            tube,
+            state,
+            ids,
+            out,
+            server_label,
+            on_progress,
+            batch_size,
+            scan_budget,
+            source,
         )
     async with Client(address, encoding=None) as client:
         return await _export(
-            client, tube, state, ids, out, server_label, on_progress, batch_size, scan_budget
+            client,
+            tube,
+            state,
+            ids,
+            out,
+            server_label,
+            on_progress,
+            batch_size,
+            scan_budget,
+            source,
         )
 
 
@@ -121,8 +141,9 @@ async def _export(
     on_progress: ExportProgress | None,
     batch_size: int,
     scan_budget: float,
+    source: CandidateSource | None = None,
 ) -> int:
-    inventory = Inventory(client, budget=scan_budget)
+    inventory = Inventory(client, budget=scan_budget, source=source)
     await inventory.scan()
     jobs: list[JobInfo] = inventory.select(tube, state)
     if ids is not None:

@@ -2,6 +2,7 @@
 
     .venv/bin/python -m tests.mutate protocol        # or: search, health, inventory
     .venv/bin/python -m tests.mutate search --fresh  # forget earlier results first
+    .venv/bin/python -m tests.mutate protocol --only '*_parse_data*'  # some mutants again
 
 mutmut (configured in pyproject.toml) copies the tree to ``mutants/`` (git-ignored)
 and runs each mutant against the tests that reach the mutated function. The tests of
@@ -37,6 +38,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("module", choices=sorted(MODULES))
     parser.add_argument("--fresh", action="store_true", help="delete mutants/ first")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="GLOB",
+        help="re-run only these mutants, e.g. '*check_job_id*' (repeatable); the score "
+        "still counts every mutant of the module",
+    )
+    parser.add_argument(
+        "--children",
+        type=int,
+        default=1,
+        help="mutants tested at once (default 1; the inventory's tests mostly wait on beanstalkd)",
+    )
     args = parser.parse_args()
     root = Path(__file__).resolve().parent.parent
     os.chdir(root)
@@ -47,8 +61,9 @@ def main() -> int:
     env = dict(os.environ)
     env["PYTEST_ADDOPTS"] = " ".join(f"--deselect {path}" for path in others)
     mutmut = [sys.executable, "-m", "mutmut"]
+    names = [prefix + glob.lstrip(".") for glob in args.only] if args.only else [prefix + "*"]
     run = subprocess.run(
-        ["nice", "-n", "10", *mutmut, "run", "--max-children", "1", prefix + "*"], env=env
+        ["nice", "-n", "10", *mutmut, "run", "--max-children", str(args.children), *names], env=env
     )
     if run.returncode != 0:
         return run.returncode

@@ -12,6 +12,11 @@ workload=False)``): the same tubes, jobs and bodies on every run; only clocks
 - confirm-delete.svg  the confirmation before deleting all buried jobs of a tube
 - fleet.svg           four servers (the demo, two private servers seeded differently, one
                       down): the all-servers view with ``emails`` broken down per server
+- small-80x24.svg     the main screen at 80x24: the columns that fit, health first
+- small-80x24-detail.svg  at 80x24, enter on a job: its detail over the jobs list
+- small-120x30.svg    the main screen at 120x30, a job of ``emails`` selected
+
+``--small`` takes only the small-terminal ones (the others stay as they are).
 
 Add ``--png`` to also write PNGs into /tmp/stalkview-screenshots (needs cairosvg)
 to look at them.
@@ -52,7 +57,11 @@ NAMES = (
     "put-form.svg",
     "confirm-delete.svg",
     "fleet.svg",
+    "small-80x24.svg",
+    "small-80x24-detail.svg",
+    "small-120x30.svg",
 )
+SMALL = ((80, 24), (120, 30))
 
 
 async def wait_until(
@@ -190,6 +199,42 @@ async def shoot_fleet(address: str) -> list[Path]:
             server.stop()
 
 
+async def shoot_small(address: str) -> list[Path]:
+    """The terminals on-call really has: 80x24 (with the detail over the list) and 120x30."""
+    saved: list[Path] = []
+    for size in SMALL:
+        saved += await shoot_size(address, size)
+    return saved
+
+
+async def shoot_size(address: str, size: tuple[int, int]) -> list[Path]:
+    app = StalkviewApp(address, interval=1.0, title="stalkview demo")
+    async with app.run_test(size=size) as pilot:
+        s = Shooter(app, pilot)
+        await wait_until(pilot, lambda: app.inventory.scanned and app.refreshes > 2, "data")
+        app.main.query_one(TubesTable).sort_by("ready", reverse=True)
+        job_list = await s.open_tube("emails")
+        job_list.focus()
+        await pilot.press("j", "j")
+        job = job_list.cursor_job
+        assert job is not None
+        await s.detail_of(job.id)
+        rows = job_list.scrollable_content_region.height - 1  # the rows on screen
+        await wait_until(
+            pilot,
+            lambda: all(job_list.has_preview(j.id) for j in job_list.jobs[:rows]),
+            "the body previews",
+        )
+        name = f"small-{size[0]}x{size[1]}"
+        await s.save(f"{name}.svg")
+        if size == (80, 24):
+            await pilot.press("enter")
+            detail = app.main.query_one(JobDetail)
+            await wait_until(pilot, lambda: detail.has_focus, "the detail over the list")
+            await s.save(f"{name}-detail.svg")
+    return s.saved
+
+
 def remove_stale() -> None:
     for old in OUT.glob("*.svg"):
         if old.name not in NAMES:
@@ -211,9 +256,14 @@ def to_png(svg: Path) -> Path:
 def main(argv: list[str]) -> int:
     OUT.mkdir(exist_ok=True)
     with demo_environment(seed=42, workload=False) as (address, _controller):
-        saved = asyncio.run(shoot(address))
-        saved += asyncio.run(shoot_fleet(address))
-    remove_stale()
+        if "--small" in argv:
+            saved = asyncio.run(shoot_small(address))
+        else:
+            saved = asyncio.run(shoot(address))
+            saved += asyncio.run(shoot_fleet(address))
+            saved += asyncio.run(shoot_small(address))
+    if "--small" not in argv:
+        remove_stale()
     for path in saved:
         print(path)
         if "--png" in argv:

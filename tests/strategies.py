@@ -3,17 +3,27 @@
 - :func:`reply_streams`: valid beanstalkd reply streams with the replies they must parse to.
 - :func:`splits`: the same bytes cut into random reads.
 - :func:`jobs`: random jobs (``tests.factories.FakeJob``) for the search language.
+
+:data:`PROPERTY` is the settings every property test here uses: 200 examples, no deadline (the
+machine is shared), and only 20 under mutation testing, where each mutant reruns the tests.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from stalkview.client.protocol import Reply
 from stalkview.model.joblike import JOB_STATES
 from tests.factories import FakeJob
+
+PROPERTY = settings(
+    max_examples=20 if "MUTANT_UNDER_TEST" in os.environ else 200,
+    deadline=None,
+)
 
 #: Job ids as the server may send them: small, around a byte's edges, up to 2^64 - 1.
 job_ids = st.one_of(st.integers(1, 300), st.sampled_from([127, 128, 255, 256, 2**63, 2**64 - 1]))

@@ -17,13 +17,25 @@ def run_app(
     read_only: bool = False,
     title: str | None = None,
     scan_budget: float = 25.0,
+    binlog: str | None = None,
+    log_banner: str | None = None,
 ) -> int:
-    """Open the app on a beanstalkd server; return the process exit code."""
+    """Open the app on a beanstalkd server; return the process exit code.
+
+    ``binlog`` is the server's log directory (the inventory reads its job ids);
+    ``log_banner`` says the server is a private copy restored from a log.
+    """
     # Imported here so `import stalkview.app` stays cheap for the CLI's other commands.
     from stalkview.app.app import StalkviewApp
 
     app = StalkviewApp(
-        address, interval=interval, read_only=read_only, title=title, scan_budget=scan_budget
+        address,
+        interval=interval,
+        read_only=read_only,
+        title=title,
+        scan_budget=scan_budget,
+        binlog=binlog,
+        log_banner=log_banner,
     )
     result = app.run()
     if app.return_code not in (None, 0):

@@ -106,6 +106,8 @@ class StalkviewApp(App[int]):
         read_only: bool = False,
         title: str | None = None,
         scan_budget: float = DEFAULT_BUDGET,
+        binlog: str | None = None,
+        log_banner: str | None = None,
     ) -> None:
         super().__init__()
         if interval <= 0:
@@ -124,7 +126,17 @@ class StalkviewApp(App[int]):
         )
         #: Percent of one server CPU the inventory scan may take (--scan-budget).
         self.scan_budget = scan_budget
-        self.inventory = Inventory(self.inventory_client, batch_size=2000, budget=scan_budget)
+        source = None
+        if binlog is not None:
+            from stalkview.binlog import BinlogSource
+
+            source = BinlogSource(binlog)
+        self.inventory = Inventory(
+            self.inventory_client, batch_size=2000, budget=scan_budget, source=source
+        )
+        #: Set when the server is a private copy restored from a stopped server's log:
+        #: what the banner says instead of "a live server".
+        self.log_banner = log_banner
         self.snapshot: Snapshot | None = None
         self.rates = RateTracker()
         self.tube_rates = TubeRateBook()
@@ -149,10 +161,6 @@ class StalkviewApp(App[int]):
         self.generation = 0
 
     # --- what the screen and the actions ask (the fleet app answers per server) ------
-
-    @property
-    def is_fleet(self) -> bool:
-        return False
 
     @property
     def server_label(self) -> str:
@@ -208,7 +216,10 @@ class StalkviewApp(App[int]):
         if generation != self.generation:
             return
         message.generation = generation
-        with contextlib.suppress(_NoScreen):
+        self._to_main(message)
+
+    def _to_main(self, message: Message) -> None:
+        with contextlib.suppress(_NoScreen):  # the app is closing
             self.main.post_message(message)
 
     async def action_quit(self) -> None:
@@ -509,4 +520,5 @@ class StalkviewApp(App[int]):
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        self.push_screen(HelpScreen(self.main.binding_nodes()))
+        main = self.main
+        self.push_screen(HelpScreen(main.binding_nodes(), note=main.layout_note()))

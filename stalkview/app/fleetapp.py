@@ -1,4 +1,4 @@
-"""The app on several servers: a servers pane fed by a :class:`~stalkview.fleet.Fleet`.
+"""The app on several servers: a :class:`~stalkview.fleet.Fleet` feeds the servers pane.
 
 Design: the single-server machinery of :class:`StalkviewApp` (live view,
 inventory, job detail, actions) is pointed at one *current* server at a time;
@@ -6,8 +6,9 @@ choosing another server closes its connections and reopens them on the new
 address, with the inventory, rates and held jobs reset. Job ids are per server,
 so everything about jobs is always about the current server, and pane titles
 say which one. Independently of that, a Fleet polls every server on its own
-task and connection; its updates feed the servers pane and, in the
-"all servers" view, the tubes pane with each tube summed over the fleet.
+task and connection; its updates go to the :class:`FleetScreen` (the servers
+pane and, in the "all servers" view, the tubes pane with each tube summed over
+the fleet).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import contextlib
 from collections.abc import Sequence
 
 from textual import on, work
-from textual.message import Message
 
 from stalkview.app.app import StalkviewApp
+from stalkview.app.messages import FleetUpdated, SwitchServer
+from stalkview.app.screens.fleet import FleetScreen
 from stalkview.client import Client, Error
 from stalkview.config import Target
 from stalkview.fleet import Fleet, ServerState
@@ -28,18 +30,8 @@ from stalkview.model import RateTracker, TubeRateBook
 from stalkview.model.logsize import LogWatch
 from stalkview.poll import COMMAND_TIMEOUT, CONNECT_TIMEOUT
 
-#: How long fleet updates are gathered before the screen is redrawn once for all.
-REDRAW_DELAY = 0.05
 #: The worker groups that talk to the current server (cancelled on a switch).
 SERVER_GROUPS = ("server", "inventory", "previews", "detail", "detail-stats", "search")
-
-
-class FleetUpdated(Message):
-    """A server of the fleet was polled (up or down)."""
-
-    def __init__(self, state: ServerState) -> None:
-        super().__init__()
-        self.state = state
 
 
 class FleetApp(StalkviewApp):
@@ -66,8 +58,6 @@ class FleetApp(StalkviewApp):
         #: --read-only: every server read-only, whatever its saved setting.
         self.force_read_only = read_only
         self.current = 0
-        #: The tubes pane sums the fleet (True) or shows the current server.
-        self.all_view = True
         self.switches = 0
         self.fleet_updates = 0
         self.fleet = Fleet(
@@ -77,14 +67,9 @@ class FleetApp(StalkviewApp):
             command_timeout=COMMAND_TIMEOUT,
             on_update=self._fleet_polled,
         )
-        self._redraw_pending = False
         self.sub_title = f"{len(self.targets)} servers"
 
     # --- what the screen and the actions ask -------------------------------------------
-
-    @property
-    def is_fleet(self) -> bool:
-        return True
 
     @property
     def target(self) -> Target:
@@ -102,6 +87,10 @@ class FleetApp(StalkviewApp):
 
     # --- lifecycle -----------------------------------------------------------------------
 
+    def get_default_screen(self) -> FleetScreen:
+        self._main_screen = FleetScreen(self.fleet, self.targets, id="main")
+        return self._main_screen
+
     def start_polling(self) -> None:
         super().start_polling()
         self.run_fleet()
@@ -118,48 +107,18 @@ class FleetApp(StalkviewApp):
     # --- fleet updates -------------------------------------------------------------------
 
     def _fleet_polled(self, state: ServerState) -> None:
-        # Called on the event loop by the poller; the screen is updated from a message.
-        self.post_message(FleetUpdated(state))
+        # Called on the event loop by the poller; the screen redraws from the message.
+        self._to_main(FleetUpdated(state))
 
     @on(FleetUpdated)
-    def _fleet_updated(self, message: FleetUpdated) -> None:
-        self.fleet_updates += 1
-        if not self._redraw_pending:
-            # Twenty servers answering within a few ms make one redraw, not twenty.
-            self._redraw_pending = True
-            self.set_timer(REDRAW_DELAY, self._redraw_fleet)
-
-    def _redraw_fleet(self) -> None:
-        self._redraw_pending = False
-        if self._closing:
-            return
-        with contextlib.suppress(Exception):
-            self.main.show_fleet()
+    def _fleet_updated(self) -> None:
+        self.fleet_updates += 1  # bubbled up from the screen, which showed it
 
     # --- choosing a server -----------------------------------------------------------------
 
-    def choose_server(self, index: int | None) -> None:
-        """Enter on a servers row: None is the all-servers view, else make ``index`` current."""
-        if index is None:
-            self.all_view = True
-            self.main.show_fleet()
-            self.main.show_all_view()
-            return
-        if index != self.current and self.main.held_count():
-            held = self.main.held_count()
-            self.notify(
-                f"holding {held} reserved job{'s' if held != 1 else ''} on {self.server_label}: "
-                "delete or release them (R) before switching server",
-                severity="warning",
-                title="Switch server",
-            )
-            return
-        self.all_view = False
-        if index == self.current:
-            self.main.show_all_view()
-            self.main.show_fleet()
-            return
-        self.switch_server(index)
+    @on(SwitchServer)
+    def _switch_asked(self, message: SwitchServer) -> None:
+        self.switch_server(message.index)
 
     @work(exclusive=True, group="switch", exit_on_error=False)
     async def switch_server(self, index: int) -> None:
@@ -180,7 +139,8 @@ class FleetApp(StalkviewApp):
         self.switches += 1
         main = self.main
         await main.close_actions()
-        main.server_switched(self.generation)
+        assert isinstance(main, FleetScreen)
+        main.server_switched(self.generation, index, self.read_only)
         self.refresh_server()
         for client in old:
             with contextlib.suppress(Error, OSError):

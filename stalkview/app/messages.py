@@ -17,6 +17,7 @@ from textual.message import Message
 from stalkview.poll import Snapshot
 
 if TYPE_CHECKING:
+    from stalkview.fleet import ServerState
     from stalkview.inventory import Inventory, InventoryChange, JobInfo, ScanProgress
     from stalkview.model import ServerRates, TubeRateBook
     from stalkview.model.logsize import LogReport
@@ -151,6 +152,22 @@ class JobRefreshed(ServerResult):
         self.job = job
 
 
+class FleetUpdated(Message):
+    """A server of the fleet was polled (up or down)."""
+
+    def __init__(self, state: ServerState) -> None:
+        super().__init__()
+        self.state = state
+
+
+class SwitchServer(Message):
+    """The fleet screen asks the app to point its connections at server ``index``."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__()
+        self.index = index
+
+
 def describe(exc: BaseException) -> str:
     """A one-line reason for a failure, without a traceback."""
     text = str(exc) or type(exc).__name__
@@ -159,6 +176,7 @@ def describe(exc: BaseException) -> str:
 
 __all__ = [
     "BodiesLoaded",
+    "FleetUpdated",
     "InventoryProgress",
     "InventoryUpdated",
     "JobLoaded",
@@ -169,5 +187,6 @@ __all__ = [
     "ServerRefreshed",
     "ServerRefreshing",
     "ServerResult",
+    "SwitchServer",
     "describe",
 ]

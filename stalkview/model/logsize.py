@@ -371,12 +371,15 @@ class LogWatch:
     samples: deque[_Sample] = field(default_factory=deque)
     #: Per job that may write update records: (releases, buries + kicks) last seen.
     _jobs: dict[int, tuple[int, int]] = field(default_factory=dict)
-    _jobs_at: float | None = None
-    _tubes: dict[str, tuple[int, int]] = field(default_factory=dict)
-    _tubes_at: float | None = None
+    #: When the release counting started (or the window start, once it slid).
+    _jobs_since: float | None = None
+    #: (when, per tube: delayed releases, buries + kicks, {job: delayed releases}) a call.
+    _job_counts: deque[tuple[float, dict[str, tuple[int, int, dict[int, int]]]]] = field(
+        default_factory=deque
+    )
+    #: (when, per tube: (total-jobs, cmd-delete)) from stats-tube, over the rate window.
+    _tube_samples: deque[tuple[float, dict[str, tuple[int, int]]]] = field(default_factory=deque)
     #: Per tube: (delayed releases, buries+kicks, {job: releases}) per second, last measured.
-    _job_rates: dict[str, tuple[float, float, dict[int, float]]] = field(default_factory=dict)
-    _tube_rates: dict[str, tuple[float, float]] = field(default_factory=dict)
     _server_id: str | None = None
     _holders: set[int] = field(default_factory=set)
     _holders_of: int | None = None
@@ -384,28 +387,23 @@ class LogWatch:
     def clear(self) -> None:
         self.samples.clear()
         self._jobs.clear()
-        self._tubes.clear()
-        self._job_rates.clear()
-        self._tube_rates.clear()
+        self._tube_samples.clear()
+        self._job_counts.clear()
         self._holders.clear()
         self._holders_of = None
-        self._jobs_at = self._tubes_at = None
+        self._jobs_since = None
 
     def note_tubes(self, tube_stats: Iterable[Mapping[str, Any]], now: float) -> None:
         """Per tube puts and deletes (each writes one record) from ``stats-tube``."""
         current = {
             str(t.get("name")): (_int(t, "total-jobs"), _int(t, "cmd-delete")) for t in tube_stats
         }
-        if self._tubes_at is not None and now > self._tubes_at:
-            dt = now - self._tubes_at
-            rates = {}
-            for name, (puts, deletes) in current.items():
-                before = self._tubes.get(name)
-                if before is None:
-                    continue
-                rates[name] = (max(0, puts - before[0]) / dt, max(0, deletes - before[1]) / dt)
-            self._tube_rates = rates
-        self._tubes, self._tubes_at = current, now
+        samples = self._tube_samples
+        if samples and now <= samples[-1][0]:
+            return  # the same snapshot again
+        samples.append((now, current))
+        while len(samples) > 2 and now - samples[1][0] >= RATE_WINDOW:
+            samples.popleft()
 
     def note_jobs(
         self, jobs: Mapping[int, JobLike], now: float, touched: Iterable[int] | None = None
@@ -415,11 +413,12 @@ class LogWatch:
         A release writes a record only with a delay; the job's ``delay`` is that of its
         last put or release, so a rise in ``releases`` of a job with a delay counts as
         that many delayed releases. ``touched`` are the ids added, changed or removed since
-        the last call (the inventory's change); None compares every job.
+        the last call (the inventory's change); None compares every job. What each call
+        finds is kept for :data:`RATE_WINDOW` seconds: one inventory pass may re-read none
+        of the busy jobs, and the rates must not blink.
         """
         marks = self._jobs
-        per_tube: dict[str, tuple[float, float, dict[int, float]]] = {}
-        dt = (now - self._jobs_at) if self._jobs_at is not None else 0.0
+        found: dict[str, tuple[int, int, dict[int, int]]] = {}
         if touched is None:
             for gone in [i for i in marks if i not in jobs]:
                 del marks[gone]
@@ -440,19 +439,23 @@ class LogWatch:
             releases, others = job.releases, job.buries + job.kicks
             before = marks.get(jid)
             marks[jid] = (releases, others)
-            if before is None or dt <= 0:
+            if before is None:
                 continue
             released = max(0, releases - before[0]) if job.delay > 0 else 0
             other = max(0, others - before[1])
             if not (released or other):
                 continue
-            rel, oth, top = per_tube.get(job.tube, (0.0, 0.0, {}))
+            rel, oth, top = found.get(job.tube, (0, 0, {}))
             if released:
-                top[jid] = released / dt
-            per_tube[job.tube] = (rel + released / dt, oth + other / dt, top)
-        if dt > 0:
-            self._job_rates = per_tube
-        self._jobs_at = now
+                top[jid] = released
+            found[job.tube] = (rel + released, oth + other, top)
+        if self._jobs_since is None:
+            self._jobs_since = now  # counting starts here: the first call only sets marks
+        else:
+            self._job_counts.append((now, found))
+        while self._job_counts and now - self._job_counts[0][0] > RATE_WINDOW:
+            self._job_counts.popleft()
+            self._jobs_since = max(self._jobs_since, now - RATE_WINDOW)
 
     def update(
         self,
@@ -558,7 +561,7 @@ class LogWatch:
             pinners=pinners,
             pinner_count=count,
             pinners_known=jobs_complete,
-            writers=self._writers(),
+            writers=self._writers(now),
             growing_for=self._growing_for(max_size),
         )
 
@@ -619,12 +622,45 @@ class LogWatch:
         names = sum(len(j.tube) for j in sample) * len(jobs) // max(len(sample), 1)
         return top, len(holders), len(jobs), names
 
-    def _writers(self) -> tuple[Writer, ...]:
-        tubes = set(self._tube_rates) | set(self._job_rates)
+    def _tube_rates(self) -> dict[str, tuple[float, float]]:
+        """Puts and deletes per second per tube, over the rate window."""
+        samples = self._tube_samples
+        if len(samples) < 2:
+            return {}
+        (t0, first), (t1, last) = samples[0], samples[-1]
+        dt = t1 - t0
+        rates = {}
+        for name, (puts, deletes) in last.items():
+            before = first.get(name)
+            if before is not None and dt > 0:
+                rates[name] = (max(0, puts - before[0]) / dt, max(0, deletes - before[1]) / dt)
+        return rates
+
+    def _job_rates(self, now: float) -> dict[str, tuple[float, float, dict[int, float]]]:
+        """Delayed releases, buries + kicks and the busiest jobs per second per tube."""
+        if self._jobs_since is None or now <= self._jobs_since:
+            return {}
+        dt = now - self._jobs_since
+        totals: dict[str, tuple[int, int, dict[int, int]]] = {}
+        for _at, found in self._job_counts:
+            for tube, (rel, oth, top) in found.items():
+                r, o, jobs = totals.get(tube, (0, 0, {}))
+                for jid, n in top.items():
+                    jobs[jid] = jobs.get(jid, 0) + n
+                totals[tube] = (r + rel, o + oth, jobs)
+        return {
+            tube: (r / dt, o / dt, {j: n / dt for j, n in jobs.items()})
+            for tube, (r, o, jobs) in totals.items()
+        }
+
+    def _writers(self, now: float) -> tuple[Writer, ...]:
+        tube_rates = self._tube_rates()
+        job_rates = self._job_rates(now)
+        tubes = set(tube_rates) | set(job_rates)
         writers = []
         for tube in tubes:
-            puts, deletes = self._tube_rates.get(tube, (0.0, 0.0))
-            rel, oth, jobs = self._job_rates.get(tube, (0.0, 0.0, {}))
+            puts, deletes = tube_rates.get(tube, (0.0, 0.0))
+            rel, oth, jobs = job_rates.get(tube, (0.0, 0.0, {}))
             total = puts + deletes + rel + oth
             if total <= 0:
                 continue

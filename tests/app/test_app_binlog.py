@@ -11,6 +11,7 @@ import pytest
 from textual.widgets import Static
 
 from stalkview.app.app import StalkviewApp
+from stalkview.app.screens.binlog import BinlogScreen
 from stalkview.app.screens.confirm import ConfirmScreen
 from stalkview.app.widgets.hints import ProblemList
 from stalkview.app.widgets.joblist import JobList
@@ -50,6 +51,10 @@ async def test_pinning_and_churn_named_then_delete_frees_the_file(logged: Beanst
             await wait_stats(client, lambda s: files(s) >= runaway_files(churn.count))
             app = make_app(logged)
             async with app.run_test(size=SIZE) as pilot:
+                # From the first stats, before the job scan: span and size.
+                await wait_for(
+                    pilot, lambda: plain(binlog_line(app)).startswith(" binlog files 1..")
+                )
                 await ready(pilot)
                 # Writers need two inventory passes (counters before and after).
                 await wait_for(
@@ -79,6 +84,13 @@ async def test_pinning_and_churn_named_then_delete_frees_the_file(logged: Beanst
                 await wait_for(pilot, lambda: app.main.current_job_id == job)
 
                 await pilot.press("b")
+                await wait_for(pilot, lambda: isinstance(app.screen, BinlogScreen))
+                report_text = plain(app.screen.query_one("#binlog-report", Static))
+                assert f"kept by job {job} in emails, buried" in report_text
+                assert "retry" in report_text and "delayed releases" in report_text
+                help_text = plain(app.screen.query_one("#binlog-help", Static))
+                assert "Kicking alone frees nothing" in help_text and "#622" in help_text
+                await pilot.press("enter")
                 job_list = app.main.query_one(JobList)
                 await wait_for(pilot, lambda: [j.id for j in job_list.jobs] == [job])
                 job_list.focus()
@@ -137,6 +149,8 @@ async def test_binlog_browsing_changes_nothing(logged: Beanstalkd) -> None:
             assert report is not None and report.pinners[0].id == job
             assert report.live_bytes == len(b'{"to": "ops@example.com"}')
             await pilot.press("b")
+            await wait_for(pilot, lambda: isinstance(app.screen, BinlogScreen))
+            await pilot.press("enter")
             await wait_for(pilot, lambda: [j.id for j in app.main.query_one(JobList).jobs] == [job])
         after = await client.stats()
         watched: Any = [k for k in CHANGE_COUNTERS if k != "cmd-use"]  # peek-* needs a use

@@ -7,7 +7,7 @@ key is cut, zoom round-trips, and every dialog's confirm button is on screen.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -246,7 +246,11 @@ async def test_every_dialog_fits_80x24(seeded: Beanstalkd) -> None:
         await opens("n", PutScreen, "#put-ok")
         await close()
         await opens("question_mark", HelpScreen, None)
-        assert "stalkview keys" in "\n".join(screen_lines(app))
+        text = "\n".join(screen_lines(app))
+        assert "stalkview keys" in text
+        # The help says which columns this width hides.
+        hidden = main.query_one(TubesTable).hidden_columns
+        assert hidden and f"tubes: {' '.join(hidden[:2])}" in text
         await close()
         await opens("i", PromptScreen, "#prompt-ok")
         await close()
@@ -288,3 +292,47 @@ async def test_every_dialog_fits_80x24(seeded: Beanstalkd) -> None:
             assert int((await client.stats_tube("emails"))["current-jobs-buried"]) == len(
                 job_list.jobs
             )
+
+
+async def test_several_servers_at_80x24(
+    seeded: Beanstalkd, beanstalkd_factory: Callable[..., Beanstalkd]
+) -> None:
+    from stalkview.app.fleetapp import FleetApp
+    from stalkview.config import Target
+
+    others = [beanstalkd_factory() for _ in range(3)]
+    targets = [Target("demo", seeded.address)] + [
+        Target(f"s{n}", server.address) for n, server in enumerate(others)
+    ]
+    app = FleetApp(targets, interval=INTERVAL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        main = app.main
+        await wait_for(pilot, lambda: all(s.up for s in app.fleet.states))
+        # Until the first scan is done its progress lines take rows from the jobs.
+        await wait_for(pilot, lambda: app.inventory.scanned and app.inventory_refreshes >= 1)
+        await pilot.pause(0.3)
+        # Five rows of servers would leave the jobs nothing: the table scrolls instead.
+        servers = main.query_one("#servers-pane")
+        assert servers.region.height <= 6
+        # A tube selected in the fleet sums: its per-server breakdown waits for a zoom.
+        tubes = main.query_one(TubesTable)
+        tubes.focus()
+        assert tubes.select_tube("emails")
+        await pilot.pause(0.3)
+        breakdown = main.query_one("#breakdown-pane")
+        assert not breakdown.display
+        assert main.query_one(JobList).scrollable_content_region.height - 1 >= 3
+        await assert_footer_fits(pilot, app)
+        await pilot.press("z")
+        await wait_for(pilot, lambda: main.zoomed_pane == "tubes-pane" and breakdown.display)
+        await pilot.press("z")
+        await wait_for(pilot, lambda: main.zoomed_pane is None and not breakdown.display)
+        main.query_one("#servers").focus()
+        await pilot.press("z")
+        await wait_for(pilot, lambda: main.zoomed_pane == "servers-pane")
+        await pilot.pause(0.1)
+        assert servers.region.height == 23
+        await pilot.press("z")
+        await wait_for(pilot, lambda: main.zoomed_pane is None)
+        await pilot.pause(0.1)
+        assert servers.region.height <= 6

@@ -15,12 +15,16 @@ JSON with:
 - ``build``: how the server was made: ``--old`` jobs put and buried first (ids
   1..old), then put/delete churn to ``--ids`` ids issued (pipelined, two threads),
   then ``--live`` - ``--old`` live jobs on top across 10 tubes (10% delayed);
-- ``inventory``: time to a complete inventory by id scan at budget 100 (full
-  speed) and at the default budget, each with the seconds until the heads
-  arrived, ids scanned, stalkview's measured server CPU share (server
-  ``rusage`` over the scan minus the baseline with the worker alone, as a
-  share of one core) and the worker's round-trip p50/p99 during the scan next
-  to its baseline (target: p99 at most 5 ms above the baseline);
+- ``inventory``: time to a complete inventory binlog-assisted (the log's job
+  ids, then one stats-job each) at budget 100 and at the default budget
+  (target at full speed: >= 50x faster than the full-speed id scan, <= 2 s),
+  and by id scan at budget 100 (full speed) and at the default budget; each
+  with the seconds until the heads arrived, ids scanned, stalkview's measured
+  server CPU share (server ``rusage`` over the scan minus the baseline with the
+  worker alone, as a share of one core) and the worker's round-trip p50/p99
+  during the scan next to its baseline (target: p99 at most 5 ms above it);
+- ``binlog_read``: the server's log read from scratch by ``stalkview.binlog``:
+  MB and records, seconds (wall and this process's CPU), MB/s (target >= 200);
 - ``steady_state``: a second server with ``--steady`` live jobs and workers at
   500 commands/s; the inventory refreshed the way the app does it (one pass,
   then a pause of max(1 s, 3x its time)) for ``--steady-seconds``: stalkview's
@@ -41,6 +45,7 @@ import sys
 import time
 from typing import Any
 
+from stalkview.binlog import Binlog, BinlogSource
 from stalkview.client import Client, commands
 from stalkview.inventory import DEFAULT_BUDGET, Inventory, ScanProgress, live_count
 from tests.benchmarks.common import emit, environment, pin_process, pinned_server
@@ -92,9 +97,10 @@ async def put_live(address: str, count: int, tubes: list[str]) -> None:
 # --- the inventory at scale ------------------------------------------------------------
 
 
-async def timed_scan(address: str, budget: float) -> dict[str, Any]:
+async def timed_scan(address: str, budget: float, binlog: str | None = None) -> dict[str, Any]:
     async with Client(address, encoding=None) as client:
-        inv = Inventory(client, budget=budget)
+        source = BinlogSource(binlog) if binlog else None
+        inv = Inventory(client, budget=budget, source=source)
         start = time.monotonic()
         heads_at: list[float] = []
         last: list[ScanProgress] = []
@@ -115,23 +121,35 @@ async def timed_scan(address: str, budget: float) -> dict[str, Any]:
         "ids_scanned": last[0].scanned if last else 0,
         "jobs_found": len(inv.jobs),
         "jobs_announced_after": expected,
+        "found_by": inv.found_by,
         "own_measured_share_pct": (
             round(last[0].share * 100, 1) if last and last[0].share is not None else None
         ),
     }
 
 
-def bench_inventory(address: str, worker: Worker, settle: float) -> dict[str, Any]:
+def bench_inventory(
+    address: str, worker: Worker, settle: float, binlog: str | None = None
+) -> dict[str, Any]:
     clock = ServerClock(address)
     out: dict[str, Any] = {}
+    runs: list[tuple[str, float, str | None]] = [
+        ("id_scan_full_speed", 100.0, None),
+        ("id_scan_default", DEFAULT_BUDGET, None),
+    ]
+    if binlog:
+        runs[:0] = [
+            ("binlog_assisted_full_speed", 100.0, binlog),
+            ("binlog_assisted_default", DEFAULT_BUDGET, binlog),
+        ]
     try:
         t_base = time.monotonic()
         base = baseline(clock, settle)
         out["worker_alone"] = {"server_cpu_pct": round(base * 100, 2)}
         windows: dict[str, tuple[float, float]] = {"worker_alone": (t_base, time.monotonic())}
-        for name, budget in (("id_scan_full_speed", 100.0), ("id_scan_default", DEFAULT_BUDGET)):
+        for name, budget, log in runs:
             result, wall, share = share_over(
-                clock, base, lambda b=budget: asyncio.run(timed_scan(address, b))
+                clock, base, lambda b=budget, d=log: asyncio.run(timed_scan(address, b, d))
             )
             windows[name] = (time.monotonic() - wall, time.monotonic())
             result["server_share_pct"] = round(share * 100, 1)
@@ -141,16 +159,45 @@ def bench_inventory(address: str, worker: Worker, settle: float) -> dict[str, An
         for name, (a, b) in windows.items():
             out[name]["worker_round_trip"] = round_trips(samples, a, b)
         base_p99 = out["worker_alone"]["worker_round_trip"].get("p99_ms", 0.0)
-        for name in ("id_scan_full_speed", "id_scan_default"):
+        for name, _budget, _log in runs:
             p99 = out[name]["worker_round_trip"].get("p99_ms", 0.0)
             out[name]["worker_p99_growth_ms"] = round(p99 - base_p99, 2)
         out["target_p99_growth_ms"] = 5.0
         out["target_default_share_pct"] = DEFAULT_BUDGET
         full = out["id_scan_full_speed"]["seconds"]
         out["default_vs_full_speed_time"] = round(out["id_scan_default"]["seconds"] / full, 2)
+        if binlog:
+            assisted = max(out["binlog_assisted_full_speed"]["seconds"], 0.001)
+            out["full_speed_vs_binlog_assisted_time"] = round(full / assisted, 1)
+            out["target_binlog_speedup"] = 50.0
+            out["target_binlog_seconds"] = 2.0
     finally:
         clock.close()
     return out
+
+
+def bench_binlog_read(directory: str, reps: int = 3) -> dict[str, Any]:
+    """The log read from scratch (best of ``reps``): MB/s of wall and of CPU time."""
+    best_wall = best_cpu = float("inf")
+    log = Binlog(directory)
+    for _ in range(reps):
+        log = Binlog(directory)
+        w0, c0 = time.perf_counter(), time.process_time()
+        log.read()
+        best_wall = min(best_wall, time.perf_counter() - w0)
+        best_cpu = min(best_cpu, time.process_time() - c0)
+    used = sum(f.end for f in log.files.values())
+    return {
+        "files": len(log.files),
+        "mb": round(used / 1e6, 1),
+        "records": sum(f.records for f in log.files.values()),
+        "live_jobs": len(log.jobs),
+        "seconds_wall": round(best_wall, 3),
+        "seconds_cpu": round(best_cpu, 3),
+        "mb_per_s_wall": round(used / 1e6 / best_wall, 1),
+        "mb_per_s_cpu": round(used / 1e6 / max(best_cpu, 1e-9), 1),
+        "target_mb_per_s": 200,
+    }
 
 
 # --- steady state and memory ------------------------------------------------------------
@@ -290,8 +337,9 @@ def run(
         }
         # Unpinned: on core 1 it would wait for the scanning client's CPU, not the server.
         worker = Worker(server.address, 300.0, cpu=None, tube=WORKER_TUBE)
-        result["inventory"] = bench_inventory(server.address, worker, settle)
+        result["inventory"] = bench_inventory(server.address, worker, settle, server.binlog_dir)
         result["inventory"]["server_address"] = "private, -b"
+        result["binlog_read"] = bench_binlog_read(server.binlog_dir or "")
     with pinned_server(cpu=0) as server:
         asyncio.run(put_live(server.address, steady, LIVE_TUBES))
         result["steady_state"] = bench_steady(server.address, steady, steady_seconds, settle)

@@ -186,7 +186,13 @@ def test_address_goes_to_the_app_and_subcommand_names_are_not_addresses(
     calls: list[tuple[Any, ...]] = []
 
     def run_app(
-        address: str, *, interval: float, read_only: bool, title: str | None, scan_budget: float
+        address: str,
+        *,
+        interval: float,
+        read_only: bool,
+        title: str | None,
+        scan_budget: float,
+        binlog: str | None = None,
     ) -> int:
         calls.append(("app", address, interval, read_only, scan_budget))
         return 0
@@ -348,7 +354,13 @@ def test_the_app_gets_names_groups_and_several_servers_go_to_the_fleet_app(
     calls: list[tuple[Any, ...]] = []
 
     def run_app(
-        address: str, *, interval: float, read_only: bool, title: str | None, scan_budget: float
+        address: str,
+        *,
+        interval: float,
+        read_only: bool,
+        title: str | None,
+        scan_budget: float,
+        binlog: str | None = None,
     ) -> int:
         calls.append(("app", address, interval, read_only, title, scan_budget))
         return 0

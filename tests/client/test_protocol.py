@@ -6,7 +6,7 @@ import bisect
 import itertools
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from stalkview.client import commands as cmd
@@ -24,6 +24,7 @@ from stalkview.client.protocol import (
     STATS_JOB_REPLY,
     Reply,
     ReplyParser,
+    check_job_id,
     check_tube,
     encode_peeks,
     encode_stats_jobs,
@@ -36,7 +37,7 @@ from stalkview.client.protocol import (
     read_stats_tubes,
     stats_job_fields,
 )
-from tests.strategies import replies, reply_streams, splits
+from tests.strategies import PROPERTY, replies, reply_streams, splits
 
 STATS_JOB = (
     b"---\nid: 7\ntube: default\nstate: ready\npri: 5\nage: 3\ndelay: 0\nttr: 60\n"
@@ -590,6 +591,8 @@ def test_a_reply_line_over_the_limit_is_refused_before_its_end_arrives() -> None
         parser.feed(b"U" * (MAX_REPLY_LINE + 2))
     with pytest.raises(ProtocolError, match="longer than 1024 bytes"):
         ReplyParser().feed(b"U" * (MAX_REPLY_LINE + 1) + b"\r\n")
+    with pytest.raises(ProtocolError, match="longer than 1024 bytes"):
+        ReplyParser().feed(b"U" * (MAX_REPLY_LINE + 1) + b"\r")  # its LF cannot save it
 
 
 def test_parse_with_a_limit_leaves_the_rest_for_later() -> None:
@@ -620,10 +623,18 @@ def test_job_ids_up_to_2_64_minus_1_are_sent_and_read_back(job_id: int) -> None:
     assert cmd.peek(job_id).decode(found, None).id == job_id
 
 
+@pytest.mark.parametrize("job_id", [0, 1, 127, 128, 2**64 - 2, 2**64 - 1])
+def test_check_job_id_accepts_every_64_bit_id(job_id: int) -> None:
+    assert check_job_id(job_id) == job_id
+    assert cmd.peek(cmd.Job(job_id, b"")).line == b"peek %d\r\n" % job_id
+
+
 @pytest.mark.parametrize("job_id", [-1, 2**64, 2**65])
 def test_job_ids_outside_64_bits_are_refused(job_id: int) -> None:
     with pytest.raises(ValueError, match=f"job id {job_id} is out of range"):
         cmd.peek(job_id)
+    with pytest.raises(ValueError, match=f"job id {job_id} is out of range"):
+        check_job_id(job_id)
 
 
 @pytest.mark.parametrize(
@@ -794,8 +805,6 @@ def test_a_bulk_read_waits_for_a_body_still_arriving() -> None:
 
 
 # --- properties: any valid stream, cut anywhere ---------------------------------------------------
-
-PROPERTY = settings(max_examples=200, deadline=None)
 
 
 @PROPERTY

@@ -249,9 +249,10 @@ async def test_the_gap_limit_bounds_the_look_past_total_jobs(restarted: dict[str
         await short.scan()
         reads = await job_reads(address) - before
         assert short.scanned
-        # It gave up after ~gap_limit empty ids: the jobs at 26+ were out of its reach.
+        # It gave up after ~gap_limit empty ids: the jobs at 26+ were out of its reach,
+        # but for the tube's head, read directly (heads first) and kept.
         assert reads <= short.gap_limit + short.batch_size
-        assert len(short) == 0
+        assert list(short.jobs) == restarted["ids"][:1]
         wide = Inventory(c, batch_size=8, gap_limit=30)
         await wide.scan()
         assert set(wide.jobs) == set(restarted["ids"])

@@ -292,3 +292,143 @@ def test_no_timeout_hint_without_timeouts() -> None:
 @pytest.mark.parametrize(("draining", "hinted"), [("true", True), ("TRUE", True), ("false", False)])
 def test_draining_words(draining: str, hinted: bool) -> None:
     assert bool(server_hints_of(stats(draining=draining))) is hinted
+
+
+# --- what each hint says beyond its text: headline, the jobs it concerns, its stable kind --------
+
+
+def described(hints: list[Hint]) -> list[tuple[str, str, str | None, str, int | None]]:
+    """(level, headline, state, kind, job); every hint also names its tube and says its short."""
+    for h in hints:
+        assert h.short == h.headline, h
+        assert h.tube == (None if h.kind in SERVER_KINDS else "emails"), h
+    return [(h.level, h.headline, h.state, h.kind, h.job) for h in hints]
+
+
+SERVER_KINDS = ("draining", "no-workers", "timeouts")
+
+
+@pytest.mark.parametrize(
+    ("stats_", "rates", "expected"),
+    [
+        (
+            tube(current_jobs_ready=3, current_watching=0),
+            None,
+            [("warning", "no consumers", "ready", "no-consumers", None)],
+        ),
+        (
+            tube(current_jobs_buried=2),
+            None,
+            [("warning", "2 buried jobs", "buried", "buried", None)],
+        ),
+        (
+            tube(pause=60, pause_time_left=42),
+            None,
+            [("info", "paused, 42s left", None, "paused", None)],
+        ),
+        (
+            tube(current_jobs_ready=3, pause=60, pause_time_left=42),
+            None,
+            [("warning", "paused, 42s left", "ready", "paused", None)],
+        ),
+        (
+            tube(current_jobs_ready=3, current_jobs_urgent=1),
+            None,
+            [("info", "1 urgent job", "ready", "urgent", None)],
+        ),
+        (
+            tube(current_jobs_ready=10),
+            TubeRates(puts=3.0, deletes=1.0),
+            [
+                ("warning", "backlog growing: +2.0/s", "ready", "growing", None),
+                ("info", "drains in ~10s", "ready", "drains", None),
+            ],
+        ),
+    ],
+)  # fmt: skip
+def test_tube_hint_headlines_states_and_kinds(
+    stats_: dict[str, object], rates: TubeRates | None, expected: list[tuple[object, ...]]
+) -> None:
+    assert described(tube_hints_of(stats_, rates)) == expected
+
+
+def test_paused_with_ready_jobs_says_how_many_wait() -> None:
+    (hint,) = tube_hints_of(tube(current_jobs_ready=3, pause=60, pause_time_left=42))
+    assert hint.text == "paused, 42s left: 3 ready jobs waiting"
+    (one,) = tube_hints_of(tube(current_jobs_ready=1, pause=60, pause_time_left=42))
+    assert one.text == "paused, 42s left: 1 ready job waiting"
+
+
+@pytest.mark.parametrize(
+    ("idle", "hinted"), [(None, False), (0.0, False), (29.5, False), (30.0, True), (600.0, True)]
+)
+def test_not_draining_at_its_threshold(idle: float | None, hinted: bool) -> None:
+    stats_ = tube(current_jobs_ready=4, current_watching=2)
+    hints = tube_hints_of(stats_, TubeRates(idle_for=idle))
+    if not hinted:
+        assert hints == []
+        return
+    assert described(hints) == [("warning", "not draining", "ready", "not-draining", None)]
+    assert hints[0].text.startswith("not draining: 4 ready jobs, 2 watching, no reserve or delete")
+    if idle == 30.0:
+        assert hints[0].text.endswith(" for 30s")
+
+
+@pytest.mark.parametrize(
+    ("pause", "left", "kinds"),
+    [
+        (60, 0, ["not-draining"]),  # a pause that is over does not excuse an idle tube
+        (0, 5, ["not-draining"]),  # nor does a time left without a pause
+        (60, 1, ["paused"]),
+        (1, 1, ["paused"]),
+    ],
+)
+def test_only_a_running_pause_excuses_not_draining(pause: int, left: int, kinds: list[str]) -> None:
+    stats_ = tube(current_jobs_ready=4, current_watching=2, pause=pause, pause_time_left=left)
+    assert [h.kind for h in tube_hints_of(stats_, TubeRates(idle_for=60.0))] == kinds
+
+
+def test_not_draining_needs_watchers_ready_jobs_and_no_pause() -> None:
+    idle = TubeRates(idle_for=120.0)
+    assert tube_hints_of(tube(current_jobs_ready=0, current_watching=2), idle) == []
+    assert [
+        h.kind for h in tube_hints_of(tube(current_jobs_ready=4, current_watching=0), idle)
+    ] == ["no-consumers"]
+    assert [
+        h.kind for h in tube_hints_of(tube(current_jobs_ready=4, current_watching=1), idle)
+    ] == ["not-draining"]
+    paused = tube(current_jobs_ready=4, current_watching=2, pause=60, pause_time_left=9)
+    assert [h.kind for h in tube_hints_of(paused, idle)] == ["paused"]
+    own = tube(current_jobs_ready=4, current_watching=1)
+    assert [h.kind for h in tube_hints_of(own, idle, own_watchers=1)] == ["no-consumers"]
+
+
+def test_server_hint_headlines_states_and_kinds() -> None:
+    (buried,) = server_hints_of(stats(current_jobs_buried=1))
+    assert (buried.tube, buried.short, buried.kind) == (None, "1 buried job", "buried")
+    hints = server_hints_of(
+        stats(draining="true", current_jobs_ready=2, current_workers=0, current_jobs_buried=1),
+        ServerRates(timeouts=1.0, timeouts_long=0.1),
+    )
+    assert described(hints[:2]) == [
+        ("error", "draining", None, "draining", None),
+        ("warning", "no workers", "ready", "no-workers", None),
+    ]
+    assert [(h.short, h.state, h.kind) for h in hints[2:]] == [
+        ("1 buried job", "buried", "buried"),
+        ("TTR timeout spike", None, "timeouts"),
+    ]
+    (steady,) = server_hints_of(stats(), ServerRates(timeouts=0.5, timeouts_long=0.5))
+    assert described([steady]) == [("info", "TTR timeouts: 0.5/s", None, "timeouts", None)]
+
+
+def test_hint_key_and_headline() -> None:
+    hint = Hint("warning", "a", "3 ready jobs: more", kind="no-consumers", job=7)
+    assert hint.key == ("no-consumers", "a", 7)
+    assert Hint("info", None, "plain text").key == ("plain text", None, None)
+    assert hint.headline == "3 ready jobs"
+    assert Hint("info", None, "x: y", short="short").headline == "short"
+    # short, job, state and kind do not make two hints saying the same thing different.
+    assert Hint("info", "a", "x", short="s", job=1, state="ready", kind="k") == Hint(
+        "info", "a", "x"
+    )

@@ -279,3 +279,18 @@ def test_amplification_is_against_the_live_records_not_the_bodies_alone() -> Non
     assert report.bytes / 120_000 > 80  # against the bodies alone it would look runaway
     assert not report.runaway
     assert "log 9.0x their records" in glance(report)
+
+
+def test_writers_hold_steady_when_a_pass_reads_none_of_the_busy_jobs() -> None:
+    watch = LogWatch()
+    jobs = by_id([FakeJob(id=1, tube="retry", delay=1, releases=0)])
+    watch.update(stats(1, 12), 0.0, jobs=jobs, live_bytes=1)
+    jobs[1] = replace(jobs[1], releases=10)
+    busy = watch.update(stats(1, 12), 1.0, jobs=jobs, touched={1}, live_bytes=1)
+    quiet = watch.update(stats(1, 12), 2.0, jobs=jobs, touched=set(), live_bytes=1)
+    assert busy is not None and quiet is not None
+    assert busy.writers[0].delayed_releases == 10.0
+    assert quiet.writers[0].tube == "retry"  # still named: 10 releases over 2 s
+    assert quiet.writers[0].delayed_releases == 5.0
+    later = watch.update(stats(1, 12), 30.0, jobs=jobs, touched=set(), live_bytes=1)
+    assert later is not None and later.writers == ()  # nothing for longer than the window

@@ -56,14 +56,14 @@ def delayed(n: int, due: float, tube: str = "emails") -> list[FakeJob]:
 
 
 def test_delayed_storm_against_the_tubes_rate() -> None:
-    jobs = delayed(10_000, 30) + delayed(5, 3000)
+    jobs = {"emails": delayed(10_000, 30) + delayed(5, 3000)}
     (hint,) = storm_hints(jobs, NOW, lambda tube: TubeRates(deletes=0.5))
     assert hint.tube == "emails" and hint.kind == "delayed-storm" and hint.state == "delayed"
     assert "10,000 delayed jobs become ready within 1m" in hint.text
     # A tube that handles 200/s takes 10,000 in its stride; 50 jobs are no storm.
     assert storm_hints(jobs, NOW, lambda tube: TubeRates(deletes=200.0)) == []
-    assert storm_hints(delayed(50, 30), NOW, lambda tube: None) == []
-    assert storm_hints(delayed(10_000, 120), NOW, lambda tube: None) == []
+    assert storm_hints({"emails": delayed(50, 30)}, NOW, lambda tube: None) == []
+    assert storm_hints({"emails": delayed(10_000, 120)}, NOW, lambda tube: None) == []
 
 
 def test_poison_in_progress_needs_a_recent_rise() -> None:

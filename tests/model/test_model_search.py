@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from stalkview.client import Client
@@ -20,7 +20,7 @@ from stalkview.model import FIELDS, JobLike, Query, QueryError, parse_query
 from stalkview.model.joblike import JOB_STATES
 from stalkview.model.search import body_haystacks
 from tests.factories import FakeJob
-from tests.strategies import jobs
+from tests.strategies import PROPERTY, jobs
 
 
 @dataclass
@@ -638,7 +638,7 @@ def stats_terms(draw: st.DrawFn) -> tuple[str, Callable[[FakeJob], bool]]:
     return f"tube{op}{value}", lambda job: fnmatch.fnmatchcase(job.tube, value) == (op == "=")
 
 
-@settings(max_examples=200, deadline=None)
+@PROPERTY
 @given(st.lists(stats_terms(), max_size=4), st.lists(jobs(), min_size=1, max_size=10))
 def test_search_agrees_with_a_reference_filter(
     terms: list[tuple[str, Callable[[FakeJob], bool]]], sample: list[FakeJob]

@@ -65,14 +65,18 @@ class HelpScreen(Dialog[None]):
         Binding("escape,q,question_mark", "close", "Close help", id="help-close"),
     ]
 
-    def __init__(self, nodes: Iterable[DOMNode]) -> None:
+    def __init__(self, nodes: Iterable[DOMNode], *, note: Text | None = None) -> None:
         super().__init__()
         self.nodes = list(nodes)
+        #: What the terminal's size leaves out, and how to see it.
+        self.note = note
 
     def compose(self) -> ComposeResult:
         sections = binding_rows(self.app, self.nodes)
         with VerticalScroll(id="help-dialog"):
             yield Static(Text("stalkview keys", style="bold"), id="help-title")
+            if self.note:
+                yield Static(self.note, id="help-note")
             yield Static(help_table(sections), id="help-body")
             yield Static(
                 Text(

@@ -45,7 +45,7 @@ from stalkview.app.widgets.jobdetail import JobDetail
 from stalkview.app.widgets.joblist import JobList
 from stalkview.app.widgets.lifecycle import JobMark, Lifecycle
 from stalkview.app.widgets.serverbar import ServerBar
-from stalkview.app.widgets.servers import BreakdownTable, ServersTable
+from stalkview.app.widgets.servers import ServersTable
 from stalkview.app.widgets.statebar import STATE_KEYS, StateBar
 from stalkview.app.widgets.tubes import TubesTable
 from stalkview.model import (
@@ -57,8 +57,9 @@ from stalkview.model import (
     server_hints,
     tube_hints,
 )
-from stalkview.model.logsize import LogReport, log_hints
+from stalkview.model.logsize import LogReport, LogWatch, enabled, log_hints
 from stalkview.model.problems import (
+    STORM_MIN_JOBS,
     ProblemBook,
     held_hints,
     poison_hints,
@@ -70,15 +71,14 @@ from stalkview.poll import Snapshot, totals
 
 if TYPE_CHECKING:
     from stalkview.app.app import StalkviewApp
-    from stalkview.app.fleetapp import FleetApp
     from stalkview.inventory import Inventory, JobInfo
 
 FLOW_LABELS = ("reserves", "releases", "timeouts", "buries", "kicks")
 """Rates a tube's diagram estimates from its jobs' counters (stats-tube has none of them)."""
 QUERY_HELP = 'e.g. state=buried reserves>=3 age>1h body~"user_id": 42   (enter: run, esc: clear)'
 
-PANES = ("tubes-pane", "jobs-pane", "side")
-NARROW = 100
+PANES = ("servers-pane", "tubes-pane", "jobs-pane", "side")
+NARROW = 110
 """Below this many columns the job detail opens over the jobs list (enter) instead of
 beside it: at 80 columns a side pane would leave the body preview a dozen cells."""
 TALL = 40
@@ -87,6 +87,7 @@ included) and up to 5 problems. A shorter screen gives the pane about a third of
 lines, so the jobs pane keeps at least 8 rows at 24 lines."""
 TUBES_MAX_ROWS = 12
 PROBLEMS_MAX_ROWS = 5
+SERVERS_MAX_ROWS = 9
 
 
 def tubes_pane_heights(screen_height: int) -> tuple[int, int]:
@@ -150,7 +151,7 @@ class MainScreen(ActionsMixin, Screen[None]):
             "Binlog jobs",
             show=False,
             id="binlog-jobs",
-            tooltip="List the jobs that keep the oldest binlog file (deleting them frees it)",
+            tooltip="The binlog: its size, what writes it, the jobs that keep its oldest file",
         ),
         Binding(
             "l",
@@ -194,6 +195,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.hints: list[Hint] = []
         #: When the last body search finished, and how many bodies it read.
         self._bodies_read: tuple[str, int] | None = None
+        self._subtitle = ""
         self.log_report: LogReport | None = None
         #: The runaway-binlog hints of the last inventory pass (model/logsize.py).
         self.log_hints: list[Hint] = []
@@ -226,17 +228,14 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     # --- layout ----------------------------------------------------------------------
 
-    @property
-    def fleet_app(self) -> FleetApp | None:
-        """The app when it shows several servers, else None (the single-server app)."""
-        return cast("FleetApp", self.app) if getattr(self.app, "is_fleet", False) else None
-
     def compose(self) -> ComposeResult:
         yield ServerBar(self.sv.address, read_only=self.sv.read_only, id="server-bar")
+        log_banner = getattr(self.sv, "log_banner", None)
+        if log_banner:
+            # A log is shown through a private server restored from it: say so, always.
+            yield Static(Text(log_banner), id="log-banner")
         yield ConnectionBanner(id="banner")
-        if self.fleet_app is not None:
-            with Vertical(id="servers-pane"):
-                yield ServersTable(id="servers")
+        yield from self.compose_servers()
         with Vertical(id="tubes-pane"):
             yield Input(
                 placeholder="filter tubes by name (enter: keep, esc: clear)",
@@ -245,10 +244,7 @@ class MainScreen(ActionsMixin, Screen[None]):
             )
             yield TubesTable(id="tubes")
             yield Static("", id="tube-detail", classes="hidden")
-            if self.fleet_app is not None:
-                with Vertical(id="breakdown-pane"):
-                    yield Static("", id="breakdown-title")
-                    yield BreakdownTable(id="breakdown")
+            yield from self.compose_breakdown()
             yield ProblemList(id="hints")
         with Horizontal(id="lower"):
             with Vertical(id="jobs-pane"):
@@ -264,15 +260,45 @@ class MainScreen(ActionsMixin, Screen[None]):
                     yield Lifecycle(id="lifecycle")
         yield Footer()
 
+    # Hooks for the variant on several servers (:class:`~stalkview.app.screens.fleet.FleetScreen`).
+
+    def compose_servers(self) -> ComposeResult:
+        """Panes above the tubes (none for one server)."""
+        return ()
+
+    def compose_breakdown(self) -> ComposeResult:
+        """Panes under the tubes table (none for one server)."""
+        return ()
+
+    def show_scope(self) -> None:
+        """Once mounted: show what the panes are about (one server: the data says it all)."""
+
+    def server_tag(self) -> str | None:
+        """The server jobs and the detail are about, for titles (None: the only one)."""
+        return None
+
+    def tubes_title(self, count: int) -> Text:
+        return Text(f"Tubes ({count:,})")
+
+    def show_tubes(self) -> None:
+        """Fill the tubes table from the last refresh."""
+        snapshot = self.snapshot
+        if snapshot is not None:
+            self.query_one(TubesTable).update_tubes(snapshot.stats, snapshot.tubes)
+            self._title_tubes(len(snapshot.tubes))
+
+    def tube_changed(self) -> None:
+        """The selected tube changed (after the jobs pane followed it)."""
+
+    # --- mounting --------------------------------------------------------------------
+
     def on_mount(self) -> None:
         self.query_one("#tubes-pane").border_title = "Tubes"
         self.query_one("#jobs-pane").border_title = "Jobs"
         self.query_one("#side").border_title = "Job"
         self.query_one(StateBar).show(None, {})
         self.query_one(ProblemList).show_message(Text("connecting…", style="dim"))
-        if self.fleet_app is not None:
-            self.query_one("#servers-pane").border_title = self._servers_title()
-            self.show_all_view()
+        self.show_scope()
         self._action_state = self.disabled_reasons()  # what the footer was composed with
         self.sv.start_polling()
 
@@ -280,12 +306,23 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     def on_resize(self) -> None:
         self._fit_heights()
+        self.layout_changed()
+
+    def layout_changed(self) -> None:
+        """The screen was resized or a pane zoomed (a hook for the fleet variant)."""
 
     def _fit_heights(self) -> None:
         """Cap the tubes pane so the jobs pane keeps its rows (not while zoomed)."""
         table = self.query_one(TubesTable)
         zoomed = self.maximized is not None
-        heights = None if zoomed else tubes_pane_heights(self.size.height)
+        height = self.size.height
+        servers = self.query("#servers")
+        if servers:
+            # Several servers: their table scrolls too, so the jobs keep some room.
+            lines = SERVERS_MAX_ROWS if height >= TALL else max(4, height // 6)
+            servers.first().styles.max_height = None if zoomed else lines
+            height -= lines + 2
+        heights = None if zoomed else tubes_pane_heights(height)
         if self._tubes_heights == heights:
             return
         self._tubes_heights = heights
@@ -316,8 +353,13 @@ class MainScreen(ActionsMixin, Screen[None]):
             self.maximized = pane
         self._fit_heights()
         self._show_tube_detail()
+        self.layout_changed()
 
     def _focused_pane_id(self) -> str:
+        servers = self.query("#servers-pane")
+        focused = self.focused
+        if servers and focused is not None and servers.first() in focused.ancestors_with_self:
+            return "servers-pane"
         pane = self._focused_pane()
         return "side" if pane == "side" else f"{pane}-pane"
 
@@ -345,6 +387,28 @@ class MainScreen(ActionsMixin, Screen[None]):
         detail.set_class(not shown, "hidden")
         if shown:
             detail.update(self.query_one(TubesTable).describe_row())
+
+    def layout_note(self) -> Text | None:
+        """For the help screen: the columns this terminal's width leaves out."""
+        tubes = self.query_one(TubesTable).hidden_columns
+        jobs = self.query_one(JobList).hidden_columns
+        if not tubes and not jobs:
+            return None
+        width, height = self.size
+        note = Text(f"At {width}x{height} some columns are hidden (a wider terminal shows them):")
+        if tubes:
+            note.append("\n  tubes: ", style="bold")
+            note.append(" ".join(tubes))
+            note.append(" (z zooms the pane: every column of the selected tube)", style="dim")
+        if self.query("#breakdown") and self.size.height < TALL:
+            note.append("\n  tubes: ", style="bold")
+            note.append("each server's share of the selected tube")
+            note.append(" (z: on a screen under 40 lines it shows zoomed)", style="dim")
+        if jobs:
+            note.append("\n  jobs: ", style="bold")
+            note.append(" ".join(jobs))
+            note.append(" (enter: the job's detail has every field)", style="dim")
+        return note
 
     @on(JobList.ColumnsChanged)
     def _job_columns_changed(self, event: JobList.ColumnsChanged) -> None:
@@ -388,6 +452,9 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.query_one(ServerBar).show_stats(
             snapshot.stats, refreshed.shown_rates, refreshed.histories
         )
+        if self.log_report is None and enabled(snapshot.stats):
+            # Until the first job scan brings the full report: the span and size from stats.
+            self.query_one(ServerBar).show_binlog(LogWatch().update(snapshot.stats, snapshot.at))
         self.query_one(ConnectionBanner).hide()
         self.remove_class("stale")
         by_tube = self._hints_by_tube(refreshed)
@@ -400,13 +467,15 @@ class MainScreen(ActionsMixin, Screen[None]):
         # The (all tubes) row is the worst of its tubes, not the server's own hints only.
         server_info = [h for h in by_tube.get(None, []) if h.level == "info"]
         health[None] = health_cell(summary_hint(found) or server_info)
-        table = self.query_one(TubesTable)
-        if not self._all_view():
-            table.update_tubes(snapshot.stats, snapshot.tubes, health)
-            self._title_tubes(len(snapshot.tubes))
+        self.show_tube_health(snapshot, health)
         self.hints = (by_tube.get(self.tube, []) if self.tube is not None else []) + by_tube[None]
         self._show_problems()
         self.update_lifecycle()
+
+    def show_tube_health(self, snapshot: Snapshot, health: dict[str | None, Text]) -> None:
+        """The tubes table with each tube's health cell, after a refresh."""
+        self.query_one(TubesTable).update_tubes(snapshot.stats, snapshot.tubes, health)
+        self._title_tubes(len(snapshot.tubes))
 
     def _hints_by_tube(self, refreshed: ServerRefreshed) -> dict[str | None, list[Hint]]:
         """Hints from the counters of the server and each tube, and from the known jobs."""
@@ -424,7 +493,12 @@ class MainScreen(ActionsMixin, Screen[None]):
         if inventory is not None and inventory.scanned:
             now = time.monotonic()
             jobs = held_hints(inventory.select(None, "reserved"), snapshot.tubes, now)
-            jobs += storm_hints(inventory.select(None, "delayed"), now, rates.rates)
+            stormy = {
+                name: inventory.select(name, "delayed")
+                for name, stats in snapshot.tubes.items()
+                if int(stats.get("current-jobs-delayed", 0) or 0) >= STORM_MIN_JOBS
+            }
+            jobs += storm_hints(stormy, now, rates.rates)
             rose = inventory.timeouts_rose
             known = inventory.jobs
             jobs += poison_hints((known[i] for i in rose if i in known), rose, now)
@@ -443,10 +517,23 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.log_hints = log_hints(report)
 
     def action_binlog_jobs(self) -> None:
-        """All tubes, every state, searched for ``file=N``: the jobs keeping the oldest file."""
+        """The binlog report; from it, ``enter`` lists the jobs keeping the oldest file."""
         report = self.log_report
         if report is None:
             self.notify("This server keeps no binlog (beanstalkd runs without -b)", title="Binlog")
+            return
+        from stalkview.app.screens.binlog import BinlogScreen
+
+        def chosen(list_jobs: bool | None) -> None:
+            if list_jobs:
+                self.list_binlog_jobs()
+
+        self.app.push_screen(BinlogScreen(report, self.sv.server_label), chosen)
+
+    def list_binlog_jobs(self) -> None:
+        """All tubes, every state, searched for ``file=N``: the jobs keeping the oldest file."""
+        report = self.log_report
+        if report is None:
             return
         if not report.pinners_known:
             self.notify("The job scan has not finished yet: try again in a moment", title="Binlog")
@@ -467,15 +554,19 @@ class MainScreen(ActionsMixin, Screen[None]):
         if self.tube is not None:
             infos += [h for h in self.hints_by_tube.get(None, []) if h.level == "info"]
         self.query_one(ProblemList).show_problems(self.problems, ages, infos)
+        count = len(self.problems)
+        subtitle = ""
+        if count:
+            noun = "problem" if count == 1 else "problems"
+            subtitle = f"{count:,} {noun} · tab to the list, enter shows the jobs"
+        if self._subtitle != subtitle:
+            self._subtitle = subtitle
+            self.query_one("#tubes-pane").border_subtitle = subtitle
 
     def _title_tubes(self, count: int) -> None:
         self._tube_count = count
         table = self.query_one(TubesTable)
-        title = Text(f"Tubes ({count:,})")
-        if self.fleet_app is not None:
-            title = Text("Tubes · ")
-            title.append(self._scope_label(), style="bold")
-            title.append(f" ({count:,})")
+        title = self.tubes_title(count)
         title.append(
             f"  sort: {table.sort_column} {'▼' if table.sort_reverse else '▲'}", style="dim"
         )
@@ -541,8 +632,7 @@ class MainScreen(ActionsMixin, Screen[None]):
             self._show_problems()
         self.update_lifecycle()
         self._show_tube_detail()
-        if self._all_view():
-            self._show_breakdown()
+        self.tube_changed()
 
     @on(ProblemList.ProblemChosen)
     def _problem_chosen(self, event: ProblemList.ProblemChosen) -> None:
@@ -595,14 +685,8 @@ class MainScreen(ActionsMixin, Screen[None]):
         return shown[0] if shown else None
 
     def _apply_tube_filter(self, text: str) -> None:
-        table = self.query_one(TubesTable)
-        table.name_filter = text
-        snapshot = self.snapshot
-        if self._all_view():
-            self.show_fleet()
-        elif snapshot is not None:
-            table.update_tubes(snapshot.stats, snapshot.tubes)
-            self._title_tubes(len(snapshot.tubes))
+        self.query_one(TubesTable).name_filter = text
+        self.show_tubes()
 
     # --- jobs -------------------------------------------------------------------------------
 
@@ -638,8 +722,9 @@ class MainScreen(ActionsMixin, Screen[None]):
         counts = inventory.counts(self.tube) if inventory is not None else {}
         self.query_one(StateBar).show(self.state_filter, counts)
         title = Text("Jobs · ")
-        if self.fleet_app is not None:
-            title.append(self.fleet_app.server_label, style="bold reverse")
+        server = self.server_tag()
+        if server is not None:
+            title.append(server, style="bold reverse")
             title.append(" · ")
         title.append("all tubes" if self.tube is None else self.tube, style="bold")
         title.append(f" · {self.state_filter or 'all states'} · {len(jobs):,}")
@@ -702,6 +787,7 @@ class MainScreen(ActionsMixin, Screen[None]):
     @on(InventoryUpdated)
     def _inventory_updated(self, message: InventoryUpdated) -> None:
         self.inventory = message.inventory
+        self.query_one(ServerBar).show_source(message.inventory.found_by)
         # Without a change only ages and time-lefts moved: the list redraws those itself.
         if message.first or message.change:
             self.show_jobs()
@@ -768,9 +854,10 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     def _job_title(self, job_id: int, suffix: str = "") -> Text:
         title = Text(f"Job {job_id}")
-        if self.fleet_app is not None:
+        server = self.server_tag()
+        if server is not None:
             title.append(" · ")
-            title.append(self.fleet_app.server_label, style="bold")
+            title.append(server, style="bold")
         title.append(suffix)
         return title
 
@@ -969,122 +1056,3 @@ class MainScreen(ActionsMixin, Screen[None]):
             self.query_one(TubesTable).focus()
         elif self.query_one(ContentSwitcher).current == "lifecycle-view":
             self.action_toggle_lifecycle()
-
-    # --- several servers (the fleet app only) ---------------------------------------------
-
-    def _all_view(self) -> bool:
-        fleet_app = self.fleet_app
-        return fleet_app is not None and fleet_app.all_view
-
-    def _scope_label(self) -> str:
-        fleet_app = self.fleet_app
-        if fleet_app is None:
-            return self.sv.address
-        return "all servers" if fleet_app.all_view else fleet_app.server_label
-
-    def _servers_title(self) -> Text:
-        fleet_app = self.fleet_app
-        if fleet_app is None:
-            return Text("")
-        states = fleet_app.fleet.states
-        up = sum(1 for s in states if s.up)
-        title = Text(f"Servers ({up} of {len(states)} up)")
-        title.append("  enter: browse that server · (all servers): fleet sums", style="dim")
-        return title
-
-    @on(ServersTable.ServerChosen)
-    def _server_chosen(self, event: ServersTable.ServerChosen) -> None:
-        fleet_app = self.fleet_app
-        if fleet_app is not None:
-            fleet_app.choose_server(event.index)
-            if event.index is not None:
-                self.query_one(TubesTable).focus()
-
-    def show_fleet(self) -> None:
-        """Redraw what the fleet's pollers know: the servers pane, and fleet sums if shown."""
-        from stalkview.fleet import fleet_rates, sum_stats, sum_tubes
-
-        fleet_app = self.fleet_app
-        if fleet_app is None:
-            return
-        states = fleet_app.fleet.states
-        totals = sum_stats(states)
-        self.query_one(ServersTable).show(
-            states, totals, fleet_rates(states),
-            current=fleet_app.current, all_view=fleet_app.all_view,
-        )  # fmt: skip
-        self._set_title("#servers-pane", self._servers_title())
-        if not fleet_app.all_view:
-            return
-        tubes = sum_tubes(states)
-        self.query_one(TubesTable).update_tubes(totals, tubes, {})
-        self._title_tubes(len(tubes))
-        self._show_breakdown()
-
-    def _show_breakdown(self) -> None:
-        from stalkview.fleet import tube_breakdown
-
-        fleet_app = self.fleet_app
-        if fleet_app is None:
-            return
-        tube = self.query_one(TubesTable).selected_tube
-        pane = self.query_one("#breakdown-pane")
-        pane.display = fleet_app.all_view and tube is not None
-        if tube is None:
-            return
-        rows = tube_breakdown(fleet_app.fleet.states, tube)
-        title = Text(" ")
-        title.append(tube, style="bold")
-        title.append(f" on each server ({len(rows)} of {len(fleet_app.fleet.states)} have it)",
-                     style="dim")  # fmt: skip
-        self.query_one("#breakdown-title", Static).update(title)
-        self.query_one(BreakdownTable).show(rows)
-
-    def show_all_view(self) -> None:
-        """Show the tubes pane for the current scope (fleet sums or the current server)."""
-        fleet_app = self.fleet_app
-        if fleet_app is None:
-            return
-        self.query_one("#breakdown-pane").display = False
-        # Health hints are about one server: beside fleet sums they would mislead.
-        self.query_one(ProblemList).display = not fleet_app.all_view
-        if fleet_app.all_view:
-            self.show_fleet()
-        elif self.refreshed is not None:
-            self.show_snapshot()
-        else:
-            self.query_one(TubesTable).update_tubes({}, {}, {})
-            self._title_tubes(0)
-        self.show_jobs()
-
-    def server_switched(self, generation: int) -> None:
-        """The app now talks to another server: forget the last one's jobs and detail.
-
-        Results about the previous server (an older ``generation``) are dropped from now on.
-        """
-        fleet_app = self.fleet_app
-        if fleet_app is None:
-            return
-        self.generation = generation
-        self.snapshot = self.refreshed = self.inventory = None
-        self.reset_actions()
-        self.current_job_id = None
-        self.current_job = None
-        self._clear_body_search()
-        bar = self.query_one(ServerBar)
-        bar.address = fleet_app.address
-        bar.read_only = fleet_app.read_only
-        bar.show_stats({}, {}, {})
-        self.show_binlog(None)
-        bar.set_status("connecting")
-        self.query_one(ConnectionBanner).hide()
-        self.remove_class("stale")
-        job_list = self.query_one(JobList)
-        job_list.clear_marks()
-        self.query_one("#scan-progress", ProgressBar).remove_class("hidden")
-        self.query_one("#scan-status", Static).update("")
-        detail = self.query_one(JobDetail)
-        detail.show_message(f"Jobs of {fleet_app.server_label}: pick one in the jobs pane")
-        self.query_one("#side").border_title = Text("Job")
-        self.show_all_view()
-        self.refresh_bindings()

@@ -125,6 +125,8 @@ class ServerBar(Vertical):
         self._status = "connecting"
         self._detail = ""
         self._lines: dict[str, str] = {}
+        #: Where the inventory found the jobs: "id scan", "binlog DIR", ...
+        self._source = ""
 
     def compose(self) -> ComposeResult:
         yield Static(self._identity(), id="sb-identity")
@@ -171,7 +173,16 @@ class ServerBar(Vertical):
             text.append("   ")
         text.append("total jobs ", style="dim")
         text.append(f"{int(stats.get('total-jobs', 0)):,}")
+        if self._source:
+            text.append("   jobs from ", style="dim")
+            text.append(self._source)
         return text
+
+    def show_source(self, found_by: str) -> None:
+        """Where the inventory came from: ``binlog /var/lib/beanstalkd`` or ``id scan``."""
+        if found_by != self._source:
+            self._source = found_by
+            self._update_line("#sb-totals", self._totals())
 
     def _update_line(self, selector: str, text: Text) -> None:
         # Fixed one-line statics: skip unchanged text, and never ask for a reflow.
