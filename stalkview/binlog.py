@@ -769,9 +769,9 @@ class BinlogSource:
     """A log as the live inventory's candidate source
     (:class:`stalkview.inventory.CandidateSource`): the ids of the jobs it names."""
 
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
+    def __init__(self, directory: str | os.PathLike[str], label: str | None = None) -> None:
         self.log = Binlog(directory)
-        self.label = f"binlog {directory}"
+        self.label = label or f"binlog {directory}"
 
     def mismatch(self, stats: dict[str, object]) -> str | None:
         """Why this log cannot be the server's (``stats`` of the server), or None."""
@@ -791,6 +791,9 @@ class BinlogSource:
                 f"binlog.{min(seqs)}..{max(seqs)}: it is another server's log"
             )
         return None
+
+    def live(self) -> int:
+        return len(self.log.jobs)
 
     def candidates(self, everything: bool) -> tuple[set[int], set[int]]:
         change = self.log.read()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stalkview.client import commands as cmd
 from stalkview.client.client import Client
@@ -24,6 +24,9 @@ from stalkview.model.logsize import (
     enabled,
     file_facts,
 )
+
+if TYPE_CHECKING:
+    from stalkview.binlog import BinlogSource
 
 #: Bodies sized at most per report; past that the live data is extrapolated from a spread sample.
 SIZE_SAMPLE = 2000
@@ -116,22 +119,27 @@ class LogDir:
     """A binlog directory read alongside the server: real sizes, bytes appended, live
     bodies (``stalkview.binlog`` reads it, incrementally and read-only)."""
 
-    def __init__(self, directory: str) -> None:
+    def __init__(self, directory: str, source: BinlogSource | None = None) -> None:
         from stalkview.binlog import BinlogSource
 
         self.directory = directory
-        self._source = BinlogSource(directory)
-        self.log = self._source.log
+        #: ``source``: a log some other part reads already (the app's inventory).
+        self.source = source if source is not None else BinlogSource(directory)
+        self.log = self.source.log
         self._ends: dict[int, int] = {}
-        #: Bytes appended to the files since the first read.
+        #: Bytes appended to the files since the first look.
         self.appended = 0
 
     def mismatch(self, stats: dict[str, Any]) -> str | None:
         """Why this directory cannot be the log of the server with these ``stats``."""
-        return self._source.mismatch(stats)
+        return self.source.mismatch(stats)
 
     def read(self) -> None:
         self.log.read()
+        self.note()
+
+    def note(self) -> None:
+        """Count the bytes appended since the last look (the log was read meanwhile)."""
         ends = {seq: f.end for seq, f in self.log.files.items()}
         if self._ends:
             self.appended += sum(max(0, end - self._ends.get(seq, 0)) for seq, end in ends.items())

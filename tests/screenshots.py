@@ -1,13 +1,17 @@
 """Save SVG screenshots of the app for the README: ``.venv/bin/python -m tests.screenshots``.
 
-The state is the demo's, seeded and still (``demo_environment(seed=42,
-workload=False)``): the same tubes, jobs and bodies on every run; only clocks
-(uptime, ages) differ. Saved into screenshots/, stale SVGs removed:
+The state is the living demo's (``demo_environment(seed=42)``, its workload running): the
+app watches it for ``--settle`` seconds (default 130: the sparklines cover two minutes)
+before the first picture, so rates move, sparklines are filled and tubes have consumers.
+The seeded incidents stay (a tube paused for an hour with jobs waiting, poison jobs,
+buried piles). The small-terminal ones come from the demo held still (``--small``: only them).
+Saved into screenshots/, stale SVGs removed:
 
 - main.svg            the main screen, a JSON job of ``emails`` selected
+- problems.svg        the problems summary, the seeded paused-tube incident highlighted
 - jobs-filter.svg     the jobs pane of ``webhooks`` filtered to buried jobs and a search
 - detail.svg          the job detail of a JSON job
-- lifecycle.svg       the lifecycle view with a poison job selected
+- lifecycle.svg       the lifecycle of ``webhooks`` (its own flows) with a buried job selected
 - put-form.svg        the put form, prefilled as a duplicate of a job
 - confirm-delete.svg  the confirmation before deleting all buried jobs of a tube
 - fleet.svg           four servers (the demo, two private servers seeded differently, one
@@ -38,6 +42,7 @@ from stalkview.app.app import StalkviewApp
 from stalkview.app.fleetapp import FleetApp
 from stalkview.app.screens.confirm import ConfirmScreen
 from stalkview.app.screens.put import PutScreen
+from stalkview.app.widgets.hints import ProblemList
 from stalkview.app.widgets.jobdetail import JobDetail
 from stalkview.app.widgets.joblist import JobList
 from stalkview.app.widgets.tubes import TubesTable
@@ -49,8 +54,10 @@ from tests.beanstalkd import Beanstalkd
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
 PNG_OUT = Path(tempfile.gettempdir()) / "stalkview-screenshots"
 SIZE = (160, 48)
+SETTLE = 130.0
 NAMES = (
     "main.svg",
+    "problems.svg",
     "jobs-filter.svg",
     "detail.svg",
     "lifecycle.svg",
@@ -98,7 +105,7 @@ class Shooter:
     async def previews(self, job_list: JobList) -> None:
         await wait_until(
             self.pilot,
-            lambda: all(job_list.has_preview(j.id) for j in job_list.jobs[:20]),
+            lambda: all(job_list.has_preview(j.id) for j in job_list.visible_jobs()),
             "the body previews",
         )
 
@@ -111,15 +118,22 @@ class Shooter:
         )
 
 
-async def shoot(address: str) -> list[Path]:
+async def shoot(address: str, settle: float = SETTLE) -> list[Path]:
     app = StalkviewApp(address, interval=1.0, title="stalkview demo")
     async with app.run_test(size=SIZE) as pilot:
         s = Shooter(app, pilot)
         await wait_until(pilot, lambda: app.inventory.scanned and app.refreshes > 2, "data")
+        # Steady state: the rates and sparklines need the app to have watched a while.
+        started = time.monotonic()
+        print(f"watching the live demo for {settle:.0f} s…", file=sys.stderr)
+        await wait_until(
+            pilot, lambda: time.monotonic() - started >= settle, "steady state", settle + 10
+        )
         app.main.query_one(TubesTable).sort_by("ready", reverse=True)
         job_list = await s.open_tube("emails")
         job_list.focus()
-        await pilot.press("j", "j")
+        # A buried job (the last listed): live workers would take a ready one away.
+        await pilot.press("G")
         job = job_list.cursor_job
         assert job is not None
         await s.detail_of(job.id)
@@ -128,6 +142,15 @@ async def shoot(address: str) -> list[Path]:
 
         await pilot.press("enter")
         await s.save("detail.svg")
+
+        problems = app.main.query_one(ProblemList)
+        problems.focus()
+        paused = next((i for i, line in enumerate(problems.shown) if "paused" in line), None)
+        if paused is None:
+            raise RuntimeError("screenshots: the seeded paused tube is not among the problems")
+        problems.highlighted = paused
+        await s.save("problems.svg")
+        job_list.focus()
 
         await pilot.press("y")
         await wait_until(pilot, lambda: isinstance(app.screen, PutScreen), "the put form")
@@ -255,13 +278,17 @@ def to_png(svg: Path) -> Path:
 
 def main(argv: list[str]) -> int:
     OUT.mkdir(exist_ok=True)
-    with demo_environment(seed=42, workload=False) as (address, _controller):
-        if "--small" in argv:
-            saved = asyncio.run(shoot_small(address))
-        else:
-            saved = asyncio.run(shoot(address))
+    settle = SETTLE
+    if "--settle" in argv:
+        settle = float(argv[argv.index("--settle") + 1])
+    saved: list[Path] = []
+    if "--small" not in argv:
+        with demo_environment(seed=42) as (address, _controller):
+            saved += asyncio.run(shoot(address, settle))
             saved += asyncio.run(shoot_fleet(address))
-            saved += asyncio.run(shoot_small(address))
+    # The small-terminal ones from the demo held still: the same jobs on every run.
+    with demo_environment(seed=42, workload=False) as (address, _controller):
+        saved += asyncio.run(shoot_small(address))
     if "--small" not in argv:
         remove_stale()
     for path in saved:

@@ -19,6 +19,7 @@ def run_app(
     scan_budget: float = 25.0,
     binlog: str | None = None,
     log_banner: str | None = None,
+    shown_address: str | None = None,
 ) -> int:
     """Open the app on a beanstalkd server; return the process exit code.
 
@@ -36,6 +37,7 @@ def run_app(
         scan_budget=scan_budget,
         binlog=binlog,
         log_banner=log_banner,
+        shown_address=shown_address,
     )
     result = app.run()
     if app.return_code not in (None, 0):

@@ -15,7 +15,7 @@ import contextlib
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import App
@@ -38,6 +38,7 @@ from stalkview.app.messages import (
     ServerRefreshed,
     ServerRefreshing,
     ServerResult,
+    ServerSource,
     describe,
 )
 from stalkview.app.palette import StalkviewCommands
@@ -46,9 +47,9 @@ from stalkview.app.screens.main import MainScreen
 from stalkview.client import BeanstalkConnectionError, Client, Error, NotFoundError
 from stalkview.format import printable
 from stalkview.inventory import DEFAULT_BUDGET, Inventory, InventoryChange, JobInfo, ScanProgress
-from stalkview.logprobe import BodySizes
+from stalkview.logprobe import BodySizes, LogDir
 from stalkview.model import Query, RateTracker, ServerRates, TubeRateBook, rate_view
-from stalkview.model.logsize import LogReport, LogWatch, enabled
+from stalkview.model.logsize import FileFacts, LogReport, LogWatch, enabled
 from stalkview.poll import COMMAND_TIMEOUT, CONNECT_TIMEOUT, Snapshot, fetch_snapshot
 
 PREVIEW_LIMIT = 4 * 1024
@@ -108,6 +109,7 @@ class StalkviewApp(App[int]):
         scan_budget: float = DEFAULT_BUDGET,
         binlog: str | None = None,
         log_banner: str | None = None,
+        shown_address: str | None = None,
     ) -> None:
         super().__init__()
         if interval <= 0:
@@ -130,19 +132,25 @@ class StalkviewApp(App[int]):
         if binlog is not None:
             from stalkview.binlog import BinlogSource
 
-            source = BinlogSource(binlog)
+            source = BinlogSource(binlog, "the log (a restored copy)" if log_banner else None)
         self.inventory = Inventory(
             self.inventory_client, batch_size=2000, budget=scan_budget, source=source
         )
         #: Set when the server is a private copy restored from a stopped server's log:
         #: what the banner says instead of "a live server".
         self.log_banner = log_banner
+        #: What the server bar calls the server (a log's directory rather than the
+        #: private socket it is served on).
+        self.shown_address = shown_address or address
         self.snapshot: Snapshot | None = None
         self.rates = RateTracker()
         self.tube_rates = TubeRateBook()
         self.scan_progress: ScanProgress | None = None
         self.log_watch = LogWatch()
         self.body_sizes = BodySizes()
+        self._log_dir_cache: LogDir | None = None
+        #: What each binlog file holds, when the inventory reads the directory.
+        self.log_facts: list[FileFacts] | None = None
         self.refreshes = 0
         self.inventory_refreshes = 0
         #: The parked jobs last named in a notice (named again only when they change).
@@ -355,7 +363,7 @@ class StalkviewApp(App[int]):
         if gen == self.generation:
             self.tube_rates.update_flows(self.inventory.flows, time.monotonic())
         self._result(gen, InventoryUpdated(self.inventory, change, first))
-        self._result(gen, BinlogUpdated(report))
+        self._result(gen, BinlogUpdated(report, self.log_facts))
         if self.inventory.meter.full_speed:
             # Unpaced: a pause of twice its time keeps a huge inventory from hogging the server.
             self._schedule_inventory(max(self.interval, 3 * elapsed))
@@ -366,8 +374,10 @@ class StalkviewApp(App[int]):
     async def _binlog_report(self, change: InventoryChange | None) -> LogReport | None:
         """The binlog against the live data, after an inventory pass (None without -b).
 
-        Sizing the bodies peeks at most a sample of the jobs, each once (a body never
-        changes); the writers are found among the jobs ``change`` names (all after a
+        When the inventory reads the server's log directory, the sizes, the bytes written
+        and the live bodies are the files' own (read by that pass already); otherwise
+        sizing the bodies peeks at most a sample of the jobs, each once (a body never
+        changes). The writers are found among the jobs ``change`` names (all after a
         scan); a server without a binlog costs nothing here.
         """
         stats = self.inventory.server_stats
@@ -375,7 +385,16 @@ class StalkviewApp(App[int]):
         if not enabled(stats):
             return self.log_watch.update(stats, now)
         jobs = self.inventory.jobs
-        live, exact = await self.body_sizes.live_bytes(self.inventory_client, jobs)
+        log_dir = self._log_dir()
+        disk: int | None = None
+        appended: int | None = None
+        if log_dir is not None:
+            log_dir.note()
+            live, exact = log_dir.live_bytes, True
+            disk, appended = log_dir.disk_bytes, log_dir.appended
+        else:
+            live, exact = await self.body_sizes.live_bytes(self.inventory_client, jobs)
+        self.log_facts = None if log_dir is None else log_dir.facts()
         snapshot = self.snapshot
         return self.log_watch.update(
             stats,
@@ -387,7 +406,22 @@ class StalkviewApp(App[int]):
             jobs_complete=self.inventory.scanned,
             live_bytes=live,
             live_exact=exact,
+            disk_bytes=disk,
+            written_bytes=appended,
         )
+
+    def _log_dir(self) -> LogDir | None:
+        """The log directory the inventory reads (a BinlogSource), wrapped for the report."""
+        from stalkview.binlog import BinlogSource
+
+        source = self.inventory.source
+        if not isinstance(source, BinlogSource):
+            self._log_dir_cache = None
+            return None
+        cached = self._log_dir_cache
+        if cached is None or cached.source is not source:
+            cached = self._log_dir_cache = LogDir(str(source.log.directory), source)
+        return cached
 
     @on(InventoryProgress)
     def _inventory_progress(self, message: InventoryProgress) -> None:
@@ -522,3 +556,9 @@ class StalkviewApp(App[int]):
             return
         main = self.main
         self.push_screen(HelpScreen(main.binding_nodes(), note=main.layout_note()))
+
+
+if TYPE_CHECKING:
+
+    def _answers_the_screen(app: StalkviewApp) -> ServerSource:
+        return app  # mypy checks that the app serves every request of the main screen

@@ -21,6 +21,8 @@ from textual import on, work
 from stalkview.app.app import StalkviewApp
 from stalkview.app.messages import FleetUpdated, SwitchServer
 from stalkview.app.screens.fleet import FleetScreen
+from stalkview.binlog import BinlogSource
+from stalkview.binlogfind import find_binlog
 from stalkview.client import Client, Error
 from stalkview.config import Target
 from stalkview.fleet import Fleet, ServerState
@@ -53,6 +55,7 @@ class FleetApp(StalkviewApp):
             interval=interval,
             read_only=read_only or first.read_only,
             scan_budget=scan_budget,
+            binlog=_binlog_of(first),
         )
         self.targets = list(targets)
         #: --read-only: every server read-only, whatever its saved setting.
@@ -153,16 +156,29 @@ class FleetApp(StalkviewApp):
         self.inventory_client = Client(
             address, encoding=None, connect_timeout=CONNECT_TIMEOUT, command_timeout=COMMAND_TIMEOUT
         )
-        self.inventory = Inventory(self.inventory_client, batch_size=2000, budget=self.scan_budget)
+        binlog = _binlog_of(self.targets[self.current])
+        self.inventory = Inventory(
+            self.inventory_client,
+            batch_size=2000,
+            budget=self.scan_budget,
+            source=BinlogSource(binlog) if binlog else None,
+        )
         self.snapshot = None
         self.rates = RateTracker()
         self.tube_rates = TubeRateBook()
         self.scan_progress = None
         self.log_watch = LogWatch()
         self.body_sizes = BodySizes()
+        self._log_dir_cache = None
+        self.log_facts = None
         self.refreshes = 0
         self.inventory_refreshes = 0
         self.connected = False
         self.last_good = None
         self._failures = 0
         self._previews_running = False
+
+
+def _binlog_of(target: Target) -> str | None:
+    """The server's log: saved in the config, or found for a beanstalkd on this machine."""
+    return target.binlog or find_binlog(target.address)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from stalkview.client import commands as cmd
 from stalkview.client.address import AddressLike, parse_address
@@ -29,6 +29,8 @@ from stalkview.client.protocol import (
 )
 
 T = TypeVar("T")
+A = TypeVar("A")
+P = ParamSpec("P")
 TubeOrTubes = str | Iterable[str]
 
 
@@ -84,7 +86,119 @@ def _size_or_error(reply: Reply) -> int | Error | None:
         return exc
 
 
-class Client:
+# --- every command once -------------------------------------------------------------
+
+
+class Command(Generic[P, T]):
+    """One command of the table: on a :class:`Client` an ``async`` method returning
+    the reply, on a :class:`Pipeline` a method queueing it and returning the pipeline.
+
+    ``build(encoding, *args)`` makes the :class:`Call`; ``encoding`` is the client's
+    (only bodies put need it).
+    """
+
+    def __init__(self, build: Callable[Concatenate[str | None, P], Call[T]]) -> None:
+        self.build = build
+        self.__doc__ = build.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Command[P, T]: ...
+    @overload
+    def __get__(self, obj: Client, owner: type) -> Callable[P, Coroutine[Any, Any, T]]: ...
+    @overload
+    def __get__(self, obj: Pipeline, owner: type) -> Callable[P, Pipeline]: ...
+    def __get__(self, obj: object, owner: type) -> object:
+        if obj is None:
+            return self
+        build = self.build
+        if isinstance(obj, Pipeline):
+            pipeline = obj
+
+            def queue(*args: P.args, **kwargs: P.kwargs) -> Pipeline:
+                return pipeline.add(build(pipeline._client.encoding, *args, **kwargs))
+
+            return queue
+        assert isinstance(obj, Client)
+        client = obj
+
+        async def run(*args: P.args, **kwargs: P.kwargs) -> T:
+            return await client._run(build(client.encoding, *args, **kwargs))
+
+        return run
+
+
+def _put(
+    encoding: str | None,
+    body: Body,
+    *,
+    priority: int = DEFAULT_PRIORITY,
+    delay: int = DEFAULT_DELAY,
+    ttr: int = DEFAULT_TTR,
+) -> Call[int]:
+    """Put a job into the used tube; its id is the reply."""
+    return cmd.put(cmd.encode_body(body, encoding), priority, delay, ttr)
+
+
+def _release(
+    encoding: str | None,
+    job: JobOrID,
+    *,
+    priority: int = DEFAULT_PRIORITY,
+    delay: int = DEFAULT_DELAY,
+) -> Call[None]:
+    return cmd.release(job, priority, delay)
+
+
+def _bury(encoding: str | None, job: JobOrID, *, priority: int = DEFAULT_PRIORITY) -> Call[None]:
+    return cmd.bury(job, priority)
+
+
+def _pause_tube(encoding: str | None, tube: str, delay: int) -> Call[None]:
+    return cmd.pause_tube(tube, delay)
+
+
+def _fixed(call: Call[T]) -> Callable[[str | None], Call[T]]:
+    """A command without arguments."""
+    return lambda encoding: call
+
+
+def _of(builder: Callable[[A], Call[T]]) -> Callable[[str | None, A], Call[T]]:
+    """A command with one argument (a job, a tube or a number)."""
+    return lambda encoding, value: builder(value)
+
+
+class _Commands:
+    """The commands :class:`Client` and :class:`Pipeline` share: a new command is
+    added here once, and both have it."""
+
+    put = Command(_put)
+    use = Command(_of(cmd.use))
+    reserve_job = Command(_of(cmd.reserve_job))
+    delete = Command(_of(cmd.delete))
+    release = Command(_release)
+    bury = Command(_bury)
+    touch = Command(_of(cmd.touch))
+    watch = Command(_of(cmd.watch))
+    ignore = Command(_of(cmd.ignore))
+    peek = Command(_of(cmd.peek))
+    peek_ready = Command(_fixed(cmd.PEEK_READY))
+    peek_delayed = Command(_fixed(cmd.PEEK_DELAYED))
+    peek_buried = Command(_fixed(cmd.PEEK_BURIED))
+    kick = Command(_of(cmd.kick))
+    kick_job = Command(_of(cmd.kick_job))
+    stats_job = Command(_of(cmd.stats_job))
+    stats_tube = Command(_of(cmd.stats_tube))
+    stats = Command(_fixed(cmd.STATS))
+    tubes = Command(_fixed(cmd.LIST_TUBES))
+    using = Command(_fixed(cmd.LIST_TUBE_USED))
+    watching = Command(_fixed(cmd.LIST_TUBES_WATCHED))
+    pause_tube = Command(_pause_tube)
+
+
+class Client(_Commands):
     """An asyncio beanstalkd client with greenstalk's API.
 
     ``Client(address)`` does not connect; use ``async with Client(address) as c``
@@ -392,21 +506,7 @@ class Client:
         except Error:
             pass  # gone, or the connection went: the server releases it then
 
-    # --- greenstalk's API ----------------------------------------------------
-
-    async def put(
-        self,
-        body: Body,
-        *,
-        priority: int = DEFAULT_PRIORITY,
-        delay: int = DEFAULT_DELAY,
-        ttr: int = DEFAULT_TTR,
-    ) -> int:
-        """Put a job into the used tube; return its id."""
-        return await self._run(cmd.put(cmd.encode_body(body, self.encoding), priority, delay, ttr))
-
-    async def use(self, tube: str) -> None:
-        await self._run(cmd.use(tube))
+    # --- greenstalk's API: the commands of _Commands, and reserve ---------------------
 
     async def reserve(self, timeout: int | None = None) -> Job:
         """Reserve a job from the watched tubes; wait at most ``timeout`` seconds if given.
@@ -424,70 +524,8 @@ class Client:
         reply = await conn.wait(conn.send(call.line), wait, call.line)
         return call.decode(reply, self.encoding)
 
-    async def reserve_job(self, job: JobOrID) -> Job:
-        return await self._run(cmd.reserve_job(job))
 
-    async def delete(self, job: JobOrID) -> None:
-        await self._run(cmd.delete(job))
-
-    async def release(
-        self, job: JobOrID, *, priority: int = DEFAULT_PRIORITY, delay: int = DEFAULT_DELAY
-    ) -> None:
-        await self._run(cmd.release(job, priority, delay))
-
-    async def bury(self, job: JobOrID, *, priority: int = DEFAULT_PRIORITY) -> None:
-        await self._run(cmd.bury(job, priority))
-
-    async def touch(self, job: JobOrID) -> None:
-        await self._run(cmd.touch(job))
-
-    async def watch(self, tube: str) -> int:
-        return await self._run(cmd.watch(tube))
-
-    async def ignore(self, tube: str) -> int:
-        return await self._run(cmd.ignore(tube))
-
-    async def peek(self, job: JobOrID) -> Job:
-        return await self._run(cmd.peek(job))
-
-    async def peek_ready(self) -> Job:
-        return await self._run(cmd.PEEK_READY)
-
-    async def peek_delayed(self) -> Job:
-        return await self._run(cmd.PEEK_DELAYED)
-
-    async def peek_buried(self) -> Job:
-        return await self._run(cmd.PEEK_BURIED)
-
-    async def kick(self, bound: int) -> int:
-        return await self._run(cmd.kick(bound))
-
-    async def kick_job(self, job: JobOrID) -> None:
-        await self._run(cmd.kick_job(job))
-
-    async def stats_job(self, job: JobOrID) -> dict[str, Any]:
-        return await self._run(cmd.stats_job(job))
-
-    async def stats_tube(self, tube: str) -> dict[str, Any]:
-        return await self._run(cmd.stats_tube(tube))
-
-    async def stats(self) -> dict[str, Any]:
-        return await self._run(cmd.STATS)
-
-    async def tubes(self) -> list[str]:
-        return await self._run(cmd.LIST_TUBES)
-
-    async def using(self) -> str:
-        return await self._run(cmd.LIST_TUBE_USED)
-
-    async def watching(self) -> list[str]:
-        return await self._run(cmd.LIST_TUBES_WATCHED)
-
-    async def pause_tube(self, tube: str, delay: int) -> None:
-        await self._run(cmd.pause_tube(tube, delay))
-
-
-class Pipeline:
+class Pipeline(_Commands):
     """Commands queued on one client and sent in a single write.
 
     Each method queues a command and returns the pipeline; ``await p.execute()``
@@ -524,66 +562,3 @@ class Pipeline:
     ) -> None:
         if exc_type is None:
             await self.execute()
-
-    def put(
-        self,
-        body: Body,
-        *,
-        priority: int = DEFAULT_PRIORITY,
-        delay: int = DEFAULT_DELAY,
-        ttr: int = DEFAULT_TTR,
-    ) -> Pipeline:
-        return self.add(cmd.put(cmd.encode_body(body, self._client.encoding), priority, delay, ttr))
-
-    def use(self, tube: str) -> Pipeline:
-        return self.add(cmd.use(tube))
-
-    def reserve_job(self, job: JobOrID) -> Pipeline:
-        return self.add(cmd.reserve_job(job))
-
-    def delete(self, job: JobOrID) -> Pipeline:
-        return self.add(cmd.delete(job))
-
-    def release(
-        self, job: JobOrID, *, priority: int = DEFAULT_PRIORITY, delay: int = DEFAULT_DELAY
-    ) -> Pipeline:
-        return self.add(cmd.release(job, priority, delay))
-
-    def bury(self, job: JobOrID, *, priority: int = DEFAULT_PRIORITY) -> Pipeline:
-        return self.add(cmd.bury(job, priority))
-
-    def touch(self, job: JobOrID) -> Pipeline:
-        return self.add(cmd.touch(job))
-
-    def peek(self, job: JobOrID) -> Pipeline:
-        return self.add(cmd.peek(job))
-
-    def peek_ready(self) -> Pipeline:
-        return self.add(cmd.PEEK_READY)
-
-    def peek_delayed(self) -> Pipeline:
-        return self.add(cmd.PEEK_DELAYED)
-
-    def peek_buried(self) -> Pipeline:
-        return self.add(cmd.PEEK_BURIED)
-
-    def kick(self, bound: int) -> Pipeline:
-        return self.add(cmd.kick(bound))
-
-    def kick_job(self, job: JobOrID) -> Pipeline:
-        return self.add(cmd.kick_job(job))
-
-    def stats_job(self, job: JobOrID) -> Pipeline:
-        return self.add(cmd.stats_job(job))
-
-    def stats_tube(self, tube: str) -> Pipeline:
-        return self.add(cmd.stats_tube(tube))
-
-    def stats(self) -> Pipeline:
-        return self.add(cmd.STATS)
-
-    def tubes(self) -> Pipeline:
-        return self.add(cmd.LIST_TUBES)
-
-    def pause_tube(self, tube: str, delay: int) -> Pipeline:
-        return self.add(cmd.pause_tube(tube, delay))

@@ -29,6 +29,8 @@ STALL_MIN_SECONDS = 60.0
 """Or held this many times longer than the tube's other reservations (and at least a minute)."""
 DEADLINE_SOON_SECONDS = 1.0
 """A reservation with this little TTR left is about to time out (beanstalkd's DEADLINE_SOON)."""
+DEADLINE_SOON_FRESH = 3.0
+"""...when the job was read at most this long ago: an older read may be of a job long done."""
 STORM_WINDOW = 60.0
 STORM_MIN_JOBS = 100
 STORM_FACTOR = 2.0
@@ -95,7 +97,8 @@ def held_hints(
         waiting = _waiting(tubes, tube)
         helds = [held for _job, held, _left in jobs]
         for job, held, left in jobs:
-            if left <= DEADLINE_SOON_SECONDS and held >= 1:
+            fresh = now - job.seen <= DEADLINE_SOON_FRESH
+            if left <= DEADLINE_SOON_SECONDS and held >= 1 and fresh:
                 text = (
                     f"job {job.id}: {left:.0f}s of its {_dur(job.ttr)} TTR left (DEADLINE_SOON), "
                     f"held {_dur(held)}"

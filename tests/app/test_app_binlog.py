@@ -5,11 +5,13 @@ Real beanstalkd with ``-b`` and 64 KiB files."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.widgets import Static
 
+from stalkview import format as fmt
 from stalkview.app.app import StalkviewApp
 from stalkview.app.screens.binlog import BinlogScreen
 from stalkview.app.screens.confirm import ConfirmScreen
@@ -158,3 +160,24 @@ async def test_binlog_browsing_changes_nothing(logged: Beanstalkd) -> None:
         job_after = await client.stats_job(job)
         for key in ("state", "file", "reserves", "releases", "buries", "kicks"):
             assert job_after[key] == job_before[key]
+
+
+async def test_with_the_log_directory_the_sizes_are_the_files_own(logged: Beanstalkd) -> None:
+    async with Client(logged.address) as client:
+        job = await pin_old_job(client)
+    assert logged.binlog_dir is not None
+    app = make_app(logged, binlog=logged.binlog_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await wait_for(pilot, lambda: app.main.log_report is not None)
+        report = app.main.log_report
+        assert report is not None and report.bytes_exact
+        on_disk = sum(p.stat().st_size for p in Path(logged.binlog_dir).glob("binlog.*"))
+        assert report.bytes == on_disk
+        assert report.live_bytes == len(b'{"to": "ops@example.com"}') and report.live_exact
+        line = plain(binlog_line(app))
+        assert f"({fmt.size(on_disk)})" in line and " x " not in line  # not files x max size
+        await pilot.press("b")
+        await wait_for(pilot, lambda: isinstance(app.screen, BinlogScreen))
+        files = plain(app.screen.query_one("#binlog-files", Static))
+        assert "binlog.1 " in files and f"oldest job {job} in emails, buried" in files

@@ -38,7 +38,7 @@ def host_port(server: Beanstalkd) -> tuple[str, int]:
 
 
 @contextlib.contextmanager
-def greenstalk_client(server: Beanstalkd, **kwargs: Any) -> Iterator[greenstalk.Client]:
+def greenstalk_client(server: Beanstalkd, **kwargs: Any) -> Iterator[greenstalk.Client[Any]]:
     client = greenstalk.Client(host_port(server), **kwargs)
     try:
         yield client
@@ -248,7 +248,7 @@ async def test_a_tubes_lifecycle_shows_its_own_flows_never_the_servers(
                 await wait_for(pilot, lambda: lifecycle.rates.get("reserves") is not None)
                 text = lifecycle.render().plain
                 assert lifecycle.rates["reserves"] == 0 and lifecycle.rates["deletes"] == 0
-                assert "reserve ≈0.0/s" in text and "rates: this tube" in text
+                assert "reserve ≈0.0/s" in text and "tube idle: its counts and rates" in text
                 assert table.select_tube("busy")
                 await wait_for(pilot, lambda: (lifecycle.rates.get("reserves") or 0) > 0)
                 assert (lifecycle.rates["deletes"] or 0) > 0 and (lifecycle.rates["puts"] or 0) > 0

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from textual.coordinate import Coordinate
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
@@ -43,9 +44,14 @@ def on_screen(app: StalkviewApp, widget: Widget) -> bool:
     return visible == region
 
 
+LONG_TUBE = "a-tube-whose-name-goes-on-" + "x" * 60
+
+
 @pytest.fixture
 async def seeded(server: Beanstalkd) -> AsyncIterator[Beanstalkd]:
     await seed(server.address)
+    async with Client(server.address, use=LONG_TUBE) as client:
+        await client.put("a job in a tube with a long name")
     yield server
 
 
@@ -70,6 +76,10 @@ def test_columns_are_a_prefix_of_the_priority_order() -> None:
         used = sum(fit.widths[k] + 2 for k in fit.shown)
         assert used <= width or len(fit.shown) <= 6, (width, fit)
     assert fit_columns(natural, 200).hidden == ()
+    # A 200-byte tube name is cut (with "…") before health or a job state is dropped.
+    fit = fit_columns(natural | {"name": 200}, 76)
+    assert fit.shown == COLUMN_KEYS[:6]
+    assert sum(fit.widths[k] + 2 for k in fit.shown) <= 76
 
 
 def test_health_is_shortened_between_words() -> None:
@@ -108,12 +118,14 @@ async def test_layout_fits(seeded: Beanstalkd, size: tuple[int, int]) -> None:
         visible = table.scrollable_content_region.height - 1  # under the header
         checked = 0
         for index in range(top, min(table.row_count, top + visible)):
-            key = table.coordinate_to_cell_key((index, 0)).row_key
+            key = table.coordinate_to_cell_key(Coordinate(index, 0)).row_key
             health = table.get_cell(key, "health").plain
             name = table.get_cell(key, "name").plain
             assert health, name
             row = [line for line in lines if f" {name[:10]}" in line]
             assert row and health in row[0], (name, health, row)
+            if name == LONG_TUBE and size[0] < 120:
+                assert "a-tube-whose…" in row[0] or "…" in row[0].split(health)[0]
             checked += 1
         assert checked >= 4
         # Dropped columns are named in the pane's title.
@@ -122,6 +134,16 @@ async def test_layout_fits(seeded: Beanstalkd, size: tuple[int, int]) -> None:
             assert hidden in title or "…" in title
         if size[0] >= 160:
             assert table.hidden_columns == ()
+        # A table taller than its share scrolls, the cursor row kept in view.
+        if table.row_count > visible:
+            table.focus()
+            await pilot.press("G")
+            await pilot.pause(0.1)
+            assert table.cursor_row == table.row_count - 1
+            assert 0 <= table.cursor_row - table.scroll_offset.y < visible
+            await pilot.press("g")
+            await pilot.pause(0.1)
+            assert table.scroll_offset.y == 0
         # The jobs pane keeps its rows.
         job_list = app.main.query_one(JobList)
         assert len(job_list.jobs) > 20
@@ -165,10 +187,10 @@ async def test_zoom_round_trips(seeded: Beanstalkd, size: tuple[int, int]) -> No
         await wait_for(pilot, lambda: main.zoomed_pane == "tubes-pane")
         await pilot.pause(0.1)
         assert main.query_one("#tubes-pane").region.height == size[1] - 1  # the footer stays
-        assert "z Zoom" in screen_lines(app)[-1]
+        await wait_for(pilot, lambda: "z Restore" in screen_lines(app)[-1])
         await pilot.press("z")
         await wait_for(pilot, lambda: main.zoomed_pane is None)
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: "z Zoom" in screen_lines(app)[-1])
         for pane, region in panes.items():
             assert main.query_one(f"#{pane}").region == region, pane
         # The detail zoomed: a long body at the full width.
@@ -237,7 +259,7 @@ async def test_every_dialog_fits_80x24(seeded: Beanstalkd) -> None:
             if button is not None:
                 ok = app.screen.query_one(button, Button)
                 assert on_screen(app, ok), (key, button, ok.region)
-                assert ok.label.plain in "\n".join(screen_lines(app))
+                assert str(ok.label) in "\n".join(screen_lines(app))
 
         async def close() -> None:
             await pilot.press("escape")
@@ -336,3 +358,20 @@ async def test_several_servers_at_80x24(
         await wait_for(pilot, lambda: main.zoomed_pane is None)
         await pilot.pause(0.1)
         assert servers.region.height <= 6
+
+
+async def test_a_server_with_a_binlog_keeps_8_job_rows_at_80x24(
+    beanstalkd_factory: Callable[..., Beanstalkd],
+) -> None:
+    logged = beanstalkd_factory(binlog=True)
+    await seed(logged.address)
+    app = StalkviewApp(logged.address, interval=INTERVAL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.pause(0.3)
+        # The binlog line is the server bar's third: on 24 lines it gives way.
+        assert not app.main.query_one("#sb-binlog").region
+        assert app.main.query_one(JobList).scrollable_content_region.height - 1 >= 8
+    async with StalkviewApp(logged.address, interval=INTERVAL).run_test(size=(120, 45)) as pilot:
+        app2 = await ready(pilot)
+        await wait_for(pilot, lambda: bool(app2.main.query_one("#sb-binlog").region))

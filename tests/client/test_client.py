@@ -23,6 +23,7 @@ from stalkview.client import (
     UnknownCommandError,
 )
 from stalkview.client import commands as cmd
+from stalkview.client.client import Command, _Commands
 from tests.beanstalkd import Beanstalkd
 
 
@@ -257,3 +258,16 @@ async def test_stats_tubes_bulk_equals_stats_tube(bclient: Client) -> None:
     assert await bclient.stats_tubes([]) == []
     with pytest.raises(ValueError, match="may not start with '-'"):
         await bclient.stats_tubes(["-x"])
+
+
+async def test_client_and_pipeline_share_one_command_table(client: Client) -> None:
+    table = [name for name, value in vars(_Commands).items() if isinstance(value, Command)]
+    assert "stats_job" in table and "pause_tube" in table
+    pipeline = client.pipeline()
+    for name in table:
+        assert callable(getattr(client, name)) and callable(getattr(pipeline, name)), name
+    # watch and the list commands came to the pipeline with the table.
+    async with client.pipeline() as p:
+        p.use("t1").using().watch("t1").watching().ignore("t1")
+    assert p.results == ["t1", "t1", 2, ["default", "t1"], 1]
+    assert await client.using() == "t1" and await client.watching() == ["default"]

@@ -396,11 +396,3 @@ def test_run_demo_without_the_app_serves_until_signalled(
     assert b"Traceback" not in err
     wait_for(lambda: not alive(pid), 5, f"beanstalkd {pid} to be gone")
     assert not Path(address).parent.exists()
-
-
-def test_importing_the_demo_does_not_import_textual() -> None:
-    code = "import sys, stalkview.demo; print('textual' in sys.modules)"
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout
-    assert out.strip() == "False"

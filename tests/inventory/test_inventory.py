@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -387,9 +385,3 @@ def test_jobinfo_round_trip_and_ageing() -> None:
     assert info.time_left_now(200.0) == 0
     assert info.age_now(105.0) == 15
     assert set(STATES) == {"ready", "delayed", "reserved", "buried"}
-
-
-def test_inventory_does_not_import_textual() -> None:
-    code = "import sys, stalkview.inventory, stalkview.format; print('textual' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"

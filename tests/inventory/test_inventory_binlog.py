@@ -3,6 +3,7 @@ for a cost that follows the live jobs; and finding a local server's binlog."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -174,3 +175,35 @@ async def test_after_a_restart_the_id_scan_finds_a_lone_job_above_total_jobs(
         assert list(inventory.jobs) == [jid]
         await inventory.refresh()
         assert list(inventory.jobs) == [jid]
+
+
+async def test_a_busy_server_needs_no_id_scan(logged: Beanstalkd) -> None:
+    """Workers putting and deleting all the time keep a job or two in flight that the
+    log named after it was read: that is no reason to fall back to the id scan."""
+    import threading
+
+    with connect(logged, "steady") as c:
+        kept = [c.put(b"kept %d" % n) for n in range(200)]
+    stop = threading.Event()
+    cycles: list[int] = []
+
+    def worker() -> None:
+        with connect(logged, "busy") as w:
+            while not stop.is_set():
+                w.delete(w.reserve_job(w.put(b"in flight")))
+                cycles.append(1)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        while len(cycles) < 20:
+            await asyncio.sleep(0.01)
+        async with Client(logged.address, encoding=None) as client:
+            inventory = Inventory(client, source=BinlogSource(logged.binlog_dir or ""))
+            await inventory.scan()
+    finally:
+        stop.set()
+        thread.join()
+    assert inventory.found_by == f"binlog {logged.binlog_dir}"
+    assert set(kept) <= set(inventory.jobs)
+    assert len(set(inventory.jobs) - set(kept)) <= 1

@@ -44,9 +44,11 @@ def test_deadline_soon_names_the_job() -> None:
     job = replace(HELD, ttr=30, time_left=1)
     (hint,) = held_hints([job], {}, NOW)
     assert hint.kind == "deadline-soon" and hint.job == 7 and "DEADLINE_SOON" in hint.text
-    # Aged: read 5 s ago with 6 s left is 1 s left now.
-    assert held_hints([replace(job, time_left=6, seen=NOW - 5)], {}, NOW)[0].kind == "deadline-soon"
+    # Aged: read 2 s ago with 3 s left is 1 s left now.
+    assert held_hints([replace(job, time_left=3, seen=NOW - 2)], {}, NOW)[0].kind == "deadline-soon"
     assert held_hints([replace(job, time_left=5)], {}, NOW) == []
+    # A read too old to tell (the worker may have finished long ago): nothing said.
+    assert held_hints([replace(job, time_left=11, seen=NOW - 10)], {}, NOW) == []
 
 
 def delayed(n: int, due: float, tube: str = "emails") -> list[FakeJob]:

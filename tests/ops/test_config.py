@@ -114,6 +114,7 @@ def test_missing_file_is_empty_unless_named(
             "lists 'b', which is not a saved server (saved: a)",
         ),
         ("[groups.g]\nservers = []\n", 2, "needs servers"),
+        ('[servers.a]\naddress = "h"\nbinlog = 5\n', 3, "binlog must be the directory of its -b"),
         ('[servers.a]\naddress = "h"\n[groups.a]\nservers = ["a"]\n', 3, "name of a saved"),
     ],
 )
@@ -127,13 +128,10 @@ def test_errors_name_the_file_and_line(tmp_path: Path, text: str, line: int, wor
     assert words in str(err.value)
 
 
-def test_config_does_not_import_textual() -> None:
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, stalkview.config, stalkview.fleet, stalkview.transfer; "
-        "print('textual' in sys.modules)"
+def test_a_saved_server_names_its_binlog(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[servers.q]\naddress = "h:1"\nbinlog = "~/q-log"\n[groups.g]\nservers = ["q", "h:2"]\n'
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    config = load_config(path)
+    assert [t.binlog for t in config.resolve(["g"])] == [str(Path.home() / "q-log"), None]

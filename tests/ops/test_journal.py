@@ -6,8 +6,6 @@ import json
 import os
 import signal
 import stat
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -127,15 +125,6 @@ def test_paths_follow_xdg_and_the_override(monkeypatch: pytest.MonkeyPatch, tmp_
     assert paths.data_dir() == tmp_path / "home" / ".local" / "share" / "stalkview"
     monkeypatch.setenv("STALKVIEW_JOURNAL", str(tmp_path / "j.jsonl"))
     assert Journal().path == tmp_path / "j.jsonl"
-
-
-def test_headless_modules_do_not_import_textual() -> None:
-    code = (
-        "import sys, stalkview.actions, stalkview.journal, stalkview.paths; "
-        "print('textual' in sys.modules)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
 
 
 # --- selectors and listing ----------------------------------------------------------

@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from stalkview.model.logsize import HELP, LogReport, report_lines
+from stalkview.model.logsize import HELP, FileFacts, LogReport, files_lines, report_lines
 
 
 class BinlogScreen(ModalScreen[bool]):
@@ -23,10 +23,13 @@ class BinlogScreen(ModalScreen[bool]):
         Binding("escape,q,b", "close", "Close", id="binlog-close"),
     ]
 
-    def __init__(self, report: LogReport, server: str) -> None:
+    def __init__(
+        self, report: LogReport, server: str, files: list[FileFacts] | None = None
+    ) -> None:
         super().__init__()
         self.report = report
         self.server = server
+        self.files = files
 
     def compose(self) -> ComposeResult:
         report = self.report
@@ -34,6 +37,11 @@ class BinlogScreen(ModalScreen[bool]):
             # Plain Text throughout: tube names come from the server.
             yield Static(Text(f"Binlog of {self.server}", style="bold"), id="binlog-title")
             yield Static(Text("\n".join(report_lines(report))), id="binlog-report")
+            if self.files:
+                # The table and the oldest held file's jobs; the totals are the report's.
+                lines = files_lines(self.files, 0, 0)
+                table = lines[lines.index("") + 1 :]
+                yield Static(Text("\n".join(["What each file holds:", *table])), id="binlog-files")
             yield Static(Text(HELP.rstrip()), id="binlog-help")
             hint = f"enter: list the jobs in binlog.{report.oldest}   esc: close"
             yield Static(Text(hint, style="dim"), id="binlog-footer")

@@ -36,6 +36,7 @@ from stalkview.app.messages import (
     ServerRefreshed,
     ServerRefreshing,
     ServerResult,
+    ServerSource,
 )
 from stalkview.app.screens.jump import JumpScreen
 from stalkview.app.widgets.banner import ConnectionBanner
@@ -57,7 +58,7 @@ from stalkview.model import (
     server_hints,
     tube_hints,
 )
-from stalkview.model.logsize import LogReport, LogWatch, enabled, log_hints
+from stalkview.model.logsize import FileFacts, LogReport, LogWatch, enabled, log_hints
 from stalkview.model.problems import (
     STORM_MIN_JOBS,
     ProblemBook,
@@ -70,7 +71,6 @@ from stalkview.model.problems import (
 from stalkview.poll import Snapshot, totals
 
 if TYPE_CHECKING:
-    from stalkview.app.app import StalkviewApp
     from stalkview.inventory import Inventory, JobInfo
 
 FLOW_LABELS = ("reserves", "releases", "timeouts", "buries", "kicks")
@@ -81,6 +81,9 @@ PANES = ("servers-pane", "tubes-pane", "jobs-pane", "side")
 NARROW = 110
 """Below this many columns the job detail opens over the jobs list (enter) instead of
 beside it: at 80 columns a side pane would leave the body preview a dozen cells."""
+WIDER = 140
+"""From here the side pane takes its full share; between NARROW and WIDER a little less,
+so the jobs list keeps the age beside the type and the body (120x30, a tmux split)."""
 TALL = 40
 """From this many lines the tubes pane has its full height: 12 table lines (header
 included) and up to 5 problems. A shorter screen gives the pane about a third of its
@@ -111,6 +114,7 @@ class MainScreen(ActionsMixin, Screen[None]):
     HORIZONTAL_BREAKPOINTS = [  # noqa: RUF012
         (0, "-narrow"),
         (NARROW, "-wide"),
+        (WIDER, "-wider"),
     ]
     # esc backs out of an input first (action_back), then restores a zoomed pane.
     ESCAPE_TO_MINIMIZE: ClassVar[bool | None] = False
@@ -144,6 +148,8 @@ class MainScreen(ActionsMixin, Screen[None]):
             id="zoom",
             tooltip="Zoom: the focused pane fills the screen; z again restores",
         ),
+        # The same key while zoomed: the footer then says what it does.
+        Binding("z", "unzoom", "Restore", id="unzoom", tooltip="Restore the zoomed pane"),
         Binding("colon", "jump", "Jump", id="jump", tooltip="Jump to a job by id"),
         Binding(
             "b",
@@ -197,6 +203,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         self._bodies_read: tuple[str, int] | None = None
         self._subtitle = ""
         self.log_report: LogReport | None = None
+        self.log_files: list[FileFacts] | None = None
         #: The runaway-binlog hints of the last inventory pass (model/logsize.py).
         self.log_hints: list[Hint] = []
         #: Every hint of the last refresh by tube (None: the server), and the problems among
@@ -223,13 +230,15 @@ class MainScreen(ActionsMixin, Screen[None]):
         await super()._on_message(message)
 
     @property
-    def sv(self) -> StalkviewApp:
-        return cast("StalkviewApp", self.app)
+    def sv(self) -> ServerSource:
+        """The app, for what the screen asks of it (see :class:`ServerSource`)."""
+        return cast("ServerSource", self.app)
 
     # --- layout ----------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield ServerBar(self.sv.address, read_only=self.sv.read_only, id="server-bar")
+        shown = getattr(self.sv, "shown_address", self.sv.address)
+        yield ServerBar(shown, read_only=self.sv.read_only, id="server-bar")
         log_banner = getattr(self.sv, "log_banner", None)
         if log_banner:
             # A log is shown through a private server restored from it: say so, always.
@@ -343,6 +352,17 @@ class MainScreen(ActionsMixin, Screen[None]):
         """The id of the pane that fills the screen, or None."""
         return None if self.maximized is None else self.maximized.id
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "zoom":
+            return self.maximized is None
+        if action == "unzoom":
+            return self.maximized is not None
+        return super().check_action(action, parameters)
+
+    def action_unzoom(self) -> None:
+        if self.maximized is not None:
+            self.action_zoom()
+
     def action_zoom(self) -> None:
         if self.maximized is not None:
             self.minimize()
@@ -354,6 +374,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         self._fit_heights()
         self._show_tube_detail()
         self.layout_changed()
+        self.refresh_bindings()  # "z Zoom" or "z Restore"
 
     def _focused_pane_id(self) -> str:
         servers = self.query("#servers-pane")
@@ -508,6 +529,7 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     @on(BinlogUpdated)
     def _binlog_updated(self, message: BinlogUpdated) -> None:
+        self.log_files = message.files
         self.show_binlog(message.report)
 
     def show_binlog(self, report: LogReport | None) -> None:
@@ -528,7 +550,7 @@ class MainScreen(ActionsMixin, Screen[None]):
             if list_jobs:
                 self.list_binlog_jobs()
 
-        self.app.push_screen(BinlogScreen(report, self.sv.server_label), chosen)
+        self.app.push_screen(BinlogScreen(report, self.sv.server_label, self.log_files), chosen)
 
     def list_binlog_jobs(self) -> None:
         """All tubes, every state, searched for ``file=N``: the jobs keeping the oldest file."""

@@ -139,19 +139,17 @@ class ProblemList(OptionList):
         self._shown: list[str] = []
 
     def show_message(self, text: Text) -> None:
-        self.problems = []
-        self._replace([Option(text, disabled=True)], [text.plain])
+        self._replace([], [Option(text, disabled=True)], [text.plain])
 
     def show_problems(
         self, problems: Sequence[Any], ages: Sequence[float | None], infos: Iterable[Any] = ()
     ) -> None:
-        self.problems = list(problems)
         if not problems:
             text = Text("✓ no health warnings", style="dim green")
             for hint in worst_first(infos)[:3]:
                 text.append("   ")
                 text.append_text(hint_text(hint, with_tube=True))
-            self._replace([Option(text, disabled=True)], [text.plain])
+            self._replace([], [Option(text, disabled=True)], [text.plain])
             return
         options, lines = [], []
         for hint, age in zip(problems, ages, strict=True):
@@ -160,17 +158,26 @@ class ProblemList(OptionList):
                 text.append(f" · for {duration_words(age)}", style="dim")
             options.append(Option(text))
             lines.append(text.plain)
-        self._replace(options, lines)
+        self._replace(list(problems), options, lines)
 
-    def _replace(self, options: list[Option], lines: list[str]) -> None:
+    def _replace(self, problems: list[Any], options: list[Option], lines: list[str]) -> None:
+        before, self.problems = self.problems, problems
         if lines == self._shown:
             return
         self._shown = lines
         highlighted = self.highlighted
         self.clear_options()
         self.add_options(options)
-        if highlighted is not None and self.problems:
-            self.highlighted = min(highlighted, len(self.problems) - 1)
+        if highlighted is None or not problems:
+            return
+        # The cursor stays on the same problem when the list reorders or grows.
+        keys = [getattr(hint, "key", hint) for hint in problems]
+        if highlighted < len(before):
+            kept = getattr(before[highlighted], "key", before[highlighted])
+            if kept in keys:
+                self.highlighted = keys.index(kept)
+                return
+        self.highlighted = min(highlighted, len(problems) - 1)
 
     def on_focus(self) -> None:
         if self.highlighted is None and self.problems:

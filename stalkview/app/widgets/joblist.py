@@ -303,6 +303,10 @@ class JobList(ScrollView, can_focus=True):
             self._line_cache.clear()
             self.refresh()
 
+    def visible_jobs(self) -> list[JobInfo]:
+        """The jobs on screen now (the rows the view shows)."""
+        return list(self._visible_jobs())
+
     def has_preview(self, job_id: int) -> bool:
         """Whether a preview of this job is cached."""
         return job_id in self._previews
@@ -525,11 +529,20 @@ class JobList(ScrollView, can_focus=True):
         def fixed(cols: list[_Column]) -> int:
             return GUTTER + sum(c.width + 1 for c in cols)
 
+        order = list(columns)
+        dropped: list[_Column] = []
         while fixed(columns) + MIN_BODY_WIDTH > width:
             worst = max(columns, key=attrgetter("drop"))
             if worst.drop == 0:
                 break
             columns.remove(worst)
+            dropped.append(worst)
+        # A wide column gone (the type) may leave room for a narrow one dropped before it
+        # (the age): the most wanted of those come back while the body keeps its minimum.
+        for column in sorted(dropped, key=attrgetter("drop")):
+            if fixed([*columns, column]) + MIN_BODY_WIDTH <= width:
+                columns.append(column)
+        columns.sort(key=order.index)
         self._columns = columns
         self._body_width = max(0, width - fixed(columns))
         self._layout_key = key

@@ -201,7 +201,7 @@ def draw(
     canvas.text(gap_from + 12, 16, "✕", "bold")
     note = f"counts: {scope} · rates: {rates_scope}"
     if estimated:
-        note += " (≈ from its jobs' counters)"
+        note = f"{scope}: its counts and rates (≈ estimated from its jobs)"
     canvas.text(1, 19, note, "dim")
     if job is not None:
         canvas.text(1, 20, f"job {job.id} is {job.state}; its history:", "bold")
