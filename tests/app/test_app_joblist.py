@@ -497,3 +497,19 @@ async def test_detail_empty_gone_and_messages() -> None:
         assert detail.job is None
         _, text = await show(pilot, None, None)
         assert "No job selected" in text
+
+
+async def test_a_narrow_column_comes_back_when_a_wide_one_went() -> None:
+    app = ListHarness(infos([Job(id=1, age=75)]))
+    async with app.run_test(size=(60, 10)) as pilot:
+        job_list = app.query_one(JobList)
+        job_list.show_tube_column(True)
+        job_list.set_bodies({1: b'{"displayName": "App\\\\Jobs\\\\SendEmail"}'})
+        await pilot.pause()
+        header = screen_text(app).splitlines()[0].split()
+        # Across tubes the tube stays; the type (16 cells) goes before the body is
+        # squeezed, and the age, dropped before it, fits again in the room it left.
+        assert header[:3] == ["id", "tube", "state"]
+        assert "type" not in header and "age" in header and header[-1] == "body"
+        assert "type" in job_list.hidden_columns and "age" not in job_list.hidden_columns
+        assert "1m15s" in row_text(app, 1) or "1m 15s" in row_text(app, 1)

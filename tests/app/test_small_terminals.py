@@ -134,6 +134,16 @@ async def test_layout_fits(seeded: Beanstalkd, size: tuple[int, int]) -> None:
             assert hidden in title or "…" in title
         if size[0] >= 160:
             assert table.hidden_columns == ()
+        # A table taller than its share scrolls, the cursor row kept in view.
+        if table.row_count > visible:
+            table.focus()
+            await pilot.press("G")
+            await pilot.pause(0.1)
+            assert table.cursor_row == table.row_count - 1
+            assert 0 <= table.cursor_row - table.scroll_offset.y < visible
+            await pilot.press("g")
+            await pilot.pause(0.1)
+            assert table.scroll_offset.y == 0
         # The jobs pane keeps its rows.
         job_list = app.main.query_one(JobList)
         assert len(job_list.jobs) > 20
@@ -177,10 +187,10 @@ async def test_zoom_round_trips(seeded: Beanstalkd, size: tuple[int, int]) -> No
         await wait_for(pilot, lambda: main.zoomed_pane == "tubes-pane")
         await pilot.pause(0.1)
         assert main.query_one("#tubes-pane").region.height == size[1] - 1  # the footer stays
-        assert "z Zoom" in screen_lines(app)[-1]
+        await wait_for(pilot, lambda: "z Restore" in screen_lines(app)[-1])
         await pilot.press("z")
         await wait_for(pilot, lambda: main.zoomed_pane is None)
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: "z Zoom" in screen_lines(app)[-1])
         for pane, region in panes.items():
             assert main.query_one(f"#{pane}").region == region, pane
         # The detail zoomed: a long body at the full width.
