@@ -140,7 +140,7 @@ def test_the_graph_reader_sees_function_level_and_type_only_imports() -> None:
     # A lazy import inside a method counts (the app imports the fleet screen's module).
     assert ("stalkview.app.fleetapp", True) in GRAPH["stalkview.app"]
     # Imports under TYPE_CHECKING are read, as not running.
-    assert ("stalkview.app.app", False) in GRAPH["stalkview.app.screens.main"]
+    assert ("stalkview.inventory", False) in GRAPH["stalkview.app.messages"]
     assert layer_of("stalkview.client.protocol") < layer_of("stalkview.ops")
     assert layer_of("stalkview.ops") < layer_of("stalkview.app.screens.main")
 

@@ -15,7 +15,7 @@ import contextlib
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import App
@@ -37,6 +37,7 @@ from stalkview.app.messages import (
     ServerRefreshed,
     ServerRefreshing,
     ServerResult,
+    ServerSource,
     describe,
 )
 from stalkview.app.palette import StalkviewCommands
@@ -512,3 +513,9 @@ class StalkviewApp(App[int]):
             return
         main = self.main
         self.push_screen(HelpScreen(main.binding_nodes(), note=main.layout_note()))
+
+
+if TYPE_CHECKING:
+
+    def _answers_the_screen(app: StalkviewApp) -> ServerSource:
+        return app  # mypy checks that the app serves every request of the main screen

@@ -10,7 +10,8 @@ about the previous one are dropped.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Protocol
 
 from textual.message import Message
 
@@ -19,7 +20,7 @@ from stalkview.poll import Snapshot
 if TYPE_CHECKING:
     from stalkview.fleet import ServerState
     from stalkview.inventory import Inventory, InventoryChange, JobInfo, ScanProgress
-    from stalkview.model import ServerRates, TubeRateBook
+    from stalkview.model import Query, ServerRates, TubeRateBook
     from stalkview.model.logsize import FileFacts, LogReport
 
 
@@ -170,6 +171,23 @@ class SwitchServer(Message):
         self.index = index
 
 
+class ServerSource(Protocol):
+    """What the main screen asks of the app that owns the connections: requests go
+    down as calls that start workers; the results come back as the messages above."""
+
+    @property
+    def address(self) -> str: ...
+    @property
+    def read_only(self) -> bool: ...
+    @property
+    def server_label(self) -> str: ...
+    def start_polling(self) -> None: ...
+    def load_job(self, job_id: int, jump: bool = False) -> object: ...
+    def refresh_job(self, job_id: int) -> object: ...
+    def want_bodies(self, ids: Iterable[int]) -> None: ...
+    def search_bodies(self, text: str, query: Query, candidates: list[JobInfo]) -> object: ...
+
+
 def describe(exc: BaseException) -> str:
     """A one-line reason for a failure, without a traceback."""
     text = str(exc) or type(exc).__name__
@@ -189,6 +207,7 @@ __all__ = [
     "ServerRefreshed",
     "ServerRefreshing",
     "ServerResult",
+    "ServerSource",
     "SwitchServer",
     "describe",
 ]

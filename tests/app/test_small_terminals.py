@@ -43,9 +43,14 @@ def on_screen(app: StalkviewApp, widget: Widget) -> bool:
     return visible == region
 
 
+LONG_TUBE = "a-tube-whose-name-goes-on-" + "x" * 60
+
+
 @pytest.fixture
 async def seeded(server: Beanstalkd) -> AsyncIterator[Beanstalkd]:
     await seed(server.address)
+    async with Client(server.address, use=LONG_TUBE) as client:
+        await client.put("a job in a tube with a long name")
     yield server
 
 
@@ -70,6 +75,10 @@ def test_columns_are_a_prefix_of_the_priority_order() -> None:
         used = sum(fit.widths[k] + 2 for k in fit.shown)
         assert used <= width or len(fit.shown) <= 6, (width, fit)
     assert fit_columns(natural, 200).hidden == ()
+    # A 200-byte tube name is cut (with "…") before health or a job state is dropped.
+    fit = fit_columns(natural | {"name": 200}, 76)
+    assert fit.shown == COLUMN_KEYS[:6]
+    assert sum(fit.widths[k] + 2 for k in fit.shown) <= 76
 
 
 def test_health_is_shortened_between_words() -> None:
@@ -114,6 +123,8 @@ async def test_layout_fits(seeded: Beanstalkd, size: tuple[int, int]) -> None:
             assert health, name
             row = [line for line in lines if f" {name[:10]}" in line]
             assert row and health in row[0], (name, health, row)
+            if name == LONG_TUBE and size[0] < 120:
+                assert "a-tube-whose…" in row[0] or "…" in row[0].split(health)[0]
             checked += 1
         assert checked >= 4
         # Dropped columns are named in the pane's title.

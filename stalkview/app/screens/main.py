@@ -36,6 +36,7 @@ from stalkview.app.messages import (
     ServerRefreshed,
     ServerRefreshing,
     ServerResult,
+    ServerSource,
 )
 from stalkview.app.screens.jump import JumpScreen
 from stalkview.app.widgets.banner import ConnectionBanner
@@ -70,7 +71,6 @@ from stalkview.model.problems import (
 from stalkview.poll import Snapshot, totals
 
 if TYPE_CHECKING:
-    from stalkview.app.app import StalkviewApp
     from stalkview.inventory import Inventory, JobInfo
 
 FLOW_LABELS = ("reserves", "releases", "timeouts", "buries", "kicks")
@@ -224,8 +224,9 @@ class MainScreen(ActionsMixin, Screen[None]):
         await super()._on_message(message)
 
     @property
-    def sv(self) -> StalkviewApp:
-        return cast("StalkviewApp", self.app)
+    def sv(self) -> ServerSource:
+        """The app, for what the screen asks of it (see :class:`ServerSource`)."""
+        return cast("ServerSource", self.app)
 
     # --- layout ----------------------------------------------------------------------
 

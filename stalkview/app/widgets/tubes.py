@@ -64,6 +64,9 @@ HEALTH_MIN = 14
 """The narrowest health cell: an icon and a couple of words ("▲ no consumers")."""
 NAME_MIN = 12
 """Tube names are cut (with "…") to no fewer cells than this when the width is short."""
+NAME_MAX = 32
+"""Nor wider than this: a 200-byte name would push every count off the screen. The
+whole name is in the jobs pane's title and in the zoomed pane's tube detail."""
 CORE = ("ready", "delayed", "reserved", "buried")
 LEVEL_STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -90,7 +93,7 @@ def fit_columns(natural: Mapping[str, int], width: int, padding: int = 2) -> Fit
     """
     core = sum(natural[k] + padding for k in CORE)
     health_min = min(natural["health"], HEALTH_MIN)
-    name = min(natural["name"], max(NAME_MIN, width - core - health_min - 2 * padding))
+    name = min(natural["name"], NAME_MAX, max(NAME_MIN, width - core - health_min - 2 * padding))
     room = width - name - padding - core
     health = max(health_min, min(natural["health"], room - padding))
     widths = {"name": name, "health": health}
