@@ -23,6 +23,7 @@ Never imports textual: the UI renders :meth:`Inventory.select` results.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import itertools
 import operator
 import re
@@ -30,7 +31,7 @@ import time
 from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
@@ -62,19 +63,7 @@ STATS_JOB_FIELDS = (
 )
 
 #: Fields whose change means the job really changed (age and time-left move by themselves).
-_IDENTITY_FIELDS = (
-    "tube",
-    "state",
-    "pri",
-    "delay",
-    "ttr",
-    "file",
-    "reserves",
-    "timeouts",
-    "releases",
-    "buries",
-    "kicks",
-)
+_IDENTITY_FIELDS = ("tube", "state", "pri", "delay", "ttr", "counters")
 
 #: The existence check peeks this many ids first, to learn how big bodies are
 #: before asking for thousands of them.
@@ -86,29 +75,110 @@ _PEEK_BODY_LIMIT = 256
 _DEADLINE_SLACK = 1.5
 
 
-@dataclass(slots=True)
+#: Interned counter tuples (file, reserves, timeouts, releases, buries, kicks): most
+#: jobs share a handful, so a job holds one reference instead of six numbers.
+_COUNTERS: dict[tuple[int, ...], tuple[int, ...]] = {}
+_COUNTERS_LIMIT = 100_000
+
+
+def _counters(values: tuple[int, ...]) -> tuple[int, ...]:
+    shared = _COUNTERS.get(values)
+    if shared is None:
+        if len(_COUNTERS) >= _COUNTERS_LIMIT:
+            _COUNTERS.clear()  # bounded: a long-lived inventory may see many
+        shared = _COUNTERS[values] = values
+    return shared
+
+
+def _counter(index: int, name: str) -> property:
+    def get(self: JobInfo) -> int:
+        return self.counters[index]
+
+    def set_(self: JobInfo, value: int) -> None:
+        values = list(self.counters)
+        values[index] = value
+        self.counters = _counters(tuple(values))
+
+    return property(get, set_, doc=f"stats-job ``{name}``")
+
+
 class JobInfo:
     """One job's ``stats-job``, read at ``seen`` (``time.monotonic()``).
 
     The inventory updates these objects in place on refresh, so a list from
-    :meth:`Inventory.select` shows fresh ages and time-lefts.
+    :meth:`Inventory.select` shows fresh ages and time-lefts. A million of them
+    are held at once, so the six rarely-moving counters share one interned tuple
+    (``counters``), read through properties of their own names.
     """
 
-    id: int
-    tube: str
-    state: str
-    pri: int
-    age: int
-    delay: int
-    ttr: int
-    time_left: int
-    file: int
-    reserves: int
-    timeouts: int
-    releases: int
-    buries: int
-    kicks: int
-    seen: float = 0.0
+    __slots__ = (
+        "age",
+        "counters",
+        "delay",
+        "id",
+        "pri",
+        "seen",
+        "state",
+        "time_left",
+        "ttr",
+        "tube",
+    )
+
+    def __init__(
+        self,
+        id: int,
+        tube: str,
+        state: str,
+        pri: int,
+        age: int,
+        delay: int,
+        ttr: int,
+        time_left: int,
+        file: int,
+        reserves: int,
+        timeouts: int,
+        releases: int,
+        buries: int,
+        kicks: int,
+        seen: float = 0.0,
+    ) -> None:
+        self.id = id
+        self.tube = tube
+        self.state = state
+        self.pri = pri
+        self.age = age
+        self.delay = delay
+        self.ttr = ttr
+        self.time_left = time_left
+        self.counters = _counters((file, reserves, timeouts, releases, buries, kicks))
+        self.seen = seen
+
+    file = _counter(0, "file")
+    reserves = _counter(1, "reserves")
+    timeouts = _counter(2, "timeouts")
+    releases = _counter(3, "releases")
+    buries = _counter(4, "buries")
+    kicks = _counter(5, "kicks")
+
+    def replace(self, **changes: Any) -> JobInfo:
+        """A copy with some fields changed (``dataclasses.replace`` for this class)."""
+        values = {name: getattr(self, name) for name in _FIELD_NAMES}
+        unknown = set(changes) - set(values)
+        if unknown:
+            raise TypeError(f"JobInfo has no field {', '.join(sorted(unknown))}")
+        values.update(changes)
+        return JobInfo(**values)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _FIELD_NAMES)
+        return f"JobInfo({shown})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, JobInfo):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in _ALL_FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
 
     @classmethod
     def from_stats(cls, stats: dict[str, Any], seen: float) -> JobInfo:
@@ -162,7 +232,10 @@ class JobInfo:
             setattr(self, f, getattr(other, f))
 
 
-_ALL_FIELDS = tuple(f.name for f in fields(JobInfo))
+#: The constructor's fields, in order (what repr shows).
+_FIELD_NAMES = (*(name.replace("-", "_") for name in STATS_JOB_FIELDS), "seen")
+#: The slots: what a copy in place assigns.
+_ALL_FIELDS = JobInfo.__slots__
 FLOW_FIELDS = ("reserves", "releases", "timeouts", "buries", "kicks")
 _identity = operator.attrgetter(*_IDENTITY_FIELDS)
 
@@ -476,6 +549,26 @@ def server_cpu(stats: dict[str, Any]) -> float:
 DEFAULT_BUDGET = 25.0
 #: Share (percent) refreshes may take once the inventory is complete.
 STEADY_BUDGET = 5.0
+#: Ids of a busy tube one refresh re-reads when workers explain its disagreement.
+SWEEP_SLICE = 2000
+#: The stats counters that count a change to some job.
+_CHANGE_COUNTERS = (
+    "cmd-put",
+    "cmd-reserve",
+    "cmd-reserve-with-timeout",
+    "cmd-delete",
+    "cmd-release",
+    "cmd-bury",
+    "cmd-kick",
+    "cmd-touch",
+    "job-timeouts",
+)
+
+
+def _activity(stats: dict[str, Any]) -> int:
+    return sum(int(stats.get(key, 0)) for key in _CHANGE_COUNTERS)
+
+
 #: Ids per batch while pacing. A batch is answered in ~1-2 ms of server time,
 #: so a worker's command waits at most that long behind one.
 PACED_BATCH = 500
@@ -664,6 +757,8 @@ class Inventory:
         self._server_id: str | None = None
         self._buckets: dict[tuple[str, str], dict[int, JobInfo]] = {}
         self._cache: dict[tuple[str | None, str | None], list[JobInfo]] = {}
+        #: Per tube, the last id the rolling sweep of a busy tube re-read.
+        self._sweep: dict[str, int] = {}
         #: Per tube, the sums of the jobs' history counters as they grew between reads
         #: (``FLOW_FIELDS``): rates of reserves, releases, timeouts... per tube, which
         #: ``stats-tube`` does not have. Estimates: a job reserved and deleted between two
@@ -813,6 +908,8 @@ class Inventory:
                 self._store(info, tally)
                 continue
             # A new job (every job of a first scan): _store and _bucket_add inlined.
+            # Keyed by the job's own id object: one int per job, not two.
+            jid = info.id
             jobs[jid] = info
             key = (info.tube, info.state)
             bucket = buckets.get(key)
@@ -1147,8 +1244,19 @@ class Inventory:
         if tubes:
             scanned += await self._drop_gone(tubes, tube_counts, tally)
             self._report(on_progress, scanned, expected, False)
-        for tube in self._mismatched_tubes(tube_counts):
+        tubes = self._mismatched_tubes(tube_counts)
+        activity = 0
+        if tubes:
+            # What workers did while this refresh ran: counts read at its start may
+            # disagree by that much without anything being missed.
+            activity = _activity(await self._stats()) - _activity(stats)
+        for tube in tubes:
             ids = sorted(j for s in STATES for j in self._buckets.get((tube, s), ()))
+            if activity and self._disagreement(tube, tube_counts) <= activity:
+                # Busy workers explain the difference: re-reading the whole tube would
+                # still disagree by the next refresh. Read the next slice of a rolling
+                # sweep instead (it settles what the heads and new ids do not catch).
+                ids = self._sweep_slice(tube, ids)
             scanned += await self._read_until_agreed(tube, ids, tube_counts, tally)
             self._report(on_progress, scanned, expected, False)
         # 4. Still short of the announced total: jobs above every id we know.
@@ -1372,6 +1480,24 @@ class Inventory:
 
     def _tube_total(self, tube: str) -> int:
         return sum(len(self._buckets.get((tube, s), ())) for s in STATES)
+
+    def _disagreement(self, tube: str, tube_counts: dict[str, dict[str, int]]) -> int:
+        """Jobs of ``tube`` in the wrong state or missing, by the counts (summed per state)."""
+        counts = tube_counts.get(tube, {})
+        return sum(abs(len(self._buckets.get((tube, s), ())) - counts.get(s, 0)) for s in STATES)
+
+    def _sweep_slice(self, tube: str, ids: list[int]) -> list[int]:
+        """The next :data:`SWEEP_SLICE` of ``ids`` (sorted) after where the last slice
+        of ``tube`` ended, wrapping around to the oldest."""
+        if len(ids) <= SWEEP_SLICE:
+            self._sweep.pop(tube, None)
+            return ids
+        start = bisect.bisect_right(ids, self._sweep.get(tube, 0))
+        part = ids[start : start + SWEEP_SLICE]
+        if len(part) < SWEEP_SLICE:
+            part += ids[: SWEEP_SLICE - len(part)]
+        self._sweep[tube] = part[-1]
+        return part
 
     def _tube_disagrees(self, tube: str, tube_counts: dict[str, dict[str, int]]) -> bool:
         counts = tube_counts.get(tube, {})

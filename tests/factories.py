@@ -1,8 +1,24 @@
-"""Test doubles shared by the test modules."""
+"""Test doubles and job helpers shared by the test modules."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from stalkview.client import Client
+from stalkview.client import commands as cmd
+from stalkview.ops import run_in_tube
+
+#: A body no decoder may mangle or show raw: binary, an escape sequence, Rich markup.
+BINARY = b"\x00\xff\x1b[2J[bold]not markup\r\n\xc3"
+
+
+async def put_in(
+    client: Client, tube: str, body: bytes, *, priority: int = 100, delay: int = 0, ttr: int = 60
+) -> int:
+    """Put a job into ``tube``; the client's used tube is left as it was."""
+    (jid,) = await run_in_tube(client, tube, [cmd.put(body, priority, delay, ttr)])
+    assert isinstance(jid, int)
+    return jid
 
 
 @dataclass

@@ -96,7 +96,7 @@ signal.signal(signal.SIGTERM, on_term)
 s = socket.create_connection((host, port))
 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 f = s.makefile("rb")
-tube = sys.argv[4].encode()
+tube, pri = sys.argv[4].encode(), int(sys.argv[5])
 s.sendall(b"use %b\r\nwatch %b\r\nignore default\r\n" % (tube, tube))
 for _ in range(3):
     f.readline()
@@ -106,7 +106,7 @@ next_at = time.monotonic()
 print("ready", flush=True)
 while not stop:
     t0 = time.monotonic()
-    s.sendall(b"put 0 0 60 5\r\nhello\r\n")
+    s.sendall(b"put %d 0 60 5\r\nhello\r\n" % pri)
     f.readline()
     s.sendall(b"reserve-with-timeout 1\r\n")
     line = f.readline()
@@ -139,10 +139,17 @@ class Worker:
     """A worker process doing put/reserve/delete round trips at ``rate`` commands/s."""
 
     def __init__(
-        self, address: str, rate: float, cpu: int | None = None, tube: str = "load-worker"
+        self,
+        address: str,
+        rate: float,
+        cpu: int | None = None,
+        tube: str = "load-worker",
+        priority: int = 0,
     ) -> None:
+        """``priority`` of the jobs it puts: one above a backlog's makes the worker
+        consume the backlog from its head while its own jobs queue behind."""
         host, port = split_address(address)
-        argv = [sys.executable, "-c", WORKER, host, str(port), str(rate), tube]
+        argv = [sys.executable, "-c", WORKER, host, str(port), str(rate), tube, str(priority)]
         if cpu is not None and cpu < (os.cpu_count() or 1):
             argv = ["taskset", "-c", str(cpu), *argv]
         self.proc = subprocess.Popen(

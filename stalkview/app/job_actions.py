@@ -127,6 +127,8 @@ class ActionsMixin:
     #: The enabled state the footer shows (None: not known yet).
     _action_state: tuple[str | None, ...] | None = None
     _action_check_pending = False
+    #: The last list asked about for kick-all and the answer (see _lists_kickable).
+    _kickable_seen: tuple[Sequence[JobInfo], bool] | None = None
     reserve_session: ReserveSession | None = None
 
     # --- what the actions act on ---------------------------------------------------
@@ -289,10 +291,21 @@ class ActionsMixin:
             jobs = self.listed_view()
             if state is not None:
                 return state in KICKABLE_STATES and bool(jobs)
-            return any(job.state in KICKABLE_STATES for job in jobs)
+            return self._lists_kickable(jobs)
         if action == "pause":
             return self.tube is not None
         return True
+
+    def _lists_kickable(self, jobs: Sequence[JobInfo]) -> bool:
+        """Whether a buried or delayed job is listed: once per list, since the footer
+        asks on every key and a list can hold 1,000,000 jobs. Lists run ready,
+        delayed, reserved, buried: from the end, a kickable job is met early."""
+        seen = self._kickable_seen
+        if seen is not None and seen[0] is jobs:
+            return seen[1]
+        answer = any(job.state in KICKABLE_STATES for job in reversed(jobs))
+        self._kickable_seen = (jobs, answer)
+        return answer
 
     def _has_selection(self) -> bool:
         job_list = self._job_list()

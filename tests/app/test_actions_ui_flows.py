@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +61,7 @@ async def test_bulk_delete_10000_buried_with_progress(
             app.harness.state_filter = "buried"
             # stats-job of one job stands in for all: they differ only by id.
             first = app.harness.query_one(JobList).jobs[0]
-            app.harness.query_one(JobList).set_jobs([replace(first, id=j) for j in ids])
+            app.harness.query_one(JobList).set_jobs([first.replace(id=j) for j in ids])
             await pilot.press("X")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
             question = str(app.screen.query_one("#confirm-question").content)  # type: ignore[attr-defined]
@@ -117,7 +116,7 @@ async def test_ui_answers_keys_while_a_5000_job_delete_journals(
             await show_jobs(app, c, ids[:1], "emails")
             app.harness.state_filter = "buried"
             first = app.harness.query_one(JobList).jobs[0]
-            app.harness.query_one(JobList).set_jobs([replace(first, id=j) for j in ids])
+            app.harness.query_one(JobList).set_jobs([first.replace(id=j) for j in ids])
             journal = GatedJournal(journal_file)
             app.harness._journal = journal
             await pilot.press("X")

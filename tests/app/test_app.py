@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 from rich.text import Text
+from textual.coordinate import Coordinate
 from textual.pilot import Pilot
 from textual.widgets._footer import FooterKey
 
@@ -85,7 +86,7 @@ def table_cell(table: TubesTable, tube: str, column: str) -> str:
     return str(table.get_cell(tube, column).plain)
 
 
-async def select_tube(pilot: Pilot[Any], app: StalkviewApp, tube: str) -> None:
+async def select_tube(pilot: Pilot[Any], app: StalkviewApp, tube: str | None) -> None:
     table = app.main.query_one(TubesTable)
     assert table.select_tube(tube)
     await wait_for(pilot, lambda: app.main.tube == tube)
@@ -546,10 +547,12 @@ async def test_many_new_tubes_arrive_in_chunks_top_of_the_sort_first(server: Bea
         table = app.main.query_one(TubesTable)
         await wait_for(pilot, lambda: app.snapshot is not None and table.row_count > 1)
         # The first chunk is the top of the sort order: the visible rows are right at once.
-        shown = [table.coordinate_to_cell_key((r, 0)).row_key.value for r in range(4)]
+        shown = [table.coordinate_to_cell_key(Coordinate(r, 0)).row_key.value for r in range(4)]
         assert shown == [ALL_TUBES, "default", "t000", "t001"]
         await wait_for(pilot, lambda: table.row_count == count + 2)
-        names = [table.coordinate_to_cell_key((r, 0)).row_key.value for r in range(count + 2)]
+        names = [
+            table.coordinate_to_cell_key(Coordinate(r, 0)).row_key.value for r in range(count + 2)
+        ]
         assert names == [ALL_TUBES, "default", *(f"t{n:03d}" for n in range(count))]
         assert table_cell(table, f"t{count - 1:03d}", "ready") == "1"
 

@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, cast, overload
 
 import pytest
 from textual import on
@@ -25,6 +25,9 @@ from stalkview.app.widgets.joblist import JobList
 from tests.factories import FakeJob
 from tests.pilot import wait_for
 
+if TYPE_CHECKING:
+    from stalkview.inventory import JobInfo
+
 STATES = ("ready", "delayed", "reserved", "buried")
 
 
@@ -32,6 +35,11 @@ STATES = ("ready", "delayed", "reserved", "buried")
 class Job(FakeJob):
     tube: str = "emails"
     seen: float = field(default_factory=time.monotonic)
+
+
+def infos(jobs: Sequence[Job]) -> Sequence[JobInfo]:
+    """Test jobs where the widgets want the inventory's: they have the same shape."""
+    return cast("Sequence[JobInfo]", jobs)
 
 
 def make_jobs(n: int, start: int = 1) -> list[Job]:
@@ -123,7 +131,7 @@ async def test_100k_jobs_render_only_the_visible_rows(monkeypatch: pytest.Monkey
         job_list = app.query_one(JobList)
         jobs = make_jobs(100_000)
         started = time.perf_counter()
-        job_list.set_jobs(jobs)
+        job_list.set_jobs(infos(jobs))
         await pilot.pause()
         print(f"\nfirst paint of 100,000 jobs: {time.perf_counter() - started:.3f} s")
         # Only the rows on screen were built (a second boundary may redraw them).
@@ -142,7 +150,7 @@ async def test_a_million_jobs_are_only_touched_where_visible() -> None:
     async with app.run_test(size=SIZE) as pilot:
         job_list = app.query_one(JobList)
         started = time.perf_counter()
-        job_list.set_jobs(jobs)
+        job_list.set_jobs(infos(jobs))
         await pilot.pause()
         print(f"\nfirst paint of 1,000,000 jobs: {time.perf_counter() - started:.3f} s")
         await pilot.press("G")
@@ -208,14 +216,14 @@ async def test_set_jobs_keeps_the_cursor_on_the_same_job() -> None:
         await pilot.pause()
         line_before = job_list.cursor_index - job_list.scroll_offset.y
         # Ten jobs above the cursor are deleted, a new one is appended.
-        job_list.set_jobs([*jobs[10:], Job(id=5000)])
+        job_list.set_jobs(infos([*jobs[10:], Job(id=5000)]))
         await pilot.pause()
         assert job_list.cursor_job is not None and job_list.cursor_job.id == 500
         assert job_list.cursor_index == 489
         assert job_list.cursor_index - job_list.scroll_offset.y == line_before
         highlighted = app.of(JobList.Highlighted)
         # Far from its old index: found through the id index, not the nearby scan.
-        job_list.set_jobs([Job(id=1), *jobs[10:]][::-1])
+        job_list.set_jobs(infos([Job(id=1), *jobs[10:]][::-1]))
         assert job_list.cursor_job is not None and job_list.cursor_job.id == 500
         # The cursor's job is gone: the cursor stays at the same index.
         index = job_list.cursor_index
@@ -367,7 +375,7 @@ async def show(
     pilot: Pilot[Any], job: Job | None, body: bytes | None, **kwargs: Any
 ) -> tuple[JobDetail, str]:
     detail = pilot.app.query_one(JobDetail)
-    detail.show_job(job, body, **kwargs)
+    detail.show_job(cast("JobInfo | None", job), body, **kwargs)
     await pilot.pause()
     return detail, screen_text(pilot.app)
 
@@ -489,3 +497,19 @@ async def test_detail_empty_gone_and_messages() -> None:
         assert detail.job is None
         _, text = await show(pilot, None, None)
         assert "No job selected" in text
+
+
+async def test_a_narrow_column_comes_back_when_a_wide_one_went() -> None:
+    app = ListHarness(infos([Job(id=1, age=75)]))
+    async with app.run_test(size=(60, 10)) as pilot:
+        job_list = app.query_one(JobList)
+        job_list.show_tube_column(True)
+        job_list.set_bodies({1: b'{"displayName": "App\\\\Jobs\\\\SendEmail"}'})
+        await pilot.pause()
+        header = screen_text(app).splitlines()[0].split()
+        # Across tubes the tube stays; the type (16 cells) goes before the body is
+        # squeezed, and the age, dropped before it, fits again in the room it left.
+        assert header[:3] == ["id", "tube", "state"]
+        assert "type" not in header and "age" in header and header[-1] == "body"
+        assert "type" in job_list.hidden_columns and "age" not in job_list.hidden_columns
+        assert "1m15s" in row_text(app, 1) or "1m 15s" in row_text(app, 1)

@@ -55,7 +55,12 @@ def test_the_app_finds_a_local_servers_binlog(
 ) -> None:
     monkeypatch.setenv("STALKVIEW_CONFIG", str(tmp_path / "absent.toml"))
     opened: list[dict[str, Any]] = []
-    monkeypatch.setattr(cli, "run_app", lambda address, **kw: opened.append(kw) or 0)
+
+    def run_app(address: str, **kw: Any) -> int:
+        opened.append(kw)
+        return 0
+
+    monkeypatch.setattr(cli, "run_app", run_app)
     assert cli.main([logged.address]) == 0
     assert cli.main([logged.address, "--binlog", str(tmp_path)]) == 0
     assert [kw["binlog"] for kw in opened] == [logged.binlog_dir, str(tmp_path)]

@@ -38,7 +38,7 @@ def host_port(server: Beanstalkd) -> tuple[str, int]:
 
 
 @contextlib.contextmanager
-def greenstalk_client(server: Beanstalkd, **kwargs: Any) -> Iterator[greenstalk.Client]:
+def greenstalk_client(server: Beanstalkd, **kwargs: Any) -> Iterator[greenstalk.Client[Any]]:
     client = greenstalk.Client(host_port(server), **kwargs)
     try:
         yield client

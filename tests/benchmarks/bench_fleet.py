@@ -46,7 +46,7 @@ def _servers(count: int) -> Iterator[list[Beanstalkd]]:
 async def _fill(address: str, tubes: int) -> None:
     # A tube exists while it holds a job: one job in each keeps all of them alive.
     async with Client(address, encoding=None) as c:
-        calls = []
+        calls: list[cmd.Call[Any]] = []
         for n in range(tubes):
             calls += [cmd.use(f"tube-{n:03d}"), cmd.put(b"x", 1024, 0, 60)]
         await c.run_many(calls, raise_on_error=True)
@@ -94,7 +94,7 @@ class _Ours:
         self.loop.close()
 
 
-def _greenstalk_refresh(clients: list[greenstalk.Client]) -> tuple[float, int]:
+def _greenstalk_refresh(clients: list[greenstalk.Client[Any]]) -> tuple[float, int]:
     start = time.perf_counter()
     seen = 0
     for gs in clients:

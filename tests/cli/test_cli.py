@@ -194,13 +194,12 @@ def test_address_goes_to_the_app_and_subcommand_names_are_not_addresses(
         calls.append(("app", address, interval, read_only, scan_budget))
         return 0
 
+    def run_demo(read_only: bool, interval: float) -> int:
+        calls.append(("demo", read_only, interval))
+        return 0
+
     fake_demo = types.ModuleType("stalkview.demo")
-    fake_demo.run_demo = lambda read_only, interval: (
-        calls.append(  # type: ignore[attr-defined]
-            ("demo", read_only, interval)
-        )
-        or 0
-    )
+    fake_demo.run_demo = run_demo  # type: ignore[attr-defined]
     monkeypatch.setattr(cli, "run_app", run_app)
     monkeypatch.setitem(sys.modules, "stalkview.demo", fake_demo)
     assert main(["localhost:11300", "--interval", "2.5", "--read-only"]) == 0

@@ -12,14 +12,16 @@ from tests.beanstalkd import Beanstalkd
 NOT_UTF8 = b"\xff\xfe\x00\r\n\x80 not utf-8"
 
 
-def _greenstalk(server: Beanstalkd, **kwargs: object) -> greenstalk.Client:
+def _greenstalk(
+    server: Beanstalkd, *, use: str = "default", watch: str = "default"
+) -> greenstalk.Client[bytes]:
     assert server.port is not None
-    return greenstalk.Client(("127.0.0.1", server.port), **kwargs)  # type: ignore[arg-type]
+    return greenstalk.Client(("127.0.0.1", server.port), encoding=None, use=use, watch=watch)
 
 
 async def test_greenstalk_puts_stalkview_reserves(server: Beanstalkd) -> None:
     def put() -> int:
-        with _greenstalk(server, encoding=None, use="interop") as g:
+        with _greenstalk(server, use="interop") as g:
             return g.put(NOT_UTF8, priority=12, delay=1, ttr=77)
 
     job_id = await asyncio.to_thread(put)
@@ -38,9 +40,9 @@ async def test_stalkview_puts_greenstalk_reserves(server: Beanstalkd) -> None:
     async with Client(server.address, use="interop") as c:
         text = await c.put("zażółć", priority=4, ttr=45)
 
-    def reserve_both() -> list[tuple[int, object, dict[str, object]]]:
+    def reserve_both() -> list[tuple[int, bytes, dict[str, object]]]:
         got = []
-        with _greenstalk(server, encoding=None, watch="interop") as g:
+        with _greenstalk(server, watch="interop") as g:
             for _ in range(2):
                 job = g.reserve(timeout=1)
                 got.append((job.id, job.body, dict(g.stats_job(job))))

@@ -229,15 +229,15 @@ def test_valid_tube_names() -> None:
         (lambda: cmd.put(b"", 2**32, 0, 1), ValueError, "priority 4294967296 is out of range"),
         (lambda: cmd.put(b"", 0, -1, 1), ValueError, "delay -1 is out of range"),
         (lambda: cmd.put(b"", 0, 0, 2**32), ValueError, "ttr 4294967296 is out of range"),
-        (lambda: cmd.put(b"", 0, 1.5, 1), TypeError, "delay must be an int, not float"),
+        (lambda: cmd.put(b"", 0, 1.5, 1), TypeError, "delay must be an int, not float"),  # type: ignore[arg-type]
         (lambda: cmd.put(b"", True, 0, 1), TypeError, "priority must be an int, not bool"),
         (lambda: cmd.reserve(-1), ValueError, "timeout -1 is out of range"),
         (lambda: cmd.delete(-5), ValueError, "job id -5 is out of range"),
-        (lambda: cmd.peek("7"), TypeError, "job id must be an int, not str"),
+        (lambda: cmd.peek("7"), TypeError, "job id must be an int, not str"),  # type: ignore[arg-type]
         (lambda: cmd.kick(-1), ValueError, "kick bound -1 is out of range"),
         (lambda: cmd.pause_tube("t", -1), ValueError, "pause delay -1 is out of range"),
         (lambda: cmd.encode_body("text", None), TypeError, "encoding=None: pass bytes"),
-        (lambda: cmd.encode_body(3, "utf-8"), TypeError, "must be str or bytes, not int"),
+        (lambda: cmd.encode_body(3, "utf-8"), TypeError, "must be str or bytes, not int"),  # type: ignore[arg-type]
     ],
 )
 def test_validation_messages(make: object, error: type[Exception], message: str) -> None:

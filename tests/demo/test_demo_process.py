@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -158,10 +159,14 @@ def _wait_until_live(demo: DemoProcess) -> list[int]:
     return servers
 
 
+def _gone(pid: int) -> bool:
+    return not _alive(pid)
+
+
 def _assert_left_nothing(demo: DemoProcess, servers: list[int]) -> None:
     demo.proc.wait(20)
     for pid in servers:
-        _wait(lambda pid=pid: not _alive(pid), 5, f"beanstalkd {pid} still running")
+        _wait(partial(_gone, pid), 5, f"beanstalkd {pid} still running")
     assert list(demo.tmp.iterdir()) == [], "the demo left its temporary directory behind"
     assert "Traceback" not in demo.screen_text()
 

@@ -40,7 +40,8 @@ def logged(tmp_path: Path) -> Iterator[Server]:
     directory = tmp_path / "binlog"
     directory.mkdir()
     server = Server(binlog_dir=str(directory))
-    yield server.start()
+    server.start()
+    yield server
     server.stop()
 
 
@@ -51,11 +52,12 @@ def compacting(tmp_path: Path) -> Iterator[Server]:
     directory.mkdir()
     server = Server(binlog_dir=str(directory))
     server.binlog_size = 65536
-    yield server.start()
+    server.start()
+    yield server
     server.stop()
 
 
-def connect(server: Beanstalkd, tube: str = "default") -> greenstalk.Client:
+def connect(server: Beanstalkd, tube: str = "default") -> greenstalk.Client[bytes]:
     assert server.port is not None
     return greenstalk.Client(("127.0.0.1", server.port), encoding=None, use=tube, watch=tube)
 
@@ -75,7 +77,7 @@ def live(server: Beanstalkd) -> dict[int, dict[str, Any]]:
         return out
 
 
-def mixed_workload(server: Beanstalkd) -> tuple[dict[str, int], greenstalk.Client]:
+def mixed_workload(server: Beanstalkd) -> tuple[dict[str, int], greenstalk.Client[bytes]]:
     """Jobs in all four states in three tubes, with binary bodies, deletes and kicks;
     also the open connection that holds the reserved one (close it when done)."""
     ids: dict[str, int] = {}

@@ -154,7 +154,7 @@ async def test_a_tube_vanishing_during_refresh(server: Beanstalkd) -> None:
                 raced.append(True)
             return replies
 
-        c.run_many = run_many  # type: ignore[method-assign]
+        c.run_many = run_many  # type: ignore[method-assign,assignment]
         change = await inv.refresh()
         assert raced
         assert "brief" not in await other.tubes()

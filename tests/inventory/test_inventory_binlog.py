@@ -198,8 +198,8 @@ async def test_a_busy_server_needs_no_id_scan(logged: Beanstalkd) -> None:
     try:
         while len(cycles) < 20:
             await asyncio.sleep(0.01)
-        async with Client(logged.address, encoding=None) as c:
-            inventory = Inventory(c, source=BinlogSource(logged.binlog_dir or ""))
+        async with Client(logged.address, encoding=None) as client:
+            inventory = Inventory(client, source=BinlogSource(logged.binlog_dir or ""))
             await inventory.scan()
     finally:
         stop.set()

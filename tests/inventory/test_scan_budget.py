@@ -5,8 +5,11 @@ what is still missing."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -41,7 +44,7 @@ async def old_server(server: Beanstalkd) -> dict[str, Any]:
     old = await bury_old(server.address, "emails", 3)
     churn(server.address, 200_000)
     new = await put_some(server.address, "work", 50)
-    return {"address": server.address, "old": old, "new": new}
+    return {"address": server.address, "old": old, "new": new, "pid": server.pid}
 
 
 async def test_heads_arrive_first_then_the_scan_finds_the_rest(old_server: dict[str, Any]) -> None:
@@ -85,25 +88,37 @@ async def test_missing_jobs_name_the_lowest_id_reached(old_server: dict[str, Any
 
 
 async def test_scan_at_the_default_budget_stays_under_it_and_spares_a_worker(
-    old_server: dict[str, Any],
+    old_server: dict[str, Any], beanstalkd_factory: Callable[..., Beanstalkd]
 ) -> None:
     """The server's own CPU accounting, read on a connection of our own, with the
-    worker's load measured first and subtracted: stalkview's share of one core."""
+    worker's load measured first and subtracted: stalkview's share of one core.
+
+    Round trips are compared with a control: the same worker against a second,
+    unscanned server at the same time, so this machine's own hiccups (it is
+    shared) fall on both and what is left is what the scan makes a worker wait.
+    """
     address = old_server["address"]
-    worker = Worker(address, rate=300)
+    control = beanstalkd_factory()
+    # Servers and workers stand for production machines of their own: a higher
+    # scheduling priority (when allowed) keeps this machine's other load out.
+    for pid in (old_server["pid"], control.pid):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, pid, -10)
+    worker = Worker(address, rate=1500)
+    twin = Worker(control.address, rate=1500)
     clock = ServerClock(address)
     try:
-        t_base = time.monotonic()
-        base = baseline(clock, 2.0)
+        base = baseline(clock, 1.5)
         t_scan, cpu0 = clock.read()
         async with Client(address, encoding=None) as c:
             inv = Inventory(c)
             await inv.scan()
         t_end, cpu1 = clock.read()
-        samples = worker.stop()
+        samples, control_samples = worker.stop(), twin.stop()
     finally:
         clock.close()
         worker.proc.kill()
+        twin.proc.kill()
     assert len(inv.jobs) == 53
     wall = t_end - t_scan
     share = (cpu1 - cpu0) / wall - base
@@ -115,15 +130,15 @@ async def test_scan_at_the_default_budget_stays_under_it_and_spares_a_worker(
     # No batch kept the server busy for long: a worker's command waits at most
     # about one batch's server time behind us.
     assert inv.meter.longest < 0.005
-    alone = round_trips(samples, t_base, t_scan)
     during = round_trips(samples, t_scan, t_end)
-    assert alone["count"] > 50 and during["count"] > 50
-    if alone["p99_ms"] > 5.0:
+    unscanned = round_trips(control_samples, t_scan, t_end)
+    assert during["count"] > 200 and unscanned["count"] > 200
+    if unscanned["p99_ms"] > 5.0:
         pytest.skip(
-            f"this machine is too busy to measure a 5 ms bound: the worker's p99 is "
-            f"{alone['p99_ms']} ms with no scan (the share and batch bounds held)"
+            f"this machine is too busy to resolve a 5 ms bound: the unscanned server's "
+            f"p99 was {unscanned['p99_ms']} ms (the share and batch bounds held)"
         )
-    assert during["p99_ms"] - alone["p99_ms"] <= 5.0, (alone, during, wall)
+    assert during["p99_ms"] - unscanned["p99_ms"] <= 5.0, (during, unscanned, wall)
 
 
 async def test_full_speed_is_unpaced(old_server: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ import operator
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -400,7 +401,8 @@ NUMBER_AND_DURATION_FIELDS = (
 def test_every_operator_below_at_and_above(field: str, op: str) -> None:
     query = parse_query(f"{field}{op}60")
     for actual in (59, 60, 61):
-        job = replace(JOB, **{field.replace("-", "_"): actual})
+        changes: dict[str, Any] = {field.replace("-", "_"): actual}
+        job = replace(JOB, **changes)
         assert query.matches(job) is COMPARISONS[op](actual, 60), (field, op, actual)
         assert query.matches_stats(job) is COMPARISONS[op](actual, 60)
 
@@ -629,13 +631,13 @@ def stats_terms(draw: st.DrawFn) -> tuple[str, Callable[[FakeJob], bool]]:
             lambda job: (job.state in wanted) == (op == "="),
         )
     op = draw(st.sampled_from(["=", "!=", "~", "!~"]))
-    value = draw(st.sampled_from(["emails", "mail-*", "mail-??", "MAIL", "x", "e*s", "?"]))
+    pattern = draw(st.sampled_from(["emails", "mail-*", "mail-??", "MAIL", "x", "e*s", "?"]))
     if op in ("~", "!~"):
         return (
-            f"tube{op}{value}",
-            lambda job: (value.casefold() in job.tube.casefold()) == (op == "~"),
+            f"tube{op}{pattern}",
+            lambda job: (pattern.casefold() in job.tube.casefold()) == (op == "~"),
         )
-    return f"tube{op}{value}", lambda job: fnmatch.fnmatchcase(job.tube, value) == (op == "=")
+    return f"tube{op}{pattern}", lambda job: fnmatch.fnmatchcase(job.tube, pattern) == (op == "=")
 
 
 @PROPERTY

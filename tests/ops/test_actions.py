@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,35 +27,12 @@ from stalkview.client import commands as cmd
 from stalkview.journal import Journal, JournalEntry, restore
 from stalkview.ops import ActionError
 from tests.beanstalkd import Beanstalkd
-
-BINARY = b"\x00\xff\x1b[2J[bold]not markup\r\n\xc3"
-
-
-@pytest.fixture
-def journal(tmp_path: Path) -> Journal:
-    return Journal(tmp_path / "journal.jsonl")
-
-
-@pytest.fixture
-async def worker(server: Beanstalkd) -> AsyncIterator[Client]:
-    """Another connection, standing in for a worker or a colleague."""
-    async with Client(server.address, encoding=None) as c:
-        yield c
+from tests.factories import BINARY, put_in
 
 
 def gclient(server: Beanstalkd) -> greenstalk.Client[bytes]:
     assert server.port is not None
     return greenstalk.Client(("127.0.0.1", server.port), encoding=None)
-
-
-async def put_in(client: Client, tube: str, body: bytes, **kw: int) -> int:
-    (jid,) = await ops.run_in_tube(
-        client,
-        tube,
-        [cmd.put(body, kw.get("priority", 100), kw.get("delay", 0), kw.get("ttr", 60))],
-    )
-    assert isinstance(jid, int)
-    return jid
 
 
 async def bury_all(client: Client, ids: Iterable[int], pri: int) -> None:

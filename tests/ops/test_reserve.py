@@ -2,39 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from stalkview.client import Client, NotFoundError
-from stalkview.client import commands as cmd
 from stalkview.journal import Journal
-from stalkview.ops import ActionError, run_in_tube
+from stalkview.ops import ActionError
 from stalkview.reserve import ReserveSession
 from tests.beanstalkd import Beanstalkd
-
-BINARY = b"\x00\xff\x1b[2J[bold]not markup\r\n\xc3"
-
-
-@pytest.fixture
-def journal(tmp_path: Path) -> Journal:
-    return Journal(tmp_path / "journal.jsonl")
-
-
-@pytest.fixture
-async def worker(server: Beanstalkd) -> AsyncIterator[Client]:
-    """Another connection, standing in for a worker."""
-    async with Client(server.address, encoding=None) as c:
-        yield c
-
-
-async def put_in(
-    client: Client, tube: str, body: bytes, *, priority: int = 100, ttr: int = 60
-) -> int:
-    (jid,) = await run_in_tube(client, tube, [cmd.put(body, priority, 0, ttr)])
-    assert isinstance(jid, int)
-    return jid
+from tests.factories import BINARY, put_in
 
 
 async def test_reserve_session_countdown_and_actions(

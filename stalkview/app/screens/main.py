@@ -81,6 +81,9 @@ PANES = ("servers-pane", "tubes-pane", "jobs-pane", "side")
 NARROW = 110
 """Below this many columns the job detail opens over the jobs list (enter) instead of
 beside it: at 80 columns a side pane would leave the body preview a dozen cells."""
+WIDER = 140
+"""From here the side pane takes its full share; between NARROW and WIDER a little less,
+so the jobs list keeps the age beside the type and the body (120x30, a tmux split)."""
 TALL = 40
 """From this many lines the tubes pane has its full height: 12 table lines (header
 included) and up to 5 problems. A shorter screen gives the pane about a third of its
@@ -111,6 +114,7 @@ class MainScreen(ActionsMixin, Screen[None]):
     HORIZONTAL_BREAKPOINTS = [  # noqa: RUF012
         (0, "-narrow"),
         (NARROW, "-wide"),
+        (WIDER, "-wider"),
     ]
     # esc backs out of an input first (action_back), then restores a zoomed pane.
     ESCAPE_TO_MINIMIZE: ClassVar[bool | None] = False
@@ -144,6 +148,8 @@ class MainScreen(ActionsMixin, Screen[None]):
             id="zoom",
             tooltip="Zoom: the focused pane fills the screen; z again restores",
         ),
+        # The same key while zoomed: the footer then says what it does.
+        Binding("z", "unzoom", "Restore", id="unzoom", tooltip="Restore the zoomed pane"),
         Binding("colon", "jump", "Jump", id="jump", tooltip="Jump to a job by id"),
         Binding(
             "b",
@@ -346,6 +352,17 @@ class MainScreen(ActionsMixin, Screen[None]):
         """The id of the pane that fills the screen, or None."""
         return None if self.maximized is None else self.maximized.id
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "zoom":
+            return self.maximized is None
+        if action == "unzoom":
+            return self.maximized is not None
+        return super().check_action(action, parameters)
+
+    def action_unzoom(self) -> None:
+        if self.maximized is not None:
+            self.action_zoom()
+
     def action_zoom(self) -> None:
         if self.maximized is not None:
             self.minimize()
@@ -357,6 +374,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         self._fit_heights()
         self._show_tube_detail()
         self.layout_changed()
+        self.refresh_bindings()  # "z Zoom" or "z Restore"
 
     def _focused_pane_id(self) -> str:
         servers = self.query("#servers-pane")

@@ -529,11 +529,20 @@ class JobList(ScrollView, can_focus=True):
         def fixed(cols: list[_Column]) -> int:
             return GUTTER + sum(c.width + 1 for c in cols)
 
+        order = list(columns)
+        dropped: list[_Column] = []
         while fixed(columns) + MIN_BODY_WIDTH > width:
             worst = max(columns, key=attrgetter("drop"))
             if worst.drop == 0:
                 break
             columns.remove(worst)
+            dropped.append(worst)
+        # A wide column gone (the type) may leave room for a narrow one dropped before it
+        # (the age): the most wanted of those come back while the body keeps its minimum.
+        for column in sorted(dropped, key=attrgetter("drop")):
+            if fixed([*columns, column]) + MIN_BODY_WIDTH <= width:
+                columns.append(column)
+        columns.sort(key=order.index)
         self._columns = columns
         self._body_width = max(0, width - fixed(columns))
         self._layout_key = key
