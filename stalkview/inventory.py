@@ -781,6 +781,19 @@ class Inventory:
         """Tubes that hold at least one known job, sorted."""
         return sorted({tube for tube, _state in self._buckets})
 
+    def parked(self) -> list[JobInfo]:
+        """Delayed jobs with a put delay of ~10 years or more: left parked by an
+        interrupted import, move or restore (see :data:`stalkview.ops.PARKED_DELAY`)."""
+        from stalkview.ops import is_parked
+
+        return [
+            job
+            for (_tube, state), bucket in self._buckets.items()
+            if state == "delayed"
+            for job in bucket.values()
+            if is_parked(state, job.delay)
+        ]
+
     def select(self, tube: str | None = None, state: str | None = None) -> list[JobInfo]:
         """Jobs in server order: ready by (pri, id), delayed and reserved by time-left,
         buried by id; with ``state=None`` ready, delayed, reserved, then buried."""

@@ -8,13 +8,21 @@ the bounds below are the refresh cost the README promises, not any particular al
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
 from stalkview.client import Client, commands
-from stalkview.inventory import STATES, Inventory, ScanProgress, live_count
+from stalkview.inventory import (
+    STATES,
+    Inventory,
+    InventoryChange,
+    JobInfo,
+    ScanProgress,
+    live_count,
+)
 from tests.beanstalkd import Beanstalkd
 
 #: Every command that reads one job (an existence check or its stats).
@@ -347,3 +355,77 @@ async def test_refresh_cost_after_random_deletes(scanned: dict[str, Any]) -> Non
     reads = await refresh_reads(scanned)
     assert reads <= known + known // 10
     assert not set(gone) & set(scanned["inv"].jobs)
+
+
+# --- moves away from a queue's head, at full speed, bodies --------------------------------------
+
+
+async def test_a_move_from_the_back_of_a_queue_is_found(server: Beanstalkd) -> None:
+    """reserve-job takes the last job in line: no head probe sees it; re-reading the tube does."""
+    address = server.address
+    async with Client(address, encoding=None) as c, Client(address, encoding=None) as worker:
+        (last,) = await put_many(c, "m", 1, priority=1000)  # oldest id, last in line
+        await put_many(c, "m", 20, priority=1)
+        inv = Inventory(c, batch_size=4)
+        await inv.scan()
+        assert inv.select("m", "ready")[-1].id == last
+        await worker.reserve_job(last)
+        change = await inv.refresh()
+        assert change.changed == {last} and not change.removed
+        assert inv.jobs[last].state == "reserved"
+        await assert_agrees_with_server(inv, address)
+
+
+async def test_random_deletes_at_full_speed(server: Beanstalkd) -> None:
+    async with Client(server.address, encoding=None) as c:
+        ids = await put_many(c, "f", 700)
+        inv = Inventory(c, batch_size=50, budget=100)
+        await inv.scan()
+        gone = set(ids[450::61])  # past the first sample batch of peeks
+        await c.run_many([commands.delete(j) for j in gone])
+        before = await job_reads(server.address)
+        reports: list[ScanProgress] = []
+        change = await inv.refresh(reports.append)
+        reads = await job_reads(server.address) - before
+        await assert_agrees_with_server(inv, server.address)
+    assert change.removed == gone
+    assert reads <= len(ids) + len(ids) // 10
+    assert reports[-1].scanned >= reads - 2 * len(gone)  # progress counts what was read
+
+
+async def test_peek_body_and_peek_bodies_limits(server: Beanstalkd) -> None:
+    async with Client(server.address, encoding=None) as c:
+        ids = await put_many(c, "b", 600)  # more than one batch of peeks
+        inv = Inventory(c, budget=100)
+        await inv.scan()
+        assert await inv.peek_body(ids[0]) == b"x0"
+        assert await inv.peek_body(ids[123], limit=2) == b"x1"
+        assert await inv.peek_body(ids[123], limit=0) == b""
+        bodies = await inv.peek_bodies(ids)
+        assert bodies == {jid: b"x%d" % n for n, jid in enumerate(ids)}
+        short = await inv.peek_bodies(reversed(ids), limit=2)
+        assert short == {jid: (b"x%d" % n)[:2] for n, jid in enumerate(ids)}
+
+
+def test_inventory_change_is_true_when_anything_changed() -> None:
+    none: frozenset[int] = frozenset()
+    assert not InventoryChange(none, none, none)
+    assert InventoryChange(frozenset({1}), none, none)
+    assert InventoryChange(none, frozenset({1}), none)
+    assert InventoryChange(none, none, frozenset({1}))
+
+
+def test_jobinfo_clocks_of_reserved_and_ready_jobs() -> None:
+    stats = {
+        "id": 1, "tube": "t", "state": "reserved", "pri": 0, "age": 10, "delay": 0, "ttr": 60,
+        "time-left": 30, "file": 0, "reserves": 1, "timeouts": 0, "releases": 0, "buries": 0,
+        "kicks": 0,
+    }  # fmt: skip
+    now = time.monotonic()
+    reserved = JobInfo.from_stats(stats, seen=now)
+    assert reserved.time_left_now(now + 10) == 20
+    assert 29 <= reserved.time_left_now() <= 30  # defaults to now
+    assert reserved.age_now(now) == 10  # no time passed: no ageing
+    assert 10 <= reserved.age_now() <= 11
+    ready = JobInfo.from_stats({**stats, "state": "ready", "time-left": 0}, seen=now)
+    assert ready.time_left_now(now + 10) == 0

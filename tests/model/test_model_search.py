@@ -651,3 +651,74 @@ def test_search_agrees_with_a_reference_filter(
         expected = all(holds(job) for _, holds in terms)
         assert query.matches(job) is expected
         assert query.matches_stats(job) is expected
+
+
+# --- edges of the query text ----------------------------------------------------------------
+
+
+UNCLOSED_TUBE = (
+    'the value of tube opens a quote that is never closed at column 6: add the closing "'
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "position"),
+    [
+        ('tube="a\\"', UNCLOSED_TUBE, 5),  # the last quote is escaped
+        ('tube="ab\\', UNCLOSED_TUBE, 5),  # a backslash at the very end
+        ('body~"abc', "the body value opens a quote that is never closed at column 6: "
+                      'add the closing "', 5),
+        ('age>" 5m"', "age needs a duration, got ' 5m' at column 5: "
+                      "write e.g. age>15m (durations: 3600, 90s, 15m, 2h, 1d)", 4),
+        (
+            "body~/(?<=a+)b/",
+            "bad regex /(?<=a+)b/: look-behind requires fixed-width pattern at column 6: "
+            "fix the pattern, or quote the value to search for it as plain text",
+            5,
+        ),
+    ],
+)  # fmt: skip
+def test_quote_and_value_errors_in_full(text: str, message: str, position: int) -> None:
+    with pytest.raises(QueryError) as caught:
+        parse_query(text)
+    assert str(caught.value) == message
+    assert caught.value.position == position
+
+
+def test_escapes_inside_quotes() -> None:
+    assert parse_query('tube="a\\"b"').terms[0].value == 'a"b'
+    assert parse_query("tube='a\\'b'").terms[0].value == "a'b"
+    assert parse_query('tube="a\\\\"').terms[0].value == "a\\"
+    assert parse_query('tube="a\\x"').terms[0].value == "a\\x"  # not an escape: kept
+
+
+def test_unquoted_body_value_ends_before_an_aliased_field() -> None:
+    for alias in ("time_left", "TIMELEFT", "Time-Left"):
+        query = parse_query(f"body~two words {alias}>5")
+        assert [(t.field, t.op, t.value) for t in query.terms] == [
+            ("body", "~", "two words"),
+            ("time-left", ">", "5"),
+        ]
+    assert parse_query("body~two words   ").terms[0].value == "two words"
+
+
+@pytest.mark.parametrize(
+    ("text", "body", "expected"),
+    [
+        (r"body~/\//", b"a/b", True),
+        (r"body~/\//", b"ab", False),
+        ("body~//", b"anything", True),  # the empty pattern
+        (r"body~/\d/", b"x1", True),
+    ],
+)
+def test_regex_starting_with_an_escape_or_a_slash(text: str, body: bytes, expected: bool) -> None:
+    query = parse_query(text)
+    assert query.terms[0].regex
+    assert query.matches(JOB, body) is expected
+
+
+def test_json_is_searched_in_its_canonical_form_with_several_keys() -> None:
+    body = b'{"a":1,"b":[2,3],"c":{"d":"\xc3\xa9"}}'
+    assert body_haystacks(body)[1] == '{"a": 1, "b": [2, 3], "c": {"d": "é"}}'
+    assert matches('body~"a": 1, "b": [2, 3]', body=body)
+    assert matches('body~"d": "é"', body=body)
