@@ -42,7 +42,7 @@ from stalkview.client import (
 )
 from stalkview.client import commands as cmd
 from stalkview.client.commands import Call, Job
-from stalkview.client.protocol import check_tube
+from stalkview.client.protocol import MAX_PRIORITY, MAX_SECONDS, check_tube
 from stalkview.format import json_line
 from stalkview.inventory import DEFAULT_BUDGET, STATES, CandidateSource, Inventory, JobInfo
 from stalkview.journal import encode_body
@@ -66,8 +66,6 @@ ImportProgress = Callable[[int], None]
 
 EXPORT_BATCH = 128
 IMPORT_BATCH = 500
-_MAX_PRI = 2**32 - 1
-_MAX_SECONDS = 2**32 - 1
 
 
 # --- export ---------------------------------------------------------------------------------
@@ -367,9 +365,9 @@ def _field_int(record: dict[str, Any], name: str, default: int | None, high: int
 
 def _remaining_delay(record: dict[str, Any], state: str) -> int:
     if "time-left" in record:  # an export: "delay" is the delay the job was put with
-        left = _field_int(record, "time-left", 0, _MAX_SECONDS)
+        left = _field_int(record, "time-left", 0, MAX_SECONDS)
         return left if state == "delayed" else 0
-    return _field_int(record, "delay", 0, _MAX_SECONDS)  # a journal record: already remaining
+    return _field_int(record, "delay", 0, MAX_SECONDS)  # a journal record: already remaining
 
 
 def _body(record: dict[str, Any]) -> bytes:
@@ -415,8 +413,8 @@ def parse_record(text: str, line: int, tube: str | None = None) -> ImportJob:
     return ImportJob(
         line=line,
         tube=target,
-        pri=_field_int(record, "pri", None, _MAX_PRI),
-        ttr=max(1, _field_int(record, "ttr", None, _MAX_SECONDS)),
+        pri=_field_int(record, "pri", None, MAX_PRIORITY),
+        ttr=max(1, _field_int(record, "ttr", None, MAX_SECONDS)),
         delay=0 if new_state == "buried" else delay,
         state=new_state,
         body=_body(record),

@@ -654,7 +654,8 @@ class ActionsMixin:
         return len(self.reserve_session.held) if self.reserve_session is not None else 0
 
     def _tube_names(self) -> list[str]:
-        snapshot = getattr(self._screen.app, "snapshot", None)
+        # The host screen's copy of the last refresh (MainScreen.snapshot).
+        snapshot = getattr(self, "snapshot", None)
         return sorted(snapshot.tubes) if snapshot is not None else []
 
     def open_held(self) -> None:

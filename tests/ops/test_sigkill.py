@@ -103,7 +103,7 @@ async def fill(server: Beanstalkd, tube: str, n: int, state: str = "ready") -> l
         return [int(j) for j in ids]
 
 
-async def census(server: Beanstalkd) -> dict[str, Any]:
+async def census(server: Beanstalkd) -> dict[int, tuple[str, str, int, bytes]]:
     """Every job on the server by id: (tube, state, delay, body)."""
     async with Client(server.address, encoding=None) as c:
         stats = await c.stats()
