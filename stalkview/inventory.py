@@ -343,8 +343,10 @@ class CandidateSource(Protocol):
         source's own error (with a one-line message) when it cannot be read."""
         ...
 
-    def live(self) -> int:
-        """How many jobs the source holds live as of its last read."""
+    def counts(self) -> tuple[int, int, int]:
+        """As of the source's last read: the jobs it holds live, and how many puts
+        and deletes it has read so far (counting a job put and deleted between two
+        reads, which neither read names)."""
         ...
 
 
@@ -1335,7 +1337,7 @@ class Inventory:
                 self._remove(jid, tally)
             await self._read_many(sorted(named), tally)
             scanned += len(named)
-            logged = self.source.live()
+            logged, puts0, deletes0 = self.source.counts()
             stats = await self._stats()
             expected = live_count(stats)
             after = await self._candidates(everything=False)
@@ -1346,8 +1348,9 @@ class Inventory:
                 self._remove(jid, tally)
             await self._read_many(sorted(named), tally)
             scanned += len(named)
-            at_least = expected - logged - len(named)
-            at_most = expected - logged + len(gone)
+            _logged, puts1, deletes1 = self.source.counts()
+            at_least = expected - logged - (puts1 - puts0)
+            at_most = expected - logged + (deletes1 - deletes0)
             if at_least > 0 or at_most <= 0:
                 missing = max(0, at_least)
                 break

@@ -35,11 +35,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from stalkview.client import Client, Error
+from stalkview.client import BeanstalkConnectionError, Client, Error, ProtocolError
 from stalkview.client import commands as cmd
 from stalkview.client.protocol import check_tube
 from stalkview.format import duration_words, json_line, printable
-from stalkview.ops import HIDE_DELAY, bury_parked, plain_reason, run_in_tube
+from stalkview.ops import HIDE_DELAY, bury_parked, find_puts, plain_reason, reconnect, run_in_tube
 from stalkview.paths import journal_path
 
 NOTE_ACTIONS = frozenset({"failed", "restored"})
@@ -448,10 +448,17 @@ async def restore(
         if result.status == "failed":  # provisional until the put succeeds
             slots.setdefault(result.tube, []).append(position)
     server = str(client.address)
+    ids = _IdMark()
     for target, positions in slots.items():
         for start in range(0, len(positions), batch_size):
             batch = [report.results[i] for i in positions[start : start + batch_size]]
-            await _restore_batch(client, target, batch)
+            if not ids.highest and len(batch) > 1:
+                # The first job alone: its id tells where later ids start, so
+                # puts a lost connection leaves unanswered can be found.
+                await _restore_batch(client, target, batch[:1], ids)
+                await _restore_batch(client, target, batch[1:], ids)
+            else:
+                await _restore_batch(client, target, batch, ids)
             done = [r for r in batch if r.status == "ok"]
             if journal is not None and done:
                 notes = [
@@ -462,7 +469,15 @@ async def restore(
     return report
 
 
-async def _restore_batch(client: Client, target: str, batch: list[RestoreResult]) -> None:
+class _IdMark:
+    """The highest job id a restore has been given: unanswered puts come after it."""
+
+    highest = 0
+
+
+async def _restore_batch(
+    client: Client, target: str, batch: list[RestoreResult], ids: _IdMark
+) -> None:
     try:
         check_tube(target)
     except ValueError as exc:
@@ -483,18 +498,26 @@ async def _restore_batch(client: Client, target: str, batch: list[RestoreResult]
             result.reason = f"the journal record is damaged: {exc}"
     if not calls:
         return
+    before = ids.highest
     try:
         replies = await run_in_tube(client, target, calls)
+    except (BeanstalkConnectionError, ProtocolError) as exc:
+        # The puts may or may not have happened: find out on a new connection,
+        # so a second restore never puts a job twice.
+        replies = await _recover_puts(client, target, sendable, before, exc)
     except Error as exc:
         for result in sendable:
             result.reason = f"not restored: {exc}"
         return
     for result, reply in zip(sendable, replies, strict=True):
+        if reply is None:
+            continue  # the reason is set
         if isinstance(reply, BaseException):
             result.reason = plain_reason(reply, "put")
         else:
             result.status = "ok"
             result.new_id = int(reply)
+            ids.highest = max(ids.highest, result.new_id)
     parked = [r for r in sendable if r.status == "ok" and restored_state(r.entry) == "buried"]
     try:
         outcomes = await bury_parked(client, [(r.new_id or 0, r.entry.pri) for r in parked])
@@ -509,6 +532,38 @@ async def _restore_batch(client: Client, target: str, batch: list[RestoreResult]
                 f"({plain_reason(failed, 'bury')}): it waits parked in {result.tube}; "
                 "bury or delete it by hand"
             )
+
+
+async def _recover_puts(
+    client: Client, target: str, sendable: list[RestoreResult], after: int, exc: Exception
+) -> list[Any]:
+    """After a lost connection: each put's id if it happened, else None with the reason set."""
+    lost = f"the connection was lost ({exc})"
+    try:
+        await reconnect(client)
+        wanted = [(target, r.entry.body_bytes(), r.entry.pri) for r in sendable]
+        found, conclusive = await find_puts(client, after, wanted) if after else ({}, False)
+    except Error as again:
+        for result in sendable:
+            result.reason = (
+                f"uncertain: {lost} and the server stayed unreachable ({again}); "
+                f"look in {target} before restoring it again"
+            )
+        return [None] * len(sendable)
+    out: list[Any] = []
+    for n, result in enumerate(sendable):
+        if n in found:
+            out.append(found[n])
+        elif conclusive:
+            result.reason = f"not restored: {lost} before its put reached the server"
+            out.append(None)
+        else:
+            result.reason = (
+                f"uncertain: {lost} and its put could not be checked; look in {target} "
+                "before restoring it again"
+            )
+            out.append(None)
+    return out
 
 
 # --- command-line helpers ----------------------------------------------------------

@@ -21,7 +21,7 @@ from stalkview import ops
 from stalkview.actions import delete_jobs, kick_jobs, move_jobs
 from stalkview.client import Client, NotFoundError
 from stalkview.client import commands as cmd
-from stalkview.journal import Journal, restore
+from stalkview.journal import Journal, JournalEntry, restore
 from stalkview.transfer import ImportLedger, import_jobs, import_key
 from tests.beanstalkd import Beanstalkd
 
@@ -339,3 +339,46 @@ async def test_sigkill_during_import_then_resume(
     third = await import_jobs(binlog_server.address, lines, resume_key=key, ledger=ledger)
     assert third.put == [] and "already imported" in third.notes[0]
     assert len(await census(binlog_server)) == N
+
+
+# --- journal restore ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("when", [0.0, 0.003])
+async def test_sigkill_during_restore_then_again(
+    binlog_server: Beanstalkd, journal: Journal, when: float
+) -> None:
+    entries = [
+        JournalEntry.from_job(
+            "delete",
+            binlog_server.address,
+            i + 1,
+            f"gone {i}".encode(),
+            {"tube": "back", "pri": 9, "ttr": 60, "state": "buried" if i % 2 else "ready"},
+        )
+        for i in range(N // 2)
+    ]
+    journal.append(entries)
+    killer = Killer(binlog_server, after=0)
+    killer.after_journal(journal, 2, when)  # the restored notes of the 1st batch, then the 2nd
+    async with Client(binlog_server.address, encoding=None, command_timeout=10) as client:
+        report = await restore(client, journal.entries(), journal=journal, batch_size=BATCH)
+    killer.join()
+    jobs = await census(binlog_server)
+    assert_nothing_hidden(jobs)
+    uncertain = [r for r in report.results if str(r.reason).startswith("uncertain")]
+    assert uncertain == []
+    # The report is the truth: exactly the jobs it says came back are there, in their state.
+    restored = {r.new_id for r in report.results if r.status == "ok"}
+    assert restored == set(jobs)
+    # A second restore puts back the rest, and nothing twice.
+    async with Client(binlog_server.address, encoding=None) as client:
+        await restore(client, journal.entries(), journal=journal, batch_size=BATCH)
+    jobs = await census(binlog_server)
+    assert sorted(b for *_x, b in jobs.values()) == sorted(
+        f"gone {i}".encode() for i in range(N // 2)
+    )
+    states = {b: s for _t, s, _d, b in jobs.values()}
+    assert all(
+        states[f"gone {i}".encode()] == ("buried" if i % 2 else "ready") for i in range(N // 2)
+    )
