@@ -39,9 +39,12 @@ from stalkview.ops import (
     BulkReport,
     JournalWriteError,
     ProgressCallback,
+    bury_parked,
+    find_puts,
     job_message,
     plain_reason,
     raw_call,
+    reconnect,
     run_batches,
     run_in_tube,
 )
@@ -111,9 +114,12 @@ async def delete_jobs(
     the next batch boundary; ``what`` describes the ids for the summary.
     """
     server = server_label or str(client.address)
-    report = BulkReport("delete", what=what)
+    report = BulkReport("delete", what=what, uncertain_note="journaled, restorable")
+    #: The entries journaled in the current batch: a delete may have been sent for these.
+    journaled: dict[int, JournalEntry] = {}
 
     async def batch(chunk: list[int]) -> None:
+        journaled.clear()
         calls: list[Call[Any]] = []
         for jid in chunk:
             calls += [raw_call(cmd.peek(jid)), cmd.stats_job(jid)]
@@ -129,6 +135,7 @@ async def delete_jobs(
         if not entries:
             return
         await append_journal(journal, entries)
+        journaled.update((e.id, e) for e in entries)
         results = await client.run_many([cmd.delete(e.id) for e in entries])
         notes = []
         for entry, result in zip(entries, results, strict=True):
@@ -145,7 +152,29 @@ async def delete_jobs(
         if notes:
             await append_journal(journal, notes)
 
-    return await run_batches(report, ids, batch_size, on_progress, cancel, batch)
+    async def recover(uncertain: list[int]) -> dict[int, str | None]:
+        await reconnect(client)
+        replies = await client.run_many([cmd.stats_job(jid) for jid in uncertain])
+        outcome: dict[int, str | None] = {}
+        notes = []
+        for jid, stats in zip(uncertain, replies, strict=True):
+            entry = journaled.get(jid)
+            if isinstance(stats, NotFoundError):
+                # Gone: deleted by us if its delete was sent, else by someone else.
+                outcome[jid] = None if entry is not None else GONE
+            elif isinstance(stats, dict):
+                outcome[jid] = NOT_DONE
+                if entry is not None:
+                    notes.append(note("failed", entry, reason=NOT_DONE))
+        if notes:
+            await append_journal(journal, notes)
+        return outcome
+
+    return await run_batches(report, ids, batch_size, on_progress, cancel, batch, recover)
+
+
+#: Why a job the lost connection left in doubt turned out untouched.
+NOT_DONE = "not done: the connection was lost before the command reached the server (unchanged)"
 
 
 # --- kick --------------------------------------------------------------------------
@@ -173,7 +202,20 @@ async def kick_jobs(
             else:
                 report.succeeded.append(jid)
 
-    return await run_batches(report, ids, batch_size, on_progress, cancel, batch)
+    async def recover(uncertain: list[int]) -> dict[int, str | None]:
+        await reconnect(client)
+        replies = await client.run_many([cmd.stats_job(jid) for jid in uncertain])
+        outcome: dict[int, str | None] = {}
+        for jid, stats in zip(uncertain, replies, strict=True):
+            if isinstance(stats, NotFoundError):
+                outcome[jid] = GONE
+            elif isinstance(stats, dict):
+                # Still buried or delayed: the kick never arrived.
+                waiting = stats.get("state") in ("buried", "delayed")
+                outcome[jid] = NOT_DONE if waiting else None
+        return outcome
+
+    return await run_batches(report, ids, batch_size, on_progress, cancel, batch, recover)
 
 
 async def require_tube(client: Client, tube: str, doing: str) -> None:
@@ -315,13 +357,30 @@ class _Mover:
         self.bury_copies = bury_copies
         #: Original id -> its state before the move.
         self.states: dict[int, str] = {}
+        # The current batch, for checking it after a lost connection: the
+        # journaled claims, the copies whose put was answered, and whether
+        # puts went out at all (a copy may then exist with an id never seen).
+        self.claimed: dict[int, _Claim] = {}
+        self.copies: dict[int, int] = {}
+        self.puts_sent = False
+        self.chunk: list[int] = []
+        #: The highest job id this server has given us: ids only grow, so a
+        #: copy put but never answered has a higher one.
+        self.highest = 0
+        self.copies_seen = False
 
     async def batch(self, chunk: list[int]) -> None:
+        self.claimed.clear()
+        self.copies.clear()
+        self.puts_sent = False
+        self.chunk = chunk
+        self.highest = max(self.highest, *chunk)
         claims = await self._claim(chunk)
         if not claims:
             return
         try:
             await append_journal(self.journal, [c.entry for c in claims])
+            self.claimed.update((c.id, c) for c in claims)
         except JournalWriteError:
             await self._give_back_all(claims, "not moved: the journal could not be written")
             raise
@@ -383,7 +442,23 @@ class _Mover:
             hide = c.buried and self.bury_copies
             delay = HIDE_DELAY if hide else c.entry.delay
             calls.append(cmd.put(c.body, c.entry.pri, delay, c.entry.ttr))
-        return await run_in_tube(self.client, self.to_tube, calls)
+        new_ids: list[Any] = []
+        if not self.copies_seen and len(calls) > 1:
+            # The first copy alone: its id tells where later copies' ids start,
+            # so copies whose put a lost connection left unanswered can be found.
+            new_ids = await self._put(claims[:1], calls[:1])
+            claims, calls = claims[1:], calls[1:]
+        return new_ids + await self._put(claims, calls)
+
+    async def _put(self, claims: list[_Claim], calls: list[Call[Any]]) -> list[Any]:
+        self.puts_sent = True
+        new_ids = await run_in_tube(self.client, self.to_tube, calls)
+        for claim, new_id in zip(claims, new_ids, strict=True):
+            if not isinstance(new_id, BaseException):
+                self.copies[claim.id] = int(new_id)
+                self.highest = max(self.highest, int(new_id))
+                self.copies_seen = True
+        return new_ids
 
     async def _settle(self, claims: list[_Claim], new_ids: list[Any]) -> None:
         calls: list[Call[Any]] = []
@@ -439,6 +514,82 @@ class _Mover:
         else:
             self.report.succeeded.append(claim.id)
 
+    async def recover(self, uncertain: list[int]) -> dict[int, str | None]:
+        """After a lost connection: which moves finished, and undo the half-done ones.
+
+        The server released every job the lost connection held, so a claimed
+        original is back but ready: it is put back in its state. A copy of an
+        original that still exists is a duplicate and is deleted; so is one
+        whose put was sent but never answered, found by its body among the
+        ids issued since. A move whose original is gone is done.
+        """
+        await reconnect(self.client)
+        originals = await self.client.run_many([cmd.stats_job(jid) for jid in uncertain])
+        unknown = [
+            self.claimed[jid]
+            for jid, stats in zip(uncertain, originals, strict=True)
+            if jid in self.claimed and jid not in self.copies and self.puts_sent
+        ]
+        found = await self._find_copies(unknown) if unknown else {}
+        outcome: dict[int, str | None] = {}
+        fixes: list[Call[Any]] = []
+        duplicates: list[int] = []
+        parked: list[tuple[int, int]] = []
+        notes = []
+        for jid, stats in zip(uncertain, originals, strict=True):
+            claim = self.claimed.get(jid)
+            copy = self.copies.get(jid, found.get(jid))
+            searched = jid in self.copies or jid in found  # copy known, or proven absent
+            if isinstance(stats, NotFoundError):
+                if claim is None:
+                    outcome[jid] = GONE
+                    continue
+                if copy is None:
+                    outcome[jid] = (
+                        "the original is gone and no copy was found: restore it from the journal"
+                    )
+                    continue
+                outcome[jid] = None
+                self.report.new_ids[jid] = copy
+                if claim.buried and self.bury_copies:
+                    parked.append((copy, claim.entry.pri))
+                continue
+            if not isinstance(stats, dict):
+                continue  # the check itself failed: stays uncertain
+            if claim is None:
+                outcome[jid] = NOT_DONE
+                continue
+            if claim.stats.get("state") in ("buried", "delayed"):
+                fixes += [raw_call(cmd.reserve_job(jid)), _give_back(jid, claim.stats)]
+            reason = NOT_DONE
+            if copy is not None:
+                duplicates.append(copy)
+                reason = (
+                    f"not moved: the connection was lost mid-move; its copy (job {copy}) "
+                    "was deleted and the job is back as it was"
+                )
+            elif self.puts_sent and not searched:
+                continue  # a copy may exist that could not be found: stays uncertain
+            outcome[jid] = reason
+            notes.append(note("failed", claim.entry, reason=reason))
+        if fixes or duplicates:
+            await self.client.run_many([*fixes, *(cmd.delete(c) for c in duplicates)])
+        await bury_parked(self.client, parked)
+        if notes:
+            await append_journal(self.journal, notes)
+        return outcome
+
+    async def _find_copies(self, claims: list[_Claim]) -> dict[int, int | None]:
+        """Copies put but never answered (see :func:`~stalkview.ops.find_puts`); a claim
+        maps to None when the search proves it has no copy. Before any copy was
+        answered the ids' start is unknown, and nothing is proven."""
+        wanted = [(self.to_tube, c.body, c.entry.pri) for c in claims]
+        found, conclusive = await find_puts(self.client, self.highest, wanted)
+        out: dict[int, int | None] = {claims[n].id: jid for n, jid in found.items()}
+        if conclusive and self.copies_seen:
+            out.update((c.id, None) for c in claims if c.id not in out)
+        return out
+
     async def _give_back_all(self, claims: list[_Claim], reason: str) -> None:
         await self.client.run_many([_give_back(c.id, c.stats) for c in claims])
         for c in claims:
@@ -464,11 +615,13 @@ async def move_jobs(
     because a batch's jobs are held (reserved) until their copies are put.
     """
     _check_tube(to_tube)
-    report = BulkReport("move", what=f"{what} to {to_tube}")
+    report = BulkReport("move", what=f"{what} to {to_tube}", uncertain_note="journaled, restorable")
     mover = _Mover(
         client, to_tube, journal, server_label or str(client.address), report, bury_copies
     )
-    return await run_batches(report, ids, batch_size, on_progress, cancel, mover.batch)
+    return await run_batches(
+        report, ids, batch_size, on_progress, cancel, mover.batch, mover.recover
+    )
 
 
 async def move_job(

@@ -305,6 +305,10 @@ class Binlog:
         self.problems: list[str] = []
         #: Bytes read from disk over this object's life.
         self.bytes_read = 0
+        #: Puts of new jobs and deletes of jobs read over this object's life, each
+        #: counted even when both fall between two reads (the job never showed).
+        self.puts_read = 0
+        self.deletes_read = 0
         self._tubes: dict[bytes, str] = {}
 
     # --- queries -------------------------------------------------------------------------
@@ -551,7 +555,7 @@ class Binlog:
         full_at: dict[int, int] = {}
         n = len(data)
         pos = 0
-        puts = put_bytes = shorts = 0
+        puts = put_bytes = shorts = new_jobs = deletes = 0
         stopped = False
         f.problem = None
         while pos + 4 <= n:
@@ -564,7 +568,8 @@ class Binlog:
                     stopped = True  # the zero-filled rest of the file
                     break
                 if state == DELETED:
-                    if newest.pop(jid, None) is not None:
+                    known = newest.pop(jid, None) is not None
+                    if known:
                         full_at.pop(jid, None)
                     job = jobs.pop(jid, None)
                     if job is not None:
@@ -572,6 +577,8 @@ class Binlog:
                         if holder is not None:
                             holder.holds.discard(jid)
                         removed.add(jid)
+                    if known or job is not None:
+                        deletes += 1
                 elif state > _LAST_STATE:
                     self._problem(f, f.end + pos, f"job {jid} has unknown state {state}")
                     stopped = True
@@ -606,7 +613,8 @@ class Binlog:
             if end > n:
                 break
             if state == DELETED:
-                if newest.pop(jid, None) is not None:
+                known = newest.pop(jid, None) is not None
+                if known:
                     full_at.pop(jid, None)
                 job = jobs.pop(jid, None)
                 if job is not None:
@@ -614,7 +622,11 @@ class Binlog:
                     if holder is not None:
                         holder.holds.discard(jid)
                     removed.add(jid)
+                if known or job is not None:
+                    deletes += 1
             else:
+                if jid not in newest and jid not in jobs:
+                    new_jobs += 1
                 newest[jid] = full_at[jid] = pos
             puts += 1
             put_bytes += end - pos
@@ -623,6 +635,8 @@ class Binlog:
         f.put_bytes += put_bytes
         f.state_records += shorts
         f.state_bytes += shorts * short_size
+        self.puts_read += new_jobs
+        self.deletes_read += deletes
         self._apply_newest(f, data, newest, full_at, added, changed)
         return pos, stopped
 
@@ -737,8 +751,10 @@ class Binlog:
                         holder.holds.discard(jid)
                     del self.jobs[jid]
                     removed.add(jid)
+                    self.deletes_read += 1
             elif namelen:
                 if job is None:
+                    self.puts_read += 1
                     tube = data[pos + NAMELEN5.size : at].decode("utf-8", "replace")
                     self.jobs[jid] = LogJob(tube, rec, f.seq, base + at + JOBREC5.size)
                     added.add(jid)
@@ -792,8 +808,9 @@ class BinlogSource:
             )
         return None
 
-    def live(self) -> int:
-        return len(self.log.jobs)
+    def counts(self) -> tuple[int, int, int]:
+        log = self.log
+        return len(log.jobs), log.puts_read, log.deletes_read
 
     def candidates(self, everything: bool) -> tuple[set[int], set[int]]:
         change = self.log.read()

@@ -13,10 +13,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import json
+import contextlib
+import os
 import shutil
 import sys
 from collections.abc import Callable, Coroutine, Iterator, Sequence
+from pathlib import Path
 from typing import IO, Any, NoReturn
 
 from stalkview import __version__
@@ -25,11 +27,13 @@ from stalkview.app import run_app, run_fleet_app
 from stalkview.client import (
     AddressError,
     Client,
+    CommandTimeoutError,
     Error,
     NotFoundError,
     commands,
     parse_address,
 )
+from stalkview.client.protocol import check_tube
 from stalkview.config import Config, ConfigError, Target, load_config
 from stalkview.inventory import STATES, Inventory, JobInfo, ScanProgress
 
@@ -93,9 +97,45 @@ def _scan_budget_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _job_id(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"job id {text!r} is invalid: use a positive integer")
+    if not text.isascii() or not text.isdigit() or len(text) > 20 or not 0 < int(text) < 2**64:
+        raise CliError(f"job id {fmt.printable(text, 40)!r} is invalid: ids are 1 to {2**64 - 1}")
     return int(text)
+
+
+#: Seconds a command may wait without any reply before it gives up (--timeout).
+DEFAULT_TIMEOUT = 10.0
+
+
+def _timeout_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timeout",
+        type=_positive,
+        default=DEFAULT_TIMEOUT,
+        metavar="S",
+        help="give up when the server sends nothing for S seconds (default: "
+        f"{DEFAULT_TIMEOUT:g}); a long transfer that keeps receiving is not cut",
+    )
+
+
+def _tube_option(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--tube", help=help)
+
+
+def _check_tube_option(tube: str | None) -> None:
+    """``--tube`` as the server would take it, or a one-line error (as import does)."""
+    if tube is not None:
+        try:
+            check_tube(tube)
+        except ValueError as exc:
+            raise CliError(f"--tube: {exc}") from None
+
+
+def _force_write_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--force-write",
+        action="store_true",
+        help="write even to a server the config saves as read_only",
+    )
 
 
 def _config_option(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
@@ -219,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help='print JSON Lines, one object a server (with a "server" key)',
     )
+    _timeout_option(p)
 
     p = add(
         "tubes",
@@ -231,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help='print JSON Lines, one object a tube a server (with a "server" key)',
     )
+    _timeout_option(p)
 
     p = add(
         "jobs",
@@ -239,9 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
         f"  {PROG} jobs --binlog /var/lib/beanstalkd      (a stopped server: its log alone)",
     )
     _address_or_log(p, "the inventory starts from the log's job ids (no id scan)")
-    p.add_argument("--tube", help="only jobs in this tube")
+    _tube_option(p, "only jobs in this tube")
     p.add_argument("--state", choices=STATES, help="only jobs in this state")
     p.add_argument("--bodies", action="store_true", help="include bodies (a preview in tables)")
+    _timeout_option(p)
     p.add_argument(
         "--json",
         action="store_true",
@@ -256,8 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
         f"{PROG} peek localhost:11300 42\n  {PROG} peek --binlog /var/lib/beanstalkd 42",
     )
     _address_or_log(p, "the server answers (the log is not needed for one job)")
-    p.add_argument("id", metavar="ID", type=_job_id, help="the job id")
+    p.add_argument("id", metavar="ID", help="the job id")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    _timeout_option(p)
 
     p = add(
         "export",
@@ -266,10 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
         f"  {PROG} export --binlog /var/lib/beanstalkd -o jobs.jsonl   (then: import NEWADDR)",
     )
     _address_or_log(p, "the inventory starts from the log's job ids (no id scan)")
-    p.add_argument("--tube", help="only jobs in this tube")
+    _tube_option(p, "only jobs in this tube")
     p.add_argument("--state", choices=STATES, help="only jobs in this state")
     p.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     _scan_budget_option(p)
+    _timeout_option(p)
 
     p = add(
         "import",
@@ -281,6 +326,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", help="the JSON Lines file; - reads stdin")
     p.add_argument("--tube", help="put every job into this tube instead of its own")
     p.add_argument("--dry-run", action="store_true", help="say what would be put, put nothing")
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="ignore the progress of an earlier interrupted import of this file; put every line",
+    )
+    _force_write_option(p)
+    _timeout_option(p)
 
     p = add(
         "binlog",
@@ -297,6 +349,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between the two readings the rates come from (default: 3)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = add(
+        "parked",
+        "list jobs an interrupted import, move or restore left parked; bury or release them",
+        f"{PROG} parked localhost:11300\n  {PROG} parked localhost:11300 --bury",
+    )
+    _address(p)
+    _tube_option(p, "only jobs in this tube")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument(
+        "--bury", action="store_true", help="finish them: bury each (what the operation meant)"
+    )
+    what.add_argument("--release", action="store_true", help="make each ready for the workers")
+    _force_write_option(p)
+    _timeout_option(p)
 
     p = add("demo", "open the UI on a built-in demo server", f"{PROG} demo --read-only")
     _app_options(p)
@@ -334,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     jr.add_argument("--tube", help="put every job into this tube instead of its own")
     jr.add_argument("--dry-run", action="store_true", help="say what would be put, put nothing")
     jr.add_argument("--again", action="store_true", help="also restore entries restored before")
+    _force_write_option(jr)
     for q in (jl, jr):
         q.add_argument(
             "--journal",
@@ -392,7 +460,7 @@ def _body_fields(body: bytes) -> dict[str, Any]:
 
 
 def _json_line(obj: dict[str, Any]) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return fmt.json_line(obj)
 
 
 class _Progress:
@@ -460,20 +528,27 @@ def _address_of(args: argparse.Namespace) -> str:
     return _one_target(args, args.address).address
 
 
-async def _connect(address: str) -> Client:
-    client = Client(parse_address(address), encoding=None, connect_timeout=5.0)
+async def _connect(address: str, timeout: float = DEFAULT_TIMEOUT) -> Client:
+    client = Client(
+        parse_address(address),
+        encoding=None,
+        connect_timeout=min(timeout, 5.0),
+        command_timeout=timeout,
+    )
     await client.open()
     return client
 
 
 async def _each_server(
-    targets: Sequence[Target], fetch: Callable[[Client], Coroutine[Any, Any, Any]]
+    targets: Sequence[Target],
+    fetch: Callable[[Client], Coroutine[Any, Any, Any]],
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> list[tuple[Target, Any, str | None]]:
     """Run ``fetch`` on every target at once: (target, result, None) or (target, None, why)."""
 
     async def one(target: Target) -> tuple[Target, Any, str | None]:
         try:
-            client = await _connect(target.address)
+            client = await _connect(target.address, timeout)
         except Error as exc:
             return target, None, _reason(target, exc)
         try:
@@ -488,11 +563,18 @@ async def _each_server(
 
 def _reason(target: Target, exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
-    # Connection errors already start with the address.
-    if target.name is None and text.startswith(target.address):
+    # Connection errors already start with the address (as given, or as parsed).
+    if target.name is None and text.startswith((target.address, _parsed(target.address))):
         return text
     prefix = f"{target.name} ({target.address})" if target.name else target.address
     return f"{prefix}: {text}"
+
+
+def _parsed(address: str) -> str:
+    try:
+        return str(parse_address(address))
+    except AddressError:
+        return address
 
 
 def _report_down(results: Sequence[tuple[Target, Any, str | None]]) -> int:
@@ -504,7 +586,7 @@ def _report_down(results: Sequence[tuple[Target, Any, str | None]]) -> int:
 
 async def cmd_stats(args: argparse.Namespace) -> int:
     targets = _targets(args, args.addresses)
-    results = await _each_server(targets, lambda c: c.stats())
+    results = await _each_server(targets, lambda c: c.stats(), args.timeout)
     several = len(targets) > 1
     blocks: list[str] = []
     for target, stats, why in results:
@@ -555,7 +637,7 @@ async def tube_stats(client: Client) -> list[dict[str, Any]]:
 
 async def cmd_tubes(args: argparse.Namespace) -> int:
     targets = _targets(args, args.addresses)
-    results = await _each_server(targets, tube_stats)
+    results = await _each_server(targets, tube_stats, args.timeout)
     several = len(targets) > 1
     if args.json:
         _print_lines(
@@ -660,10 +742,11 @@ def _found_by(inventory: Inventory) -> str:
 
 async def cmd_jobs(args: argparse.Namespace) -> int:
     _need_address_or_log(args)
+    _check_tube_option(args.tube)
     if args.address is None:
         return _jobs_from_log(args)
     target = _one_target(args, args.address)
-    client = await _connect(target.address)
+    client = await _connect(target.address, args.timeout)
     progress = _Progress(sys.stderr)
     try:
         inventory = Inventory(client, budget=_scan_budget(args), source=_log_source(args, target))
@@ -672,6 +755,7 @@ async def cmd_jobs(args: argparse.Namespace) -> int:
                 await _stream_jobs(inventory, args, progress)
             finally:
                 progress.clear()
+            _warn_parked(inventory.select(args.tube, None))
             return 0
         try:
             await inventory.scan(progress)
@@ -684,7 +768,19 @@ async def cmd_jobs(args: argparse.Namespace) -> int:
     finally:
         await client.close()
     _print_jobs(args, jobs, bodies, _found_by(inventory))
+    _warn_parked(inventory.select(args.tube, None))
     return 0
+
+
+def _warn_parked(jobs: Sequence[JobInfo]) -> None:
+    """Name jobs left parked in the tubes listed: never leave them silently."""
+    from stalkview.ops import parked_note
+
+    parked = _parked_in(jobs)
+    if parked:
+        sys.stderr.write(
+            f"{PROG}: note: {parked_note(len(parked), (j.tube for j in parked), PARKED_FIX)}\n"
+        )
 
 
 def _jobs_from_log(args: argparse.Namespace) -> int:
@@ -735,7 +831,7 @@ def _print_jobs(
     align = ["<" if h in ("tube", "state", "body") else ">" for h in headers]
     _print_lines(fmt.table(headers, rows, align=align))
     scope = " ".join(x for x in (args.tube and f"tube {args.tube}", args.state) if x)
-    sys.stderr.write(f"{fmt.count(len(jobs))} jobs{' (' + scope + ')' if scope else ''}{how}\n")
+    sys.stderr.write(f"{_n_jobs(len(jobs))}{' (' + scope + ')' if scope else ''}{how}\n")
 
 
 def _peek_log(args: argparse.Namespace) -> tuple[dict[str, Any], bytes]:
@@ -791,10 +887,11 @@ async def _stream_jobs(inventory: Inventory, args: argparse.Namespace, progress:
 
 async def cmd_peek(args: argparse.Namespace) -> int:
     _need_address_or_log(args)
+    args.id = _job_id(args.id)
     if args.address is None:
         stats, body = _peek_log(args)
         return _print_peek(args, stats, body)
-    client = await _connect(_address_of(args))
+    client = await _connect(_address_of(args), args.timeout)
     try:
         stats, job = await client.run_many([commands.stats_job(args.id), commands.peek(args.id)])
     finally:
@@ -920,11 +1017,24 @@ def _binlog_offline(args: argparse.Namespace, log_dir: Any) -> int:
 
 async def cmd_journal(args: argparse.Namespace) -> int:
     from stalkview.journal import SelectorError, journal_list, journal_restore
+    from stalkview.paths import journal_path
 
+    path = Path(args.journal) if args.journal else journal_path()
+    if path.is_dir():
+        raise CliError(
+            f"the journal {path} is a directory: give a file path "
+            "(--journal PATH or STALKVIEW_JOURNAL)"
+        )
     if args.journal_command == "list":
         sys.stdout.write(journal_list(args.journal, json=args.json))
         return 0
-    to = _one_target(args, args.to).address if args.to else None
+    to_target = _one_target(args, args.to) if args.to else None
+    to = to_target.address if to_target else None
+
+    def check_writable(address: str) -> None:
+        saved = to_target.read_only if to_target is not None else False
+        _refuse_read_only(args, to_target.label if to_target else address, address, saved)
+
     try:
         report = await journal_restore(
             to,
@@ -933,6 +1043,7 @@ async def cmd_journal(args: argparse.Namespace) -> int:
             tube=args.tube,
             dry_run=args.dry_run,
             again=args.again,
+            check_writable=check_writable,
         )
     except (SelectorError, ValueError) as exc:
         raise CliError(str(exc)) from None
@@ -966,9 +1077,10 @@ async def cmd_export(args: argparse.Namespace) -> int:
     if args.address is None:
         return _export_log(args)
     target = _one_target(args, args.address)
+    _check_tube_option(args.tube)
     progress = _CountProgress(sys.stderr, "exported")
     source = _log_source(args, target)
-    client = await _connect(target.address)
+    client = await _connect(target.address, args.timeout)
     try:
         if args.output in (None, "-"):
             count = await export_jobs(
@@ -1050,8 +1162,51 @@ def _read_lines(path: str) -> Iterator[str]:
         yield from stream
 
 
+def _refuse_read_only(args: argparse.Namespace, label: str, address: str, saved: bool) -> None:
+    """A writing command stops here when the config saves the target read-only."""
+    if args.force_write:
+        return
+    config = _config(args)
+    if saved or config.saved_read_only(address):
+        where = f" ({config.path})" if config.path else ""
+        raise CliError(
+            f"{label} is read-only in the config{where}: '{args.command}' would write to it; "
+            "add --force-write to write anyway"
+        )
+
+
+async def _max_job_size(target: Target, timeout: float) -> int | None:
+    """The server's max-job-size for a dry run (stats only); None, said on stderr, if unknown."""
+    [(_target, stats, why)] = await _each_server([target], lambda c: c.stats(), timeout)
+    size = stats.get("max-job-size") if stats is not None else None
+    if not isinstance(size, int):
+        sys.stderr.write(
+            f"{PROG}: note: body sizes not checked against the server's max-job-size "
+            f"({why or 'the server does not say it'})\n"
+        )
+        return None
+    return size
+
+
+def _resume_key(path: str, address: str) -> tuple[str | None, int | None]:
+    """The progress-record key of importing a file into a server, and its record count.
+
+    stdin cannot be read twice: an import from it has no key, so no resume.
+    """
+    from stalkview.transfer import file_digest, import_key
+
+    if path == "-":
+        return None, None
+    try:
+        digest = file_digest(path)
+        with open(path, "rb") as stream:
+            records = sum(1 for line in stream if line.strip())
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return import_key(digest, _parsed(address)), records
+
+
 async def cmd_import(args: argparse.Namespace) -> int:
-    from stalkview.client.protocol import check_tube
     from stalkview.transfer import import_jobs
 
     target = _one_target(args, args.address)
@@ -1060,6 +1215,10 @@ async def cmd_import(args: argparse.Namespace) -> int:
             check_tube(args.tube)
         except ValueError as exc:
             raise CliError(f"--tube: {exc}") from None
+    if not args.dry_run:
+        _refuse_read_only(args, target.label, target.address, target.read_only)
+    max_job_size = await _max_job_size(target, args.timeout) if args.dry_run else None
+    key, expected = _resume_key(args.file, target.address)
     progress = _CountProgress(sys.stderr, "checked" if args.dry_run else "imported")
     try:
         report = await import_jobs(
@@ -1068,6 +1227,10 @@ async def cmd_import(args: argparse.Namespace) -> int:
             tube=args.tube,
             dry_run=args.dry_run,
             on_progress=progress,
+            max_job_size=max_job_size,
+            resume_key=None if key is None else f"{key} tube={args.tube or ''}",
+            restart=args.restart,
+            expected=expected,
         )
     except UnicodeDecodeError as exc:
         raise CliError(
@@ -1077,6 +1240,49 @@ async def cmd_import(args: argparse.Namespace) -> int:
         progress.clear()
     _print_lines(report.lines())
     return 0 if report.ok else 1
+
+
+PARKED_FIX = "'stalkview parked ADDRESS --bury' finishes them, '--release' makes them ready"
+
+
+def _parked_in(jobs: Sequence[JobInfo]) -> list[JobInfo]:
+    from stalkview.ops import is_parked
+
+    return [j for j in jobs if is_parked(j.state, j.delay)]
+
+
+async def cmd_parked(args: argparse.Namespace) -> int:
+    from stalkview.ops import bury_parked, parked_note, plain_reason
+
+    _check_tube_option(args.tube)
+    target = _one_target(args, args.address)
+    if args.bury or args.release:
+        _refuse_read_only(args, target.label, target.address, target.read_only)
+    client = await _connect(target.address, args.timeout)
+    try:
+        inventory = Inventory(client)
+        await inventory.scan()
+        parked = _parked_in(inventory.select(args.tube, "delayed"))
+        if not parked:
+            sys.stderr.write(f"no parked job on {target.label}\n")
+            return 0
+        if not (args.bury or args.release):
+            rows = [[j.id, j.tube, j.pri, fmt.duration(j.ttr)] for j in parked]
+            _print_lines(fmt.table(["id", "tube", "pri", "ttr"], rows, align="><>>"))
+            sys.stderr.write(parked_note(len(parked), (j.tube for j in parked), PARKED_FIX) + "\n")
+            return 0
+        if args.bury:
+            outcomes = await bury_parked(client, [(j.id, j.pri) for j in parked])
+        else:
+            outcomes = await client.run_many([commands.kick_job(j.id) for j in parked])
+    finally:
+        await client.close()
+    failed = [(j, o) for j, o in zip(parked, outcomes, strict=True) if isinstance(o, BaseException)]
+    verb = "buried" if args.bury else "released"
+    for job, exc in failed:
+        sys.stderr.write(f"job {job.id}: {plain_reason(exc, verb[:-2])}\n")
+    print(f"{verb} {len(parked) - len(failed):,} of {_n_jobs(len(parked))} parked")
+    return 1 if failed else 0
 
 
 # --- the UI and the demo --------------------------------------------------------------
@@ -1171,6 +1377,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = 
     "journal": cmd_journal,
     "export": cmd_export,
     "import": cmd_import,
+    "parked": cmd_parked,
 }
 #: Every subcommand: a first positional argument with one of these names is never
 #: taken as a server address.
@@ -1206,17 +1413,53 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code if isinstance(code, int) else (0 if code is None else 2)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        _stdout_gone()
+        return 1
+    except CommandTimeoutError as exc:
+        _fail(f"{exc}: the server accepts the connection but does not answer (--timeout S)")
+        return 1
     except UsageError as exc:
         _fail(str(exc))
         return 2
     except (CliError, AddressError, Error) as exc:
         _fail(str(exc))
         return 1
-    except BrokenPipeError:
-        # `stalkview jobs ... | head`: the reader left; stop quietly.
-        sys.stderr.close()
+    except OSError as exc:
+        # Output that cannot be written (a full disk, /dev/full), a path that
+        # is a directory: one line, not a traceback.
+        _fail(_os_reason(exc))
         return 1
+    finally:
+        _flush_stdout()
+
+
+def _os_reason(exc: OSError) -> str:
+    if exc.filename is None:
+        return f"cannot write output: {exc.strerror or exc}"
+    return f"cannot use {exc.filename}: {exc.strerror or exc}"
+
+
+def _flush_stdout() -> None:
+    """Flush now, so a failed write (full disk, closed pipe) is reported, not lost at exit."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_gone()
+    except OSError as exc:
+        _stdout_gone()
+        _fail(f"cannot write output: {exc.strerror or exc}")
+
+
+def _stdout_gone() -> None:
+    # `stalkview jobs ... | head -1`: the reader left. Stop quietly, and point
+    # stdout at /dev/null so the interpreter's own flush at exit stays quiet too.
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _fail(message: str) -> None:
-    sys.stderr.write(f"{PROG}: error: {message}\n")
+    # Messages quote server strings and file contents: escaped, one line.
+    sys.stderr.write(f"{PROG}: error: {fmt.printable(message)}\n")

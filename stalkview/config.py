@@ -119,6 +119,25 @@ class Config:
         """Every saved server and group name, sorted."""
         return sorted({*self.servers, *self.groups})
 
+    def saved_read_only(self, address: str) -> bool:
+        """Whether writes to ``address`` are refused: the config's default, or any
+        saved server at that address (or group holding it) that says read_only.
+
+        A plain address must not slip past a server saved read-only under a name.
+        """
+        want = _same_address(address)
+        if self.read_only:
+            return True
+        for server in self.servers.values():
+            if _same_address(server.address) == want:
+                groups = [g for g in self.groups.values() if server.name in g.servers]
+                if server.read_only or any(g.read_only for g in groups):
+                    return True
+        return any(
+            g.read_only and any(_same_address(m) == want for m in g.servers)
+            for g in self.groups.values()
+        )
+
     def resolve(self, names_or_addresses: Iterable[str]) -> list[Target]:
         """Targets for saved names, groups and plain addresses, in order, without repeats.
 
@@ -191,6 +210,14 @@ def default_path() -> Path:
     if override:
         return Path(override).expanduser()
     return config_dir() / "config.toml"
+
+
+def _same_address(address: str) -> str:
+    """A comparable form: ``localhost`` and ``localhost:11300`` are one server."""
+    try:
+        return str(parse_address(address))
+    except ValueError:
+        return address
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:

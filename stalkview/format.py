@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw]?)")
@@ -124,6 +126,22 @@ def printable(text: str, limit: int | None = None) -> str:
     return shown
 
 
+#: Characters JSON may carry raw that a terminal or a line splitter acts on:
+#: C1 controls (U+009B is CSI, an escape sequence in one byte) and the Unicode
+#: line and paragraph separators (JavaScript and some log tools end lines there).
+_JSON_UNSAFE = re.compile(r"[\u007f-\u009f\u2028\u2029]")
+
+
+def json_line(obj: Any, *, separators: tuple[str, str] = (",", ":")) -> str:
+    """One JSON text, UTF-8 kept readable but every control escaped (``\\u009b``).
+
+    ``json.dumps(ensure_ascii=False)`` escapes C0 controls only; server strings
+    (bodies, tube names) can carry the rest.
+    """
+    text = json.dumps(obj, ensure_ascii=False, separators=separators)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def body_preview(body: bytes, limit: int = 80) -> str:
     """A body as one printable line: UTF-8 text escaped, otherwise ``<binary N bytes>``."""
     try:
@@ -148,7 +166,9 @@ def table(
 
     ``align`` holds one of ``"<"``, ``">"`` per column. Trailing spaces are stripped.
     """
-    text_rows = [[str(cell) for cell in row] for row in rows]
+    # Cells often hold server strings (stats values, tube names, bodies):
+    # escaped here, once, so no table can put an escape sequence on a terminal.
+    text_rows = [[printable(str(cell)) for cell in row] for row in rows]
     ncols = len(headers)
     widths = [len(h) for h in headers]
     for row in text_rows:

@@ -343,8 +343,10 @@ class CandidateSource(Protocol):
         source's own error (with a one-line message) when it cannot be read."""
         ...
 
-    def live(self) -> int:
-        """How many jobs the source holds live as of its last read."""
+    def counts(self) -> tuple[int, int, int]:
+        """As of the source's last read: the jobs it holds live, and how many puts
+        and deletes it has read so far (counting a job put and deleted between two
+        reads, which neither read names)."""
         ...
 
 
@@ -778,6 +780,19 @@ class Inventory:
     def tubes(self) -> list[str]:
         """Tubes that hold at least one known job, sorted."""
         return sorted({tube for tube, _state in self._buckets})
+
+    def parked(self) -> list[JobInfo]:
+        """Delayed jobs with a put delay of ~10 years or more: left parked by an
+        interrupted import, move or restore (see :data:`stalkview.ops.PARKED_DELAY`)."""
+        from stalkview.ops import is_parked
+
+        return [
+            job
+            for (_tube, state), bucket in self._buckets.items()
+            if state == "delayed"
+            for job in bucket.values()
+            if is_parked(state, job.delay)
+        ]
 
     def select(self, tube: str | None = None, state: str | None = None) -> list[JobInfo]:
         """Jobs in server order: ready by (pri, id), delayed and reserved by time-left,
@@ -1322,7 +1337,7 @@ class Inventory:
                 self._remove(jid, tally)
             await self._read_many(sorted(named), tally)
             scanned += len(named)
-            logged = self.source.live()
+            logged, puts0, deletes0 = self.source.counts()
             stats = await self._stats()
             expected = live_count(stats)
             after = await self._candidates(everything=False)
@@ -1333,8 +1348,9 @@ class Inventory:
                 self._remove(jid, tally)
             await self._read_many(sorted(named), tally)
             scanned += len(named)
-            at_least = expected - logged - len(named)
-            at_most = expected - logged + len(gone)
+            _logged, puts1, deletes1 = self.source.counts()
+            at_least = expected - logged - (puts1 - puts0)
+            at_most = expected - logged + (deletes1 - deletes0)
             if at_least > 0 or at_most <= 0:
                 missing = max(0, at_least)
                 break

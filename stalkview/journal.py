@@ -29,17 +29,17 @@ import binascii
 import json
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from stalkview.client import Client, Error
+from stalkview.client import BeanstalkConnectionError, Client, Error, ProtocolError
 from stalkview.client import commands as cmd
 from stalkview.client.protocol import check_tube
-from stalkview.format import printable
-from stalkview.ops import plain_reason, run_in_tube
+from stalkview.format import duration_words, json_line, printable
+from stalkview.ops import HIDE_DELAY, bury_parked, find_puts, plain_reason, reconnect, run_in_tube
 from stalkview.paths import journal_path
 
 NOTE_ACTIONS = frozenset({"failed", "restored"})
@@ -224,7 +224,7 @@ class Journal:
         lines = []
         for record in records:
             data = record.to_record() if isinstance(record, JournalEntry) else record
-            lines.append(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+            lines.append(json_line(data))
         if not lines:
             return
         payload = ("\n".join(lines) + "\n").encode("utf-8")
@@ -331,13 +331,32 @@ class RestoreResult:
     def describe(self) -> str:
         e = self.entry
         head = f"#{e.index} job {e.id} ({e.action}d from {e.tube})"
+        state = restored_state(e)
         if self.status == "ok":
-            return f"{head}: restored as job {self.new_id} in {self.tube}"
+            if self.reason:
+                return f"{head}: {self.reason}"
+            return f"{head}: restored as job {self.new_id} in {self.tube}, {state_words(e)}"
         if self.status == "planned":
+            note = f"; it was {e.state}" if e.state not in ("", state) else ""
             return (
-                f"{head}: would be put into {self.tube} (pri {e.pri}, ttr {e.ttr}, delay {e.delay})"
+                f"{head}: would be put into {self.tube} as {state_words(e)} "
+                f"(pri {e.pri}, ttr {e.ttr}{note})"
             )
         return f"{head}: {self.status}: {self.reason}"
+
+
+def restored_state(entry: JournalEntry) -> str:
+    """The state a restore gives the job: buried stays buried, delayed keeps its
+    remaining delay, anything else (ready, reserved) comes back ready."""
+    if entry.state == "buried":
+        return "buried"
+    return "delayed" if entry.delay > 0 else "ready"
+
+
+def state_words(entry: JournalEntry) -> str:
+    """ "buried", "ready", "delayed 2h 5m" (the remaining delay journaled)."""
+    state = restored_state(entry)
+    return f"delayed {duration_words(entry.delay)}" if state == "delayed" else state
 
 
 @dataclass
@@ -416,11 +435,12 @@ async def restore(
 ) -> RestoreReport:
     """Re-put journaled jobs, each into its own tube (or ``tube``), with its pri, ttr and delay.
 
-    Restored jobs are ready (or delayed by their journaled delay), whatever state
-    they were in. Entries whose command did not happen are skipped, and so are
-    entries already restored unless ``again``. With ``journal``, a ``restored``
-    note is appended for each success. The client's used tube is restored
-    afterwards.
+    Each job keeps its state: buried stays buried (put parked, then buried, so
+    no worker takes it in between), delayed keeps its journaled remaining
+    delay, ready and reserved come back ready. Entries whose command did not
+    happen are skipped, and so are entries already restored unless ``again``.
+    With ``journal``, a ``restored`` note is appended for each success. The
+    client's used tube is restored afterwards.
     """
     report = plan_restore(entries, tube=tube, again=again, dry_run=dry_run)
     slots: dict[str, list[int]] = {}
@@ -428,10 +448,17 @@ async def restore(
         if result.status == "failed":  # provisional until the put succeeds
             slots.setdefault(result.tube, []).append(position)
     server = str(client.address)
+    ids = _IdMark()
     for target, positions in slots.items():
         for start in range(0, len(positions), batch_size):
             batch = [report.results[i] for i in positions[start : start + batch_size]]
-            await _restore_batch(client, target, batch)
+            if not ids.highest and len(batch) > 1:
+                # The first job alone: its id tells where later ids start, so
+                # puts a lost connection leaves unanswered can be found.
+                await _restore_batch(client, target, batch[:1], ids)
+                await _restore_batch(client, target, batch[1:], ids)
+            else:
+                await _restore_batch(client, target, batch, ids)
             done = [r for r in batch if r.status == "ok"]
             if journal is not None and done:
                 notes = [
@@ -442,7 +469,15 @@ async def restore(
     return report
 
 
-async def _restore_batch(client: Client, target: str, batch: list[RestoreResult]) -> None:
+class _IdMark:
+    """The highest job id a restore has been given: unanswered puts come after it."""
+
+    highest = 0
+
+
+async def _restore_batch(
+    client: Client, target: str, batch: list[RestoreResult], ids: _IdMark
+) -> None:
     try:
         check_tube(target)
     except ValueError as exc:
@@ -453,25 +488,82 @@ async def _restore_batch(client: Client, target: str, batch: list[RestoreResult]
     sendable = []
     for result in batch:
         e = result.entry
+        # A buried job goes back parked (a delay that never ends), then is
+        # buried: no worker can take a poison job in between.
+        delay = HIDE_DELAY if restored_state(e) == "buried" else e.delay
         try:
-            calls.append(cmd.put(e.body_bytes(), e.pri, e.delay, e.ttr))
+            calls.append(cmd.put(e.body_bytes(), e.pri, delay, e.ttr))
             sendable.append(result)
         except (ValueError, TypeError, binascii.Error) as exc:
             result.reason = f"the journal record is damaged: {exc}"
     if not calls:
         return
+    before = ids.highest
     try:
         replies = await run_in_tube(client, target, calls)
+    except (BeanstalkConnectionError, ProtocolError) as exc:
+        # The puts may or may not have happened: find out on a new connection,
+        # so a second restore never puts a job twice.
+        replies = await _recover_puts(client, target, sendable, before, exc)
     except Error as exc:
         for result in sendable:
             result.reason = f"not restored: {exc}"
         return
     for result, reply in zip(sendable, replies, strict=True):
+        if reply is None:
+            continue  # the reason is set
         if isinstance(reply, BaseException):
             result.reason = plain_reason(reply, "put")
         else:
             result.status = "ok"
             result.new_id = int(reply)
+            ids.highest = max(ids.highest, result.new_id)
+    parked = [r for r in sendable if r.status == "ok" and restored_state(r.entry) == "buried"]
+    try:
+        outcomes = await bury_parked(client, [(r.new_id or 0, r.entry.pri) for r in parked])
+    except Error as exc:
+        outcomes = [exc] * len(parked)
+    for result, failed in zip(parked, outcomes, strict=True):
+        if failed is not None:
+            # Still "ok": the job is back (the note stops a second restore
+            # duplicating it), but it is parked, and the report says so.
+            result.reason = (
+                f"put back as job {result.new_id} but not buried again "
+                f"({plain_reason(failed, 'bury')}): it waits parked in {result.tube}; "
+                "bury or delete it by hand"
+            )
+
+
+async def _recover_puts(
+    client: Client, target: str, sendable: list[RestoreResult], after: int, exc: Exception
+) -> list[Any]:
+    """After a lost connection: each put's id if it happened, else None with the reason set."""
+    lost = f"the connection was lost ({exc})"
+    try:
+        await reconnect(client)
+        wanted = [(target, r.entry.body_bytes(), r.entry.pri) for r in sendable]
+        found, conclusive = await find_puts(client, after, wanted) if after else ({}, False)
+    except Error as again:
+        for result in sendable:
+            result.reason = (
+                f"uncertain: {lost} and the server stayed unreachable ({again}); "
+                f"look in {target} before restoring it again"
+            )
+        return [None] * len(sendable)
+    out: list[Any] = []
+    for n, result in enumerate(sendable):
+        if n in found:
+            out.append(found[n])
+        elif conclusive:
+            result.reason = f"not restored: {lost} before its put reached the server"
+            out.append(None)
+        else:
+            result.reason = (
+                f"uncertain: {lost} and its put could not be checked; look in {target} "
+                "before restoring it again"
+            )
+            out.append(None)
+    return out
 
 
 # --- command-line helpers ----------------------------------------------------------
@@ -580,13 +672,21 @@ def journal_list(path: str | os.PathLike[str] | None = None, *, json: bool = Fal
     contents = journal.read()
     if json:
         return "".join(_json_line(e) + "\n" for e in contents.entries)
+    if not contents.entries and contents.skipped:
+        return (
+            f"the journal {journal.path} has no readable entry: "
+            f"{_all_damaged(contents.skipped)} (cut short by a crash or edited by hand)\n"
+        )
     if not contents.entries:
-        text = f"the journal {journal.path} is empty: nothing has been deleted or moved yet"
-        return text + _skipped_note(contents.skipped) + "\n"
+        return f"the journal {journal.path} is empty: nothing has been deleted or moved yet\n"
     rows = [_HEADER] + [_row(e) for e in contents.entries]
     widths = [max(len(r[i]) for r in rows) for i in range(len(_HEADER))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     return "\n".join(lines) + _skipped_note(contents.skipped) + "\n"
+
+
+def _all_damaged(n: int) -> str:
+    return "its one line is damaged" if n == 1 else f"all {n} lines are damaged"
 
 
 def _json_line(e: JournalEntry) -> str:
@@ -596,7 +696,7 @@ def _json_line(e: JournalEntry) -> str:
         record["failed"] = e.failed
     if e.restored_as is not None:
         record["restored_as"] = e.restored_as
-    return json.dumps(record, ensure_ascii=False)
+    return json_line(record, separators=(", ", ": "))
 
 
 def _skipped_note(skipped: int) -> str:
@@ -614,20 +714,32 @@ async def journal_restore(
     tube: str | None = None,
     dry_run: bool = False,
     again: bool = False,
+    check_writable: Callable[[str], None] | None = None,
 ) -> RestoreReport:
     """Restore selected entries to ``address`` (None: each entry's own server).
 
     Raises :class:`SelectorError` for a bad selector, ValueError for a bad
     ``tube`` name, and the client's connection errors (which name the address).
+    ``check_writable`` is called with every server to be written before the
+    first write, and raises to refuse (a server saved read-only).
     """
     if tube is not None:
         check_tube(tube)
     journal = Journal(path)
-    chosen = select_entries(journal.entries(), selectors)
+    entries = journal.entries()
+    if not entries and journal.skipped_lines:
+        raise SelectorError(
+            f"the journal {journal.path} has no readable entry: "
+            f"{_all_damaged(journal.skipped_lines)} (cut short by a crash or edited by hand)"
+        )
+    chosen = select_entries(entries, selectors)
     groups: dict[str, list[JournalEntry]] = {}
     for entry in chosen:
         groups.setdefault(address or entry.server, []).append(entry)
     report = RestoreReport(dry_run=dry_run)
+    if check_writable is not None and not dry_run:
+        for server in groups:
+            check_writable(server)
     for server, group in groups.items():
         if dry_run:
             part = plan_restore(group, tube=tube, again=again)

@@ -23,7 +23,9 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import hashlib
 import json
+import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -31,13 +33,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from stalkview.client import BeanstalkConnectionError, Client, Error, NotFoundError
+from stalkview.client import (
+    BeanstalkConnectionError,
+    Client,
+    Error,
+    NotFoundError,
+    ProtocolError,
+)
 from stalkview.client import commands as cmd
 from stalkview.client.commands import Call, Job
-from stalkview.client.protocol import check_tube
+from stalkview.client.protocol import MAX_PRIORITY, MAX_SECONDS, check_tube
+from stalkview.format import json_line
 from stalkview.inventory import DEFAULT_BUDGET, STATES, CandidateSource, Inventory, JobInfo
 from stalkview.journal import encode_body
-from stalkview.ops import HIDE_DELAY, ActionError, plain_reason, raw_call, run_in_tube
+from stalkview.ops import (
+    HIDE_DELAY,
+    PARKED_DELAY,
+    ActionError,
+    bury_parked,
+    find_puts,
+    plain_reason,
+    raw_call,
+    reconnect,
+    run_in_tube,
+)
+from stalkview.paths import journal_path
 
 ExportProgress = Callable[[int, int], None]
 """``on_progress(written, total)`` after each batch of an export."""
@@ -46,8 +66,6 @@ ImportProgress = Callable[[int], None]
 
 EXPORT_BATCH = 128
 IMPORT_BATCH = 500
-_MAX_PRI = 2**32 - 1
-_MAX_SECONDS = 2**32 - 1
 
 
 # --- export ---------------------------------------------------------------------------------
@@ -164,7 +182,7 @@ async def _export_batch(
         ):
             continue  # it moved out of the selection since the scan
         record = export_record(stats, bytes(job.body), server)
-        lines.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        lines.append(json_line(record) + "\n")
     return lines
 
 
@@ -268,6 +286,15 @@ class ImportReport:
     jobs: list[ImportJob] = field(default_factory=list)
     #: Lines that are not job records: (line number, message).
     invalid: list[tuple[int, str]] = field(default_factory=list)
+    #: How many job records the file holds, when known beforehand ("put N of M").
+    expected: int | None = None
+    #: Why the import stopped early, and the first line it did not finish.
+    stopped: str | None = None
+    stopped_line: int | None = None
+    #: Records a resumed import skipped: put by an earlier, interrupted run.
+    resumed: int = 0
+    #: Notes for the user about resuming and parked jobs, shown before the summary.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def put(self) -> list[ImportJob]:
@@ -277,23 +304,30 @@ class ImportReport:
     def failed(self) -> list[ImportJob]:
         return [j for j in self.jobs if j.error is not None]
 
-    @property
-    def ok(self) -> bool:
-        return not self.invalid and not self.failed
-
     def by_tube(self) -> dict[str, int]:
         """How many jobs went (or would go) into each tube."""
         out: dict[str, int] = {}
         for j in self.jobs:
-            if j.error is None:
+            if j.error is None and (self.dry_run or j.new_id):
                 out[j.tube] = out.get(j.tube, 0) + 1
         return out
 
+    @property
+    def ok(self) -> bool:
+        return not self.invalid and not self.failed and self.stopped is None
+
     def summary(self) -> str:
-        good = [j for j in self.jobs if j.error is None]
+        good = [j for j in self.jobs if j.error is None and (self.dry_run or j.new_id)]
         tubes = ", ".join(f"{t} {n}" for t, n in self.by_tube().items())
         verb = "would put" if self.dry_run else "put"
-        text = f"{verb} {_jobs(len(good))}" + (f" ({tubes})" if tubes else "")
+        count = (
+            f"{len(good):,} of {self.expected - self.resumed:,} jobs"
+            if (self.stopped and self.expected is not None)
+            else _jobs(len(good))
+        )
+        text = f"{verb} {count}" + (f" ({tubes})" if tubes else "")
+        if self.stopped:
+            text += f"; stopped at line {self.stopped_line:,}: {self.stopped}"
         changed = [j for j in good if j.was]
         if changed:
             states = sorted({f"{j.was} -> {j.state}" for j in changed})
@@ -311,6 +345,7 @@ class ImportReport:
         show_all = self.dry_run if verbose is None else verbose
         out = [f"line {n}: {message}" for n, message in self.invalid]
         out += [j.describe(self.dry_run) for j in self.jobs if show_all or j.error is not None]
+        out += self.notes
         out.append(self.summary())
         return out
 
@@ -330,9 +365,9 @@ def _field_int(record: dict[str, Any], name: str, default: int | None, high: int
 
 def _remaining_delay(record: dict[str, Any], state: str) -> int:
     if "time-left" in record:  # an export: "delay" is the delay the job was put with
-        left = _field_int(record, "time-left", 0, _MAX_SECONDS)
+        left = _field_int(record, "time-left", 0, MAX_SECONDS)
         return left if state == "delayed" else 0
-    return _field_int(record, "delay", 0, _MAX_SECONDS)  # a journal record: already remaining
+    return _field_int(record, "delay", 0, MAX_SECONDS)  # a journal record: already remaining
 
 
 def _body(record: dict[str, Any]) -> bytes:
@@ -356,6 +391,10 @@ def parse_record(text: str, line: int, tube: str | None = None) -> ImportJob:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
         raise RecordError(f"not JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise RecordError("not a job record: JSON nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        raise RecordError(f"not a job record: {exc}".split(";")[0]) from None
     if not isinstance(record, dict):
         raise RecordError("not a JSON object: each line must be one job record {...}")
     target = tube if tube is not None else record.get("tube")
@@ -374,8 +413,8 @@ def parse_record(text: str, line: int, tube: str | None = None) -> ImportJob:
     return ImportJob(
         line=line,
         tube=target,
-        pri=_field_int(record, "pri", None, _MAX_PRI),
-        ttr=max(1, _field_int(record, "ttr", None, _MAX_SECONDS)),
+        pri=_field_int(record, "pri", None, MAX_PRIORITY),
+        ttr=max(1, _field_int(record, "ttr", None, MAX_SECONDS)),
         delay=0 if new_state == "buried" else delay,
         state=new_state,
         body=_body(record),
@@ -390,11 +429,26 @@ def _numbered(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
             yield n, text
 
 
+def _check_sizes(jobs: Iterable[ImportJob], max_job_size: int | None) -> None:
+    """Mark the jobs the server would refuse as too big (its ``max-job-size``)."""
+    if max_job_size is None:
+        return
+    for job in jobs:
+        if len(job.body) > max_job_size:
+            job.error = (
+                f"the body is {len(job.body):,} bytes, larger than the server's "
+                f"max-job-size ({max_job_size:,} bytes)"
+            )
+
+
 def _batches(
-    lines: Iterable[str], tube: str | None, report: ImportReport, size: int
+    lines: Iterable[str], tube: str | None, report: ImportReport, size: int, skip: int = 0
 ) -> Iterator[list[ImportJob]]:
+    """Job records in batches; lines up to ``skip`` (a resumed import's) are passed over."""
     batch: list[ImportJob] = []
     for n, text in _numbered(lines):
+        if n <= skip:
+            continue
         try:
             job = parse_record(text, n, tube)
         except RecordError as exc:
@@ -417,6 +471,11 @@ async def import_jobs(
     dry_run: bool = False,
     on_progress: ImportProgress | None = None,
     batch_size: int = IMPORT_BATCH,
+    max_job_size: int | None = None,
+    resume_key: str | None = None,
+    restart: bool = False,
+    expected: int | None = None,
+    ledger: ImportLedger | None = None,
 ) -> ImportReport:
     """Put the jobs of JSON Lines records (exports or journal records) into a server.
 
@@ -426,42 +485,287 @@ async def import_jobs(
     per tube), so a large file is never held in memory. Invalid lines are
     reported with their line number and skipped; ``dry_run`` validates and
     reports without connecting.
+
+    With ``resume_key`` (:func:`import_key`: the file's content hash and the
+    target), progress is kept in the :class:`ImportLedger` after every batch:
+    an import that stops part-way (a lost connection) reports how far it got,
+    and running it again continues there without putting anything twice,
+    first finishing jobs it left parked. ``restart`` ignores the record.
     """
     if tube is not None:
         check_tube(tube)
-    report = ImportReport(dry_run=dry_run)
+    report = ImportReport(dry_run=dry_run, expected=expected)
     if dry_run:
-        for _batch in _batches(lines, tube, report, batch_size):
+        for batch in _batches(lines, tube, report, batch_size):
+            _check_sizes(batch, max_job_size)
             if on_progress is not None:
                 on_progress(len(report.jobs))
         return report
+    run = _ImportRun(report, tube, on_progress, batch_size, resume_key, restart, ledger)
     if isinstance(address, Client):
-        await _import(address, lines, tube, report, on_progress, batch_size)
+        await run.run(address, lines)
     else:
         async with Client(address, encoding=None) as client:
-            await _import(client, lines, tube, report, on_progress, batch_size)
+            await run.run(client, lines)
     return report
 
 
-async def _import(
-    client: Client,
-    lines: Iterable[str],
-    tube: str | None,
-    report: ImportReport,
-    on_progress: ImportProgress | None,
-    batch_size: int,
-) -> None:
-    for batch in _batches(lines, tube, report, batch_size):
+# --- resuming interrupted imports ----------------------------------------------------------
+
+
+def ledger_path() -> Path:
+    """Where import progress is kept: beside the journal (``imports.json``)."""
+    return journal_path().with_name("imports.json")
+
+
+def file_digest(path: str | Path) -> str:
+    """The SHA-256 of a file's content: the same file under another name resumes too."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def import_key(digest: str, address: str) -> str:
+    """The ledger key of importing a file (by content) into a server."""
+    return f"{digest} {address}"
+
+
+class ImportLedger:
+    """Import progress by file content and target: how far an import got.
+
+    One small JSON object; written whole, to a temporary file renamed over the
+    old one, so a crash leaves the previous record, never half a record.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path if path is not None else ledger_path()
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        record = self._read().get(key)
+        return record if isinstance(record, dict) else None
+
+    def set(self, key: str, record: dict[str, Any]) -> None:
+        data = self._read()
+        data[key] = record
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+
+class _ImportRun:
+    """One import: batches, progress records, and what to do when the connection goes."""
+
+    def __init__(
+        self,
+        report: ImportReport,
+        tube: str | None,
+        on_progress: ImportProgress | None,
+        batch_size: int,
+        key: str | None,
+        restart: bool,
+        ledger: ImportLedger | None,
+    ) -> None:
+        self.report = report
+        self.tube = tube
+        self.on_progress = on_progress
+        self.batch_size = batch_size
+        self.key = key
+        self.ledger = (ledger or ImportLedger()) if key is not None else None
+        self.restart = restart
+        #: The highest job id the server gave this import: unanswered puts come after it.
+        self.highest = 0
+        self.done_line = 0
+        self.jobs_done = 0
+        self.batch_from = 0
+
+    def _save(self, **fields: Any) -> None:
+        if self.ledger is None or self.key is None:
+            return
+        record = {
+            "done_line": self.done_line,
+            "jobs_done": self.jobs_done,
+            "highest": self.highest,
+            "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+            **fields,
+        }
+        try:
+            self.ledger.set(self.key, record)
+        except OSError as exc:
+            self.report.notes.append(
+                f"could not write the import progress record {self.ledger.path} "
+                f"({exc.strerror or exc}): a re-run cannot resume"
+            )
+            self.ledger = None
+
+    async def run(self, client: Client, lines: Iterable[str]) -> None:
+        report = self.report
+        record = None
+        if self.ledger is not None and self.key is not None and not self.restart:
+            record = self.ledger.get(self.key)
+        pending_to = 0
+        search_from = 0
+        if record is not None:
+            if record.get("complete"):
+                report.notes.append(
+                    f"this file was already imported into this server ({record.get('time')}): "
+                    "nothing put; --restart imports it again"
+                )
+                report.resumed = int(record.get("jobs_done", 0))
+                report.expected = report.resumed if report.expected is not None else None
+                return
+            self.done_line = int(record.get("done_line", 0))
+            self.jobs_done = int(record.get("jobs_done", 0))
+            self.highest = int(record.get("highest", 0))
+            pending_to = int(record.get("pending_to", 0))
+            search_from = int(record.get("search_from", self.highest))
+            report.resumed = self.jobs_done
+            report.notes.append(
+                f"resumed an interrupted import of this file: {_jobs(self.jobs_done)} "
+                f"(lines 1-{self.done_line:,}) were put by the earlier run "
+                f"(progress record {self.ledger.path if self.ledger else ''}); "
+                "--restart ignores it and puts every line"
+            )
+            await self._finish_parked(client, [int(i) for i in record.get("parked", [])])
+        first = True
+        for batch in _batches(lines, self.tube, report, self.batch_size, self.done_line):
+            in_doubt = [j for j in batch if j.line <= pending_to]
+            # Ids after this one are the batch's: where a search for its puts starts.
+            self.batch_from = self.highest
+            try:
+                if in_doubt:
+                    await self._resolve(client, in_doubt, search_from)
+                await self._put_batch(client, [j for j in batch if j.new_id is None], first)
+            except (BeanstalkConnectionError, ProtocolError) as exc:
+                await self._stopped(client, batch, exc)
+                return
+            first = False
+            self.done_line = batch[-1].line
+            self.jobs_done += sum(1 for j in batch if j.new_id is not None)
+            self._save()
+            for job in batch:
+                job.body = b""  # put: the report keeps the metadata only
+            if self.on_progress is not None:
+                self.on_progress(len(report.jobs))
+        self._save(complete=True)
+
+    async def _put_batch(self, client: Client, jobs: list[ImportJob], first: bool) -> None:
+        todo = [j for j in jobs if j.error is None]
+        sent = list(todo)
+        if first and todo and not self.highest:
+            # The first job alone: its id tells where this import's ids start,
+            # so puts a lost connection leaves unanswered can be found later.
+            await _put_group(client, todo[0].tube, todo[:1])
+            self._seen(todo[:1])
+            if todo[0].new_id is not None:
+                self.batch_from = todo[0].new_id - 1
+            todo = todo[1:]
         by_tube: dict[str, list[ImportJob]] = {}
-        for job in batch:
+        for job in todo:
             by_tube.setdefault(job.tube, []).append(job)
-        for name, jobs in by_tube.items():
-            await _put_group(client, name, jobs)
-        await _bury_again(client, [j for j in batch if j.state == "buried" and j.new_id])
-        for job in batch:
-            job.body = b""  # put: the report keeps the metadata only
-        if on_progress is not None:
-            on_progress(len(report.jobs))
+        for name, group in by_tube.items():
+            await _put_group(client, name, group)
+            self._seen(group)
+        await _bury_again(client, [j for j in sent if j.state == "buried" and j.new_id])
+
+    def _seen(self, jobs: list[ImportJob]) -> None:
+        ids = [j.new_id for j in jobs if j.new_id is not None]
+        if ids:
+            self.highest = max(self.highest, *ids)
+
+    async def _resolve(self, client: Client, jobs: list[ImportJob], after: int) -> None:
+        """Jobs whose put a lost connection may have swallowed: find the ones that
+        were put (ids after ``after``; they are not put again), bury those that should be."""
+        if not after:
+            for job in jobs:
+                job.error = (
+                    "its put was in flight when the connection was lost and cannot be "
+                    f"checked: look for it in {job.tube} before putting it again"
+                )
+            return
+        wanted = [(j.tube, j.body, j.pri) for j in jobs]
+        found, conclusive = await find_puts(client, after, wanted)
+        for n, job in enumerate(jobs):
+            if n in found:
+                job.new_id = found[n]
+            elif not conclusive:
+                job.error = (
+                    "its put was in flight when the connection was lost and the search "
+                    f"for it was not conclusive: look for it in {job.tube}"
+                )
+        self._seen([j for j in jobs if j.new_id is not None])
+        await _bury_again(client, [j for j in jobs if j.state == "buried" and j.new_id])
+
+    async def _finish_parked(self, client: Client, ids: list[int]) -> None:
+        if not ids:
+            return
+        replies = await client.run_many([cmd.stats_job(jid) for jid in ids])
+        parked = [
+            (jid, int(r["pri"]))
+            for jid, r in zip(ids, replies, strict=True)
+            if isinstance(r, dict) and r.get("state") == "delayed" and r["delay"] >= PARKED_DELAY
+        ]
+        outcomes = await bury_parked(client, parked)
+        buried = sum(1 for o in outcomes if o is None)
+        if parked:
+            self.report.notes.append(
+                f"{_jobs(len(parked))} left parked by the interrupted import: "
+                f"{buried:,} buried, as the file says"
+                + (f"; {len(parked) - buried} could not be" if buried < len(parked) else "")
+            )
+
+    async def _stopped(self, client: Client, batch: list[ImportJob], exc: Exception) -> None:
+        """The connection went during a batch: say how far the import got, check the
+        batch on a new connection, and keep the progress for a re-run."""
+        report = self.report
+        report.stopped = f"connection lost ({exc})"
+        open_jobs = [j for j in batch if j.new_id is None and j.error is None]
+        try:
+            await reconnect(client)
+            await self._resolve(client, open_jobs, self.highest)
+        except Error as again:
+            report.notes.append(
+                f"the server stayed unreachable ({again}): "
+                f"{_jobs(len(open_jobs))} of the last batch may or may not be in it; "
+                "run the same import again: it checks them before going on"
+            )
+            report.stopped_line = batch[0].line
+            self._save(
+                pending_to=batch[-1].line, search_from=self.batch_from, parked=self._parked(batch)
+            )
+            return
+        # Checked: the lines of the batch are done up to the first job not put.
+        not_put = [j for j in batch if j.new_id is None and j.error is None]
+        done = [j for j in batch if j.new_id is not None]
+        self.jobs_done += len(done)
+        if not_put:
+            report.stopped_line = not_put[0].line
+            self.done_line = not_put[0].line - 1
+            self.jobs_done -= sum(1 for j in done if j.line > self.done_line)
+            pending = max(j.line for j in batch)
+            self._save(pending_to=pending, search_from=self.batch_from, parked=self._parked(batch))
+        else:
+            report.stopped_line = batch[-1].line + 1
+            self.done_line = batch[-1].line
+            self._save(parked=self._parked(batch))
+        report.notes.append(
+            "reconnected and checked the batch in flight; run the same import again to "
+            "continue where it stopped (nothing is put twice)"
+        )
+
+    @staticmethod
+    def _parked(batch: list[ImportJob]) -> list[int]:
+        """Ids put parked whose bury is not confirmed (they are checked on resume)."""
+        return [j.new_id for j in batch if j.state == "buried" and j.new_id is not None]
 
 
 async def _put_group(client: Client, tube: str, jobs: list[ImportJob]) -> None:
@@ -487,15 +791,8 @@ async def _put_group(client: Client, tube: str, jobs: list[ImportJob]) -> None:
 
 
 async def _bury_again(client: Client, jobs: list[ImportJob]) -> None:
-    if not jobs:
-        return
-    calls: list[Call[Any]] = []
-    for j in jobs:
-        assert j.new_id is not None
-        calls += [raw_call(cmd.reserve_job(j.new_id)), cmd.bury(j.new_id, j.pri)]
-    replies = await client.run_many(calls)
-    for n, job in enumerate(jobs):
-        failed = next((r for r in replies[2 * n : 2 * n + 2] if isinstance(r, BaseException)), None)
+    outcomes = await bury_parked(client, [(j.new_id or 0, j.pri) for j in jobs])
+    for job, failed in zip(jobs, outcomes, strict=True):
         if failed is not None:
             job.error = (
                 f"put as job {job.new_id} but it could not be buried "

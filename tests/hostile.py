@@ -124,6 +124,20 @@ def trickling(reply: bytes, every: float) -> Script:
     return script
 
 
+def trickling_replies(replies: list[bytes], every: float) -> Script:
+    """Read one command, then send ``replies`` one at a time, ``every`` seconds apart."""
+
+    def script(sock: socket.socket, lines: Iterator[bytes]) -> None:
+        next(lines, None)
+        for reply in replies:
+            sock.sendall(reply)
+            time.sleep(every)
+        for _line in lines:
+            pass
+
+    return script
+
+
 def streaming(header: bytes, chunk: int = 65536) -> Script:
     """Answer the first command with ``header``, then zeros for as long as the client reads."""
 

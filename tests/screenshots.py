@@ -4,7 +4,7 @@ The state is the living demo's (``demo_environment(seed=42)``, its workload runn
 app watches it for ``--settle`` seconds (default 130: the sparklines cover two minutes)
 before the first picture, so rates move, sparklines are filled and tubes have consumers.
 The seeded incidents stay (a tube paused for an hour with jobs waiting, poison jobs,
-buried piles). The small-terminal ones come from the demo held still (``--small``: only them).
+buried piles). ``--small`` takes only the small-terminal ones.
 Saved into screenshots/, stale SVGs removed:
 
 - main.svg            the main screen, a JSON job of ``emails`` selected
@@ -234,18 +234,20 @@ async def shoot_size(address: str, size: tuple[int, int]) -> list[Path]:
     app = StalkviewApp(address, interval=1.0, title="stalkview demo")
     async with app.run_test(size=size) as pilot:
         s = Shooter(app, pilot)
-        await wait_until(pilot, lambda: app.inventory.scanned and app.refreshes > 2, "data")
+        # A few refreshes of the live demo: its rates are moving (sparklines are the big
+        # screenshot's business).
+        await wait_until(pilot, lambda: app.inventory.scanned and app.refreshes > 8, "data")
         app.main.query_one(TubesTable).sort_by("ready", reverse=True)
         job_list = await s.open_tube("emails")
         job_list.focus()
-        await pilot.press("j", "j")
+        # A buried job (the last listed): live workers would take a ready one away.
+        await pilot.press("G")
         job = job_list.cursor_job
         assert job is not None
         await s.detail_of(job.id)
-        rows = job_list.scrollable_content_region.height - 1  # the rows on screen
         await wait_until(
             pilot,
-            lambda: all(job_list.has_preview(j.id) for j in job_list.jobs[:rows]),
+            lambda: all(job_list.has_preview(j.id) for j in job_list.visible_jobs()),
             "the body previews",
         )
         name = f"small-{size[0]}x{size[1]}"
@@ -282,12 +284,10 @@ def main(argv: list[str]) -> int:
     if "--settle" in argv:
         settle = float(argv[argv.index("--settle") + 1])
     saved: list[Path] = []
-    if "--small" not in argv:
-        with demo_environment(seed=42) as (address, _controller):
+    with demo_environment(seed=42) as (address, _controller):
+        if "--small" not in argv:
             saved += asyncio.run(shoot(address, settle))
             saved += asyncio.run(shoot_fleet(address))
-    # The small-terminal ones from the demo held still: the same jobs on every run.
-    with demo_environment(seed=42, workload=False) as (address, _controller):
         saved += asyncio.run(shoot_small(address))
     if "--small" not in argv:
         remove_stale()

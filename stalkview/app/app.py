@@ -22,6 +22,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.timer import Timer
 
 from stalkview.app.messages import (
@@ -44,6 +45,7 @@ from stalkview.app.palette import StalkviewCommands
 from stalkview.app.screens.help import HelpScreen
 from stalkview.app.screens.main import MainScreen
 from stalkview.client import BeanstalkConnectionError, Client, Error, NotFoundError
+from stalkview.format import printable
 from stalkview.inventory import DEFAULT_BUDGET, Inventory, InventoryChange, JobInfo, ScanProgress
 from stalkview.logprobe import BodySizes, LogDir
 from stalkview.model import Query, RateTracker, ServerRates, TubeRateBook, rate_view
@@ -79,6 +81,23 @@ class StalkviewApp(App[int]):
         Binding("ctrl+r", "refresh_now", "Refresh now", show=False, id="refresh"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit-ctrl-c"),
     ]
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notice shown literally and escaped: most carry server strings
+        (error texts, tube names, bodies), which are never markup or escape codes.
+        ``markup`` is accepted for Textual's signature and ignored."""
+        shown = "\n".join(printable(line) for line in message.split("\n"))
+        super().notify(
+            shown, title=printable(title), severity=severity, timeout=timeout, markup=False
+        )
 
     def __init__(
         self,
@@ -134,6 +153,8 @@ class StalkviewApp(App[int]):
         self.log_facts: list[FileFacts] | None = None
         self.refreshes = 0
         self.inventory_refreshes = 0
+        #: The parked jobs last named in a notice (named again only when they change).
+        self._parked_named: frozenset[int] = frozenset()
         self.connected = False
         self.last_good: float | None = None
         self._failures = 0
@@ -409,6 +430,28 @@ class StalkviewApp(App[int]):
     @on(InventoryUpdated)
     def _inventory_updated(self, message: InventoryUpdated) -> None:
         self.inventory_refreshes += 1
+        self._name_parked()
+
+    def _name_parked(self) -> None:
+        """Say once (and again when they change) that jobs are left parked."""
+        from stalkview.ops import parked_note
+
+        stats = self.snapshot.stats if self.snapshot is not None else {}
+        parked = self.inventory.parked() if stats.get("current-jobs-delayed") else []
+        ids = frozenset(j.id for j in parked)
+        if ids == self._parked_named:
+            return
+        self._parked_named = ids
+        if parked:
+            fix = (
+                f"'stalkview parked {self.address} --bury' finishes them, '--release' readies them"
+            )
+            self.notify(
+                parked_note(len(parked), (j.tube for j in parked), fix),
+                title="Parked jobs",
+                severity="warning",
+                timeout=30,
+            )
 
     # --- bodies ------------------------------------------------------------------------------
 

@@ -654,7 +654,8 @@ class ActionsMixin:
         return len(self.reserve_session.held) if self.reserve_session is not None else 0
 
     def _tube_names(self) -> list[str]:
-        snapshot = getattr(self._screen.app, "snapshot", None)
+        # The host screen's copy of the last refresh (MainScreen.snapshot).
+        snapshot = getattr(self, "snapshot", None)
         return sorted(snapshot.tubes) if snapshot is not None else []
 
     def open_held(self) -> None:
@@ -782,7 +783,7 @@ class ActionsMixin:
     async def import_flow(self) -> None:
         from stalkview.app.screens.confirm import ProgressScreen
         from stalkview.app.screens.prompt import import_confirm, import_prompt
-        from stalkview.transfer import import_jobs, read_jsonl
+        from stalkview.transfer import file_digest, import_jobs, import_key, read_jsonl
 
         async def run() -> None:
             values = await self._ask(import_prompt(self.server_label, self.tube))
@@ -801,14 +802,19 @@ class ActionsMixin:
             progress = ProgressScreen(f"Import {path.name}", good)
             await self._screen.app.push_screen(progress)
             try:
+                # The same progress record as the command line's: a re-run of an
+                # interrupted import continues where it stopped.
+                digest = await asyncio.to_thread(file_digest, path)
                 report = await import_jobs(
                     client, lines, tube=tube,
                     on_progress=lambda done: progress.update_progress(done, good),
+                    resume_key=f"{import_key(digest, str(client.address))} tube={tube or ''}",
+                    expected=len(preview.jobs),
                 )  # fmt: skip
             finally:
                 progress.dismiss(None)
             self._screen.notify(
-                f"{self.server_label}: {report.summary()}",
+                "\n".join([*report.notes, f"{self.server_label}: {report.summary()}"]),
                 severity="information" if report.ok else "warning",
                 title="Import",
                 timeout=5 if report.ok else 10,

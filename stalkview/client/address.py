@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Union
 
@@ -79,6 +80,13 @@ def parse_address(address: AddressLike) -> Address:
         return TcpAddress(host, _port(rest[1:], address))
     if text.count(":") > 1:
         # A bare IPv6 address such as ::1 has no room for a port.
+        try:
+            ipaddress.IPv6Address(text.partition("%")[0])
+        except ValueError:
+            raise AddressError(
+                f"address {address!r} is not a valid IPv6 address: "
+                "write an IPv6 address with a port as [::1]:11300"
+            ) from None
         return TcpAddress(text)
     host, sep, port_text = text.partition(":")
     if not host:

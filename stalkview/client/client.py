@@ -34,6 +34,18 @@ P = ParamSpec("P")
 TubeOrTubes = str | Iterable[str]
 
 
+def _what(lines: Sequence[bytes], count: int | None = None) -> str:
+    """What a timeout says it waited for: ``stats`` or ``500 commands (stats-job, ...)``."""
+    count = len(lines) if count is None else count
+    if not lines:
+        return ""
+    word = lines[0].split(b"\r\n", 1)[0]
+    if count > 1:
+        word = word.split(b" ", 1)[0]
+    shown = word.decode("ascii", "replace")
+    return f"{count:,} commands ({shown}, ...)" if count > 1 else shown
+
+
 def _tube_list(tubes: TubeOrTubes) -> list[str]:
     names = [tubes] if isinstance(tubes, str) else list(tubes)
     for name in names:
@@ -342,7 +354,7 @@ class Client(_Commands):
             conn = await self._connection()
         fut = conn.send(call.line)
         timeout = timeout or self.command_timeout
-        reply = await fut if timeout is None else await conn.wait(fut, timeout)
+        reply = await fut if timeout is None else await conn.wait(fut, timeout, call.line)
         result = call.decode(reply, self.encoding)
         if call.state is not None:
             self._track(call)
@@ -372,8 +384,9 @@ class Client(_Commands):
         conn = self._conn
         if conn is None or conn._closed_exc is not None:
             conn = await self._connection()
-        fut = conn.send_many([c.line for c in calls])
-        replies = await conn.wait(fut, self.command_timeout)
+        lines = [c.line for c in calls]
+        fut = conn.send_many(lines)
+        replies = await conn.wait(fut, self.command_timeout, _what(lines))
         return self._decode_all(calls, replies, raise_on_error)
 
     async def stats_job_fields(self, ids: Sequence[int]) -> list[tuple[bytes, ...] | Error | None]:
@@ -409,8 +422,9 @@ class Client(_Commands):
         fut = conn.send_bulk(lines, len(tubes), read_stats_tubes)
         results: list[Any] = []
         if head is not None:
-            results = self._decode_all(first, await conn.wait(head, self.command_timeout), False)
-        items: list[Any] = await conn.wait(fut, self.command_timeout)
+            replies = await conn.wait(head, self.command_timeout, _what([c.line for c in first]))
+            results = self._decode_all(first, replies, False)
+        items: list[Any] = await conn.wait(fut, self.command_timeout, _what([lines], len(tubes)))
         results += [i if i.__class__ is dict else _tube_stats_or_error(i) for i in items]
         return results
 
@@ -440,7 +454,7 @@ class Client(_Commands):
         if conn is None or conn._closed_exc is not None:
             conn = await self._connection()
         fut = conn.send_bulk(lines, count, reader)
-        items: list[Any] = await conn.wait(fut, self.command_timeout)
+        items: list[Any] = await conn.wait(fut, self.command_timeout, _what([lines], count))
         for n, item in enumerate(items):
             if item.__class__ is Reply:
                 items[n] = unusual(item)
@@ -507,7 +521,7 @@ class Client(_Commands):
         conn = self._conn
         if conn is None or conn._closed_exc is not None:
             conn = await self._connection()
-        reply = await conn.wait(conn.send(call.line), wait)
+        reply = await conn.wait(conn.send(call.line), wait, call.line)
         return call.decode(reply, self.encoding)
 
 

@@ -159,7 +159,17 @@ def _expect_stats(keys: frozenset[str], numeric: frozenset[str]) -> Decoder[dict
 def _decode_list(reply: Reply, encoding: str | None) -> list[str]:
     if reply.status != b"OK" or reply.body is None:
         raise_for(reply)
-    return parse_list(reply.body)
+    names = parse_list(reply.body)
+    for name in names:
+        # Every later command about a tube needs a valid name; a server that
+        # lists another (control characters, 5,000 bytes) is broken or hostile.
+        try:
+            check_tube(name)
+        except ValueError:
+            raise MalformedReplyError(
+                f"the server listed a tube name that is not valid: {name[:60]!r}"
+            ) from None
+    return names
 
 
 def _decode_using(reply: Reply, encoding: str | None) -> str:

@@ -96,6 +96,40 @@ def _describe(exc: BaseException, address: Address) -> str:
 R = TypeVar("R")
 
 
+def _awaited(what: bytes | str) -> str:
+    """`` to stats`` from a command line: what a timeout says it waited for."""
+    if isinstance(what, bytes):
+        what = what.split(b"\r\n", 1)[0].decode("ascii", "replace")
+    return f" to {what}" if what else ""
+
+
+class _StallWatch:
+    """Times a wait out after ``timeout`` seconds in which no reply completed."""
+
+    __slots__ = ("conn", "fut", "handle", "start", "timeout", "what")
+
+    def __init__(
+        self, conn: Connection, fut: asyncio.Future[Any], timeout: float, what: bytes | str
+    ) -> None:
+        self.conn = conn
+        self.fut = fut
+        self.timeout = timeout
+        self.what = what
+        self.start = conn._loop.time()
+        self.handle = conn._loop.call_later(timeout, self._check)
+
+    def _check(self) -> None:
+        conn = self.conn
+        left = max(self.start, conn._progress_at) + self.timeout - conn._loop.time()
+        if left > 0 and not self.fut.done():
+            self.handle = conn._loop.call_later(left, self._check)
+            return
+        conn._time_out(self.fut, self.timeout, self.what)
+
+    def cancel(self) -> None:
+        self.handle.cancel()
+
+
 class Connection(asyncio.BufferedProtocol):
     """A beanstalkd connection. Create it with :meth:`open`.
 
@@ -122,6 +156,8 @@ class Connection(asyncio.BufferedProtocol):
         self._flush_scheduled = False
         self._closed_exc: BeanstalkConnectionError | None = None
         self._closed = self._loop.create_future()
+        #: When a reply last completed: a timed wait stalls from this or its own start.
+        self._progress_at = 0.0
         #: Called with a reply whose caller gave up waiting (cancelled), so the
         #: owner can undo what the command did (a reserve that still got a job).
         self.on_orphan: Callable[[Reply], None] | None = None
@@ -220,6 +256,7 @@ class Connection(asyncio.BufferedProtocol):
                 items = head.read(parser, head.count - len(head.items))
                 if not items:
                     return
+                self._progress_at = self._loop.time()
                 head.items += items
                 if len(head.items) == head.count:
                     waiters.popleft()
@@ -246,6 +283,7 @@ class Connection(asyncio.BufferedProtocol):
         return run
 
     def _dispatch(self, replies: list[Reply]) -> None:
+        self._progress_at = self._loop.time()
         waiters = self._waiters
         i = 0
         count = len(replies)
@@ -348,36 +386,45 @@ class Connection(asyncio.BufferedProtocol):
         return fut
 
     async def request(self, data: bytes, *, timeout: float | None = None) -> Reply:
-        return await self.wait(self.send(data), timeout)
+        return await self.wait(self.send(data), timeout, data)
 
     async def request_many(
         self, commands: list[bytes], *, timeout: float | None = None
     ) -> list[Reply]:
         return await self.wait(self.send_many(commands), timeout)
 
-    async def wait(self, fut: asyncio.Future[R], timeout: float | None) -> R:
-        """Await a future from :meth:`send`; after ``timeout`` seconds close the connection.
+    async def wait(
+        self, fut: asyncio.Future[R], timeout: float | None, what: bytes | str = b""
+    ) -> R:
+        """Await a future from :meth:`send`; after ``timeout`` seconds of stall, close.
 
-        No reply in time means the server (or the network) is stuck and the
-        stream can no longer be trusted, so every waiter fails, not just this one.
+        A stall is no reply completing on this connection: a long batch whose
+        replies keep arriving never times out, a server that trickles one byte
+        a second does. No progress in time means the server (or the network)
+        is stuck and the stream can no longer be trusted, so every waiter
+        fails, not just this one. ``what`` (a command line, or a description)
+        names what was awaited in the error.
         """
         if timeout is None:
             return await fut
-        timer = self._loop.call_later(timeout, self._time_out, fut, timeout)
+        watch = _StallWatch(self, fut, timeout, what)
         try:
             return await fut
         finally:
-            timer.cancel()
+            watch.cancel()
 
-    def _time_out(self, fut: asyncio.Future[R], timeout: float) -> None:
+    def _time_out(self, fut: asyncio.Future[R], timeout: float, what: bytes | str) -> None:
         if fut.done():
             return
+        awaited = _awaited(what)
         # The late call learns it timed out; the others that the closing
         # takes down with it learn why the connection went.
-        fut.set_exception(CommandTimeoutError(str(self.address), f"no reply within {timeout:g}s"))
+        fut.set_exception(
+            CommandTimeoutError(str(self.address), f"no reply{awaited} for {timeout:g}s")
+        )
         self._fail(
             ConnectionLostError(
-                str(self.address), f"closed after a command got no reply within {timeout:g}s"
+                str(self.address), f"closed after waiting {timeout:g}s for a reply{awaited}"
             )
         )
 

@@ -97,7 +97,7 @@ def test_jobs_from_the_log_alone(
 
     assert main(["jobs", "--binlog", directory, "--state", "buried", "--bodies"]) == 0
     out, err = capsys.readouterr()
-    assert "not a live server" in err and "1 jobs (buried)" in err
+    assert "not a live server" in err and "1 job (buried)" in err
     assert "to bury" in out and "kick me" not in out
     # A body is shown, never interpreted: markup and escapes stay literal.
     assert main(["jobs", "--binlog", directory, "--tube", "reports", "--bodies"]) == 0

@@ -31,6 +31,8 @@ from tests.hostile import (
     split_writes,
     stats_body,
     streaming,
+    trickling,
+    trickling_replies,
 )
 
 Hostile = Callable[[Script], HostileServer]
@@ -198,3 +200,18 @@ async def test_a_body_that_is_not_text_is_a_typed_error(hostile: Hostile) -> Non
     async with Client(server.address, command_timeout=5) as client:
         with pytest.raises(BodyDecodeError, match="encoding=None"):
             await client.peek(3)
+
+
+async def test_a_trickle_is_a_stall_and_the_error_names_the_command(hostile: Hostile) -> None:
+    server = hostile(trickling(ok(stats_body()), every=0.05))
+    async with Client(server.address, command_timeout=0.3) as client:
+        with pytest.raises(CommandTimeoutError, match=rf"{server.address}: no reply to stats"):
+            await client.stats()
+
+
+async def test_a_long_batch_whose_replies_keep_coming_is_not_a_stall(hostile: Hostile) -> None:
+    # 40 replies, one every 0.02 s: 0.8 s in all, never 0.3 s without a reply.
+    server = hostile(trickling_replies([b"NOT_FOUND\r\n"] * 40, every=0.02))
+    async with Client(server.address, command_timeout=0.3) as client:
+        replies = await client.peek_sizes(list(range(1, 41)))
+        assert replies == [None] * 40

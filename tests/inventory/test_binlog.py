@@ -230,6 +230,12 @@ def test_incremental_read_takes_only_appended_bytes(logged: Server) -> None:
         nothing = log.read()
     assert change.added == {second} and change.removed == {first} and not change.changed
     assert not nothing
+    # A job put and deleted between two reads is named by neither, but counted.
+    with connect(logged) as c:
+        c.delete(c.put(b"fleeting"))
+    before = (log.puts_read, log.deletes_read)
+    assert not log.read()
+    assert (log.puts_read, log.deletes_read) == (before[0] + 1, before[1] + 1)
     assert change.bytes_read < 70_000  # one small chunk, not the 10 MB preallocated file
 
 

@@ -156,7 +156,7 @@ def test_jobs_says_where_the_inventory_came_from(
         c.put(b"x")
     assert main(["jobs", logged.address]) == 0
     err = capsys.readouterr().err
-    assert err == f"1 jobs, found by binlog {logged.binlog_dir}\n"
+    assert err == f"1 job, found by binlog {logged.binlog_dir}\n"
 
 
 async def test_after_a_restart_the_id_scan_finds_a_lone_job_above_total_jobs(

@@ -176,7 +176,8 @@ def test_journal_list_empty_and_damaged(journal: Journal) -> None:
     assert "is empty: nothing has been deleted or moved yet" in journal_list(journal.path)
     journal.path.parent.mkdir(parents=True)
     journal.path.write_text("garbage\n")
-    assert "(1 damaged line skipped" in journal_list(journal.path)
+    shown = journal_list(journal.path)
+    assert "is empty" not in shown and "no readable entry: its one line is damaged" in shown
 
 
 # --- restore against a real server ---------------------------------------------------------
@@ -238,7 +239,7 @@ async def test_journal_restore_cli_helper(
 
     report = await journal_restore(server.address, journal.path, ["id:3", "1"], tube="back")
     assert [(r.entry.index, r.status) for r in report.results] == [(1, "ok"), (3, "ok")]
-    assert (await bclient.stats_tube("back"))["current-jobs-ready"] == 2
+    assert (await bclient.stats_tube("back"))["current-jobs-buried"] == 2  # buried stays buried
     assert "restored as job" in report.lines()[0]
     # The restore was noted in the journal.
     assert [e.restored_as is not None for e in journal.entries()] == [True, False, True]
@@ -252,4 +253,34 @@ async def test_journal_restore_uses_each_entrys_server(
     journal.append([record])
     report = await journal_restore(None, journal.path, ["all"])
     assert report.results[0].status == "ok"
-    assert (await bclient.stats_tube("emails"))["current-jobs-ready"] == 1
+    assert (await bclient.stats_tube("emails"))["current-jobs-buried"] == 1
+
+
+async def test_restore_keeps_each_jobs_state(
+    server: Beanstalkd, bclient: Client, journal: Journal
+) -> None:
+    journal.append(
+        [
+            entry(1, b"poison", pri=3, state="buried"),
+            entry(2, b"later", pri=4, state="delayed", time_left=300),
+            entry(3, b"now", pri=5, state="ready"),
+            entry(4, b"held", pri=6, state="reserved"),
+        ]
+    )
+    dry = await journal_restore(server.address, journal.path, ["all"], dry_run=True)
+    lines = dry.lines()
+    assert "would be put into emails as buried (pri 3, ttr 33)" in lines[0]
+    assert "as delayed 5m (pri 4" in lines[1]
+    assert "as ready (pri 5, ttr 33)" in lines[2]
+    assert "as ready (pri 6, ttr 33; it was reserved)" in lines[3]
+    assert (await bclient.stats())["cmd-put"] == 0
+    report = await restore(bclient, journal.entries(), journal=journal)
+    assert [r.status for r in report.results] == ["ok"] * 4
+    states = [await bclient.stats_job(r.new_id or 0) for r in report.results]
+    assert [(s["state"], s["pri"]) for s in states] == [
+        ("buried", 3), ("delayed", 4), ("ready", 5), ("ready", 6)
+    ]  # fmt: skip
+    assert 295 <= states[1]["time-left"] <= 300
+    assert "restored as job" in report.lines()[0] and report.lines()[0].endswith(", buried")
+    # No worker could take the poison job in between: it was never ready.
+    assert states[0]["reserves"] == 1 and states[0]["timeouts"] == 0

@@ -15,8 +15,9 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, ProgressBar, Static
+
+from stalkview.app.screens.dialog import Dialog
 
 DIALOG_CSS = """
     align: center middle;
@@ -35,7 +36,7 @@ DIALOG_CSS = """
 """
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(Dialog[bool]):
     """Ask before a change; dismissed with True only on an explicit yes."""
 
     DEFAULT_CSS = "ConfirmScreen {" + DIALOG_CSS + "& > Vertical { border: thick $error; } }"
@@ -84,7 +85,7 @@ class ConfirmScreen(ModalScreen[bool]):
         (ok if cancel.has_focus else cancel).focus()
 
 
-class ProgressScreen(ModalScreen[None]):
+class ProgressScreen(Dialog[None]):
     """A bulk action's progress; esc or the button asks the action to stop after its batch."""
 
     DEFAULT_CSS = "ProgressScreen {" + DIALOG_CSS + "}"

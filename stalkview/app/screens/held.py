@@ -17,10 +17,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from stalkview.app.screens.confirm import DIALOG_CSS, ConfirmScreen
+from stalkview.app.screens.dialog import Dialog
 from stalkview.app.screens.prompt import bury_prompt, release_prompt, reserve_prompt
 from stalkview.app.widgets.footer import Footer
 from stalkview.client import BeanstalkConnectionError, Error
@@ -46,7 +46,7 @@ def countdown(held: HeldJob, now: float) -> Text:
     return text
 
 
-class HeldScreen(ModalScreen[None]):
+class HeldScreen(Dialog[None]):
     """The held jobs; r reserves another, d/e/b/t act on the one under the cursor."""
 
     DEFAULT_CSS = (

@@ -11,8 +11,9 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.dom import DOMNode
-from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from stalkview.app.screens.dialog import Dialog
 
 PANE_NAMES = {
     "StalkviewApp": "Everywhere",
@@ -57,7 +58,7 @@ def help_table(sections: list[tuple[str, list[tuple[str, str]]]]) -> Table:
     return table
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     """Every key of every pane, from the live bindings."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

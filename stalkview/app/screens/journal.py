@@ -17,10 +17,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from stalkview.app.screens.confirm import DIALOG_CSS, ConfirmScreen
+from stalkview.app.screens.dialog import Dialog
 from stalkview.app.widgets.footer import Footer
 from stalkview.format import printable
 from stalkview.journal import Journal, JournalContents, JournalEntry, RestoreReport
@@ -43,7 +43,7 @@ def entry_preview(e: JournalEntry) -> Text:
     return Text(printable(e.body, 50))
 
 
-class JournalScreen(ModalScreen[None]):
+class JournalScreen(Dialog[None]):
     """Newest entries first; space marks, u restores the marked or the selected, A all."""
 
     DEFAULT_CSS = (
@@ -130,7 +130,9 @@ class JournalScreen(ModalScreen[None]):
         status = f"{len(self.entries):,} entries"
         if contents.skipped:
             status += f" ({contents.skipped} damaged lines skipped)"
-        if not self.entries:
+        if not self.entries and contents.skipped:
+            status = f"No readable entry: all {contents.skipped} lines of the journal are damaged."
+        elif not self.entries:
             status = "The journal is empty: nothing has been deleted or moved yet."
         status += f" · restores go to {self.server}"
         self.query_one("#journal-status", Static).update(Text(status))

@@ -8,8 +8,9 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
+
+from stalkview.app.screens.dialog import Dialog
 
 MAX_JOB_ID = 2**63 - 1
 
@@ -27,7 +28,7 @@ def parse_job_id(text: str) -> int:
     return value
 
 
-class JumpScreen(ModalScreen[int | None]):
+class JumpScreen(Dialog[int | None]):
     """Ask for a job id."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

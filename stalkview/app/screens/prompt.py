@@ -18,11 +18,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Static
 
 from stalkview.app.screens.confirm import DIALOG_CSS, ConfirmScreen
+from stalkview.app.screens.dialog import Dialog
 from stalkview.app.screens.fields import (
     parse_count,
     parse_delay,
@@ -53,7 +53,7 @@ class PromptField:
     suggestions: Sequence[str] = field(default_factory=tuple)
 
 
-class PromptScreen(ModalScreen[dict[str, Any] | None]):
+class PromptScreen(Dialog[dict[str, Any] | None]):
     """A few labelled inputs; enter submits, esc cancels."""
 
     DEFAULT_CSS = (

@@ -15,11 +15,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Static, TextArea
 
 from stalkview.app.screens.confirm import DIALOG_CSS
+from stalkview.app.screens.dialog import Dialog
 from stalkview.app.screens.fields import ParsedPut, validate_put_form
 from stalkview.client.protocol import DEFAULT_PRIORITY, DEFAULT_TTR
 
@@ -37,7 +37,7 @@ def body_text(body: bytes) -> tuple[str, str]:
         )
 
 
-class PutScreen(ModalScreen[ParsedPut | None]):
+class PutScreen(Dialog[ParsedPut | None]):
     """Tube, body, priority, delay and ttr; ctrl+s puts, esc cancels."""
 
     DEFAULT_CSS = (

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from rich.text import Text
 from textual.widgets import Static
+
+from stalkview.client import AddressError, parse_address
+from stalkview.format import printable
 
 
 class ConnectionBanner(Static):
@@ -19,7 +24,7 @@ class ConnectionBanner(Static):
     ) -> None:
         text = Text()
         text.append(" ✕ connection lost ", style="bold reverse")
-        text.append(f"  {address}: {reason}.  ")
+        text.append(f"  {address}: {_sentence(reason, address)}  ")
         if since:
             text.append(f"Showing data from {since} (stale). ")
         text.append(f"Reconnecting in {retry_in:.1f}s (attempt {attempt}).", style="bold")
@@ -30,3 +35,16 @@ class ConnectionBanner(Static):
     def hide(self) -> None:
         self.message = ""
         self.display = False
+
+
+def _sentence(reason: str, address: str) -> str:
+    """The reason once, escaped, ending in one stop: client errors already name the address."""
+    names = [address]
+    with contextlib.suppress(AddressError):
+        names.append(str(parse_address(address)))
+    for name in names:
+        if reason.startswith(f"{name}: "):
+            reason = reason[len(name) + 2 :]
+            break
+    reason = printable(reason)
+    return reason if reason.endswith((".", "?", "!")) else reason + "."

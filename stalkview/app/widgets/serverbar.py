@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Sparkline, Static
 
+from stalkview.format import printable
 from stalkview.model.logsize import LogReport, glance
 
 #: (label, stats counters summed for it) for each rate shown.
@@ -146,7 +147,7 @@ class ServerBar(Vertical):
         text.append("  ")
         text.append(f"{symbol} {self._status}", style=style)
         if self._detail:
-            text.append(f"  {self._detail}", style="dim")
+            text.append(f"  {printable(self._detail)}", style="dim")
         if self.read_only:
             text.append("  ")
             text.append(" READ-ONLY ", style="bold reverse yellow")
@@ -155,7 +156,8 @@ class ServerBar(Vertical):
         text.append("   ")
         text.append(self.address, style="bold")
         if stats:
-            text.append(f"   beanstalkd {stats.get('version', '?')}", style="")
+            # Server strings are untrusted: an escape sequence must show, not act.
+            text.append(f"   beanstalkd {printable(str(stats.get('version', '?')), 20)}")
             text.append(f"   up {uptime_text(int(stats.get('uptime', 0)))}")
             text.append(f"   conns {int(stats.get('current-connections', 0)):,}")
             text.append(f"   tubes {int(stats.get('current-tubes', 0)):,}")
