@@ -101,20 +101,12 @@ async def export_jobs(
     """
     if state is not None and state not in STATES:
         raise ValueError(f"unknown job state {state!r}: use one of {', '.join(STATES)}")
-    if isinstance(address, Client):
-        return await _export(
-            address,
-            tube,
-            state,
-            ids,
-            out,
-            server_label,
-            on_progress,
-            batch_size,
-            scan_budget,
-            source,
-        )
-    async with Client(address, encoding=None) as client:
+    opened: contextlib.AbstractAsyncContextManager[Client] = (
+        contextlib.nullcontext(address)
+        if isinstance(address, Client)
+        else Client(address, encoding=None)
+    )
+    async with opened as client:
         return await _export(
             client,
             tube,
