@@ -25,8 +25,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -42,6 +40,7 @@ from tests.benchmarks.common import (
     pin_process,
     pinned_server,
     ratio,
+    run_probe,
 )
 
 BATCH = 5000
@@ -148,14 +147,9 @@ def bench_first_frame(address: str, reps: int) -> dict[str, Any]:
     wall: list[float] = []
     for _ in range(reps):
         start = time.perf_counter()
-        out = subprocess.run(
-            [sys.executable, "-c", FIRST_FRAME, address],
-            capture_output=True, text=True, check=False, timeout=60,
-        )  # fmt: skip
-        if out.returncode:
-            raise RuntimeError(f"first-frame probe failed: {out.stderr[-2000:]}")
+        line = run_probe(FIRST_FRAME, address, what="first-frame", timeout=60)
         wall.append(time.perf_counter() - start)
-        cpu.append(float(out.stdout.strip().splitlines()[-1]))
+        cpu.append(float(line))
     return {
         "process_cpu_s": round(median(cpu), 3),
         "wall_s": round(median(wall), 3),
@@ -194,14 +188,9 @@ asyncio.run(main(sys.argv[1]))
 
 
 def bench_app_refresh(address: str, tubes: int) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-c", APP_REFRESH, address],
-        capture_output=True, text=True, check=False, timeout=120,
-    )  # fmt: skip
-    if out.returncode:
-        raise RuntimeError(f"app refresh probe failed: {out.stderr[-2000:]}")
+    line = run_probe(APP_REFRESH, address, what="app refresh", timeout=120)
     result: dict[str, Any] = {"tubes": tubes, "interval_s": 0.5}
-    result.update(json.loads(out.stdout.strip().splitlines()[-1]))
+    result.update(json.loads(line))
     return result
 
 
@@ -241,13 +230,8 @@ asyncio.run(main(sys.argv[1], int(sys.argv[2])))
 
 
 def bench_jobs_pane(address: str, jobs: int) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-c", JOBS_PANE, address, str(jobs)],
-        capture_output=True, text=True, check=False, timeout=300,
-    )  # fmt: skip
-    if out.returncode:
-        raise RuntimeError(f"jobs pane probe failed: {out.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    line = run_probe(JOBS_PANE, address, str(jobs), what="jobs pane", timeout=300)
+    result: dict[str, Any] = json.loads(line)
     result["target_first_paint_s"] = 0.1
     return result
 

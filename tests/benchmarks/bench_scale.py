@@ -41,8 +41,6 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
-import sys
 import time
 from functools import partial
 from typing import Any
@@ -50,7 +48,7 @@ from typing import Any
 from stalkview.binlog import Binlog, BinlogSource
 from stalkview.client import Client, commands
 from stalkview.inventory import DEFAULT_BUDGET, Inventory, ScanProgress, live_count
-from tests.benchmarks.common import emit, environment, pin_process, pinned_server
+from tests.benchmarks.common import emit, environment, pin_process, pinned_server, run_probe
 from tests.load import ServerClock, Worker, baseline, churn, round_trips, share_over
 
 LIVE_TUBES = [f"live-{n}" for n in range(10)]
@@ -304,13 +302,8 @@ asyncio.run(main(sys.argv[1], int(sys.argv[2])))
 
 
 def bench_app_memory(address: str, jobs: int) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-c", APP_MEMORY, address, str(jobs)],
-        capture_output=True, text=True, check=False, timeout=900,
-    )  # fmt: skip
-    if out.returncode:
-        raise RuntimeError(f"app memory probe failed: {out.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    line = run_probe(APP_MEMORY, address, str(jobs), what="app memory", timeout=900)
+    result: dict[str, Any] = json.loads(line)
     result["target_rss_mb"] = 250
     result["target_key_s"] = 0.1
     return result

@@ -32,6 +32,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -134,3 +135,15 @@ def emit(result: Mapping[str, Any], path: str | Path | None = None) -> None:
     print(text)
     if path is not None:
         Path(path).write_text(text + "\n")
+
+
+def run_probe(script: str, *args: str, what: str, timeout: float) -> str:
+    """Run ``script`` in a fresh interpreter (its own process: own RSS, own import cost)
+    and return its last line of output; a failing probe raises with its stderr."""
+    out = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True, text=True, check=False, timeout=timeout,
+    )  # fmt: skip
+    if out.returncode:
+        raise RuntimeError(f"{what} probe failed: {out.stderr[-3000:]}")
+    return out.stdout.strip().splitlines()[-1]
