@@ -50,6 +50,15 @@ async def fill_prompt(pilot: Any, **values: str) -> None:
     await pilot.press("enter")
 
 
+async def list_buried(app: HarnessApp, c: Client, ids: list[int]) -> None:
+    """List the buried jobs ``ids`` of emails in the harness. The stats-job of the first
+    stands in for all (they differ only by id): reading 10,000 would only slow the test."""
+    await show_jobs(app, c, ids[:1], "emails")
+    app.harness.state_filter = "buried"
+    first = app.harness.query_one(JobList).jobs[0]
+    app.harness.query_one(JobList).set_jobs([first.replace(id=j) for j in ids])
+
+
 async def test_bulk_delete_10000_buried_with_progress(
     server: Beanstalkd, journal_file: Path
 ) -> None:
@@ -57,11 +66,7 @@ async def test_bulk_delete_10000_buried_with_progress(
         ids = await bury_new(c, "emails", [b"job %d" % i for i in range(10_000)])
         app = HarnessApp(server.address)
         async with app.run_test(size=SIZE) as pilot:
-            await show_jobs(app, c, ids[:1], "emails")
-            app.harness.state_filter = "buried"
-            # stats-job of one job stands in for all: they differ only by id.
-            first = app.harness.query_one(JobList).jobs[0]
-            app.harness.query_one(JobList).set_jobs([first.replace(id=j) for j in ids])
+            await list_buried(app, c, ids)
             await pilot.press("X")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
             question = str(app.screen.query_one("#confirm-question").content)  # type: ignore[attr-defined]
@@ -113,10 +118,7 @@ async def test_ui_answers_keys_while_a_5000_job_delete_journals(
         ids = await bury_new(c, "emails", [b"job %d" % i for i in range(5_000)])
         app = HarnessApp(server.address)
         async with app.run_test(size=SIZE) as pilot:
-            await show_jobs(app, c, ids[:1], "emails")
-            app.harness.state_filter = "buried"
-            first = app.harness.query_one(JobList).jobs[0]
-            app.harness.query_one(JobList).set_jobs([first.replace(id=j) for j in ids])
+            await list_buried(app, c, ids)
             journal = GatedJournal(journal_file)
             app.harness._journal = journal
             await pilot.press("X")
